@@ -1,0 +1,53 @@
+//! Server-side glue for server functions: the shared state they read, and
+//! how their errors reach a browser that has not loaded the wasm yet.
+
+use crate::error::AppError;
+use crate::store::Db;
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use leptos::prelude::*;
+use leptos::server_fn::error::ServerFnUrlError;
+use leptos_axum::ResponseOptions;
+
+/// The database handed to every server function as context.
+pub fn db() -> Result<Db, AppError> {
+    use_context::<Db>().ok_or_else(|| {
+        tracing::error!("the database was not provided as context");
+        AppError::Internal
+    })
+}
+
+/// Sets the HTTP status of the page being rendered (e.g. 404 for a
+/// partner that does not exist); only takes effect on async-rendered routes.
+pub fn set_status(status: u16) {
+    if let (Some(res), Ok(code)) = (use_context::<ResponseOptions>(), StatusCode::from_u16(status)) {
+        res.set_status(code);
+    }
+}
+
+/// A plain HTML form post (before hydration) cannot read a JSON error, so
+/// on failure the browser is sent back to the form with the error encoded
+/// in the URL (`__path`/`__err`), where the form's `ServerAction` picks it up
+/// and shows it next to the fields. Hydrated calls are left untouched.
+pub fn form_result<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    let Err(error) = &result else { return result };
+    let (Some(parts), Some(res)) = (use_context::<Parts>(), use_context::<ResponseOptions>()) else {
+        return result;
+    };
+    let accepts_html = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let referer = parts.headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+    if let (true, Some(referer)) = (accepts_html, referer) {
+        let mut back = referer.to_string();
+        ServerFnUrlError::<AppError>::strip_error_info(&mut back);
+        if let Ok(url) = ServerFnUrlError::new(parts.uri.path(), error.clone()).to_url(&back) {
+            if let Ok(location) = HeaderValue::from_str(url.as_str()) {
+                res.insert_header(header::LOCATION, location);
+                res.set_status(StatusCode::SEE_OTHER);
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,89 @@
+//! Integration Tracker: the product's rules, use cases and pages.
+//!
+//! - `domain`: pure program rules (no I/O), shared with the browser.
+//! - `services`, `store`, `context` (server only): use cases, database, and
+//!   the glue that hands them to server functions.
+//! - `pages`, `components`: the screens and their shared pieces.
+#![recursion_limit = "256"]
+
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod context;
+#[cfg(feature = "ssr")]
+pub mod services;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the page once the wasm has taken over, for tests and styling.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/app.css"/>
+        <Title text="Integration Tracker"/>
+        <Router>
+            <a class="skip" href="#main">"Skip to content"</a>
+            <header class="top">
+                <a class="brand" href="/">"Integration Tracker"</a>
+                <nav aria-label="Main">
+                    <A href="/partners">"Partners"</A>
+                    <A href="/integrations">"Integrations"</A>
+                </nav>
+            </header>
+            <main id="main">
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=pages::partners::PartnersPage/>
+                    <Route path=path!("/partners") view=pages::partners::PartnersPage/>
+                    <Route path=path!("/partners/new") view=pages::partners::PartnerEditPage/>
+                    <Route path=path!("/partners/:slug") view=pages::partners::PartnerPage ssr=SsrMode::Async/>
+                    <Route path=path!("/partners/:slug/edit") view=pages::partners::PartnerEditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations") view=pages::integrations::IntegrationsPage/>
+                    <Route path=path!("/integrations/new") view=pages::integrations::IntegrationEditPage/>
+                    <Route path=path!("/integrations/:id") view=pages::integrations::IntegrationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations/:id/edit") view=pages::integrations::IntegrationEditPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The browser's entry point: takes over the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

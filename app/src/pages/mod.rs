@@ -1,0 +1,18 @@
+//! One module per screen, each with its server functions.
+
+pub mod integrations;
+pub mod partners;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::context::set_status(404);
+    view! {
+        <Title text="Not found · Integration Tracker"/>
+        <h1>"Page not found"</h1>
+        <p>"There is nothing at this address. Go to the " <a href="/partners">"partners"</a> " or the " <a href="/integrations">"integrations"</a> "."</p>
+    }
+}

@@ -1,0 +1,142 @@
+//! Demo data: a realistic program to click through on a fresh install. It
+//! goes through the same services as the forms and the API, so it obeys
+//! every validation rule.
+
+use app::domain::catalog::{IntegrationKind, Stage, Tier};
+use app::domain::integration::IntegrationInput;
+use app::domain::partner::{Contact, PartnerInput, PartnerQuery};
+use app::error::AppError;
+use app::services::{integrations, partners};
+use app::store::Db;
+
+pub enum Seeded {
+    Loaded { partners: usize, integrations: usize },
+    AlreadyHasData,
+}
+
+/// (name, kind, partner categories, namespace, products)
+/// A product is (kind, product name, provider type or "", host or "").
+type Product = (&'static str, &'static str, &'static str, &'static str);
+type DemoPartner = (&'static str, &'static str, &'static [&'static str], &'static str, &'static [Product]);
+
+const P: &str = "provider";
+const R: &str = "run_task";
+
+const PARTNERS: &[DemoPartner] = &[
+    ("Nimbus Cloud", "infrastructure", &["Public Cloud", "IaaS"], "nimbus", &[(P, "Nimbus Cloud", "nimbus", ""), (P, "Nimbus Edge", "edge", ""), (P, "Nimbus DNS", "dns", "")]),
+    ("Stratus Networks", "infrastructure", &["Networking"], "stratusnet", &[(P, "Stratus SD-WAN", "sdwan", ""), (P, "Stratus Fabric", "fabric", "")]),
+    ("Kelvin Data", "infrastructure", &["Database", "Data Management"], "kelvindata", &[(P, "Kelvin DB", "kelvindb", ""), (P, "Kelvin Streams", "streams", "terraform.kelvindata.example")]),
+    ("Orbital Containers", "infrastructure", &["Container Orchestration", "PaaS"], "orbital", &[(P, "Orbital Kubernetes", "kube", ""), (P, "Orbital Registry", "registry", "")]),
+    ("Granite Storage", "infrastructure", &["Data Management", "IaaS"], "granite", &[(P, "Granite Object Store", "objectstore", ""), (P, "Granite Backup", "backup", "registry.opentofu.org")]),
+    ("Lumen Logs", "infrastructure", &["Logging & Monitoring"], "lumenlogs", &[(P, "Lumen Logs", "lumen", ""), (P, "Lumen Alerts", "alerts", "")]),
+    ("Keystone Identity", "infrastructure", &["Security & Authentication"], "keystoneid", &[(P, "Keystone Directory", "directory", ""), (P, "Keystone Secrets", "secrets", "")]),
+    ("Harbor Messaging", "infrastructure", &["Comms & Messaging"], "harbormsg", &[(P, "Harbor Queues", "queues", ""), (P, "Harbor Notify", "notify", "tf.harbor.example:8443")]),
+    ("Atlas Assets", "infrastructure", &["Asset Management", "Utility"], "atlasassets", &[(P, "Atlas CMDB", "cmdb", ""), (P, "Atlas Tags", "tags", "")]),
+    ("Meridian Web", "infrastructure", &["Web Services", "PaaS"], "meridianweb", &[(P, "Meridian CDN", "cdn", ""), (P, "Meridian Functions", "functions", "")]),
+    ("Alpenwerk Rechenzentrum", "infrastructure", &["IaaS", "Public Cloud"], "alpenwerk", &[(P, "Alpenwerk Cloud", "cloud", "münchen.example"), (P, "Alpenwerk Netz", "netz", "münchen.example")]),
+    ("Tidepool Automation", "infrastructure", &["Cloud Automation", "Utility"], "tidepool", &[(P, "Tidepool Workflows", "workflows", ""), (P, "Tidepool Scheduler", "scheduler", ""), (P, "Tidepool Vault Sync", "vaultsync", "")]),
+    ("Sentinel Scan", "workflow", &["Code Scanning"], "", &[(R, "Sentinel IaC Scan", "", ""), (R, "Sentinel Drift Guard", "", "")]),
+    ("Ledgerline", "workflow", &["Cost Estimation"], "", &[(R, "Ledgerline Cost Check", "", ""), (R, "Ledgerline Budget Gate", "", "")]),
+    ("Watchtower Observability", "workflow", &["Monitoring"], "", &[(R, "Watchtower Change Events", "", "")]),
+    ("Zerogate", "workflow", &["Zero Trust Security"], "", &[(R, "Zerogate Policy Check", "", ""), (R, "Zerogate Access Review", "", "")]),
+    ("Auditrail", "workflow", &["Audit"], "", &[(R, "Auditrail Evidence Export", "", "")]),
+    ("Ticketwise", "workflow", &["ITSM"], "", &[(R, "Ticketwise Change Approval", "", ""), (R, "Ticketwise Incident Link", "", "")]),
+    ("Pipewright", "workflow", &["CI/CD", "VCS"], "", &[(R, "Pipewright Gate", "", "")]),
+    ("Cobalt Security", "both", &["Security & Authentication", "Code Scanning"], "cobaltsec", &[(P, "Cobalt WAF", "waf", ""), (R, "Cobalt Misconfig Scan", "", ""), (R, "Cobalt Secrets Scan", "", "")]),
+    ("Prism Monitoring", "both", &["Logging & Monitoring", "Monitoring"], "prism", &[(P, "Prism Dashboards", "dashboards", ""), (R, "Prism Deploy Markers", "", "")]),
+    ("Beacon Git", "both", &["VCS", "CI/CD"], "beacongit", &[(P, "Beacon Repos", "repos", ""), (R, "Beacon Plan Comments", "", "")]),
+    ("Quarry Costs", "both", &["Cost Estimation", "Utility"], "quarry", &[(P, "Quarry Budgets", "budgets", ""), (R, "Quarry Cost Estimate", "", "")]),
+    ("Northwind SSO", "both", &["SSO", "Security & Authentication"], "northwindsso", &[(P, "Northwind Apps", "apps", "app.terraform.io"), (R, "Northwind Session Check", "", "")]),
+    ("Helix Database", "infrastructure", &["Database"], "helixdb", &[(P, "Helix Cloud", "helix", ""), (P, "Helix Atlas Cluster", "cluster", "")]),
+];
+
+const MANAGERS: &[(&str, &str)] = &[
+    ("Priya Raman", "priya.raman@alliances.example"),
+    ("Tomás Ortega", "tomas.ortega@alliances.example"),
+    ("Ingrid Holm", "ingrid.holm@alliances.example"),
+    ("", ""),
+];
+
+/// Loads the demo set unless the database already holds partners.
+pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
+    let existing = partners::list(db, &PartnerQuery { per_page: Some(1), ..Default::default() }).await?;
+    if existing.total > 0 {
+        return Ok(Seeded::AlreadyHasData);
+    }
+    let mut integration_count = 0;
+    for (i, (name, kind, categories, namespace, products)) in PARTNERS.iter().enumerate() {
+        let slug = app::domain::slug::slugify(name);
+        let domain = format!("{}.example", slug.replace('-', ""));
+        let (manager, manager_email) = MANAGERS[i % MANAGERS.len()];
+        let partner = partners::create(
+            db,
+            &PartnerInput {
+                name: name.to_string(),
+                slug: slug.clone(),
+                kind: kind.to_string(),
+                categories: categories.iter().map(|c| c.to_string()).collect(),
+                support_contacts: vec![
+                    Contact { name: "Support desk".into(), email: format!("support@{domain}") },
+                    Contact { name: "Partner engineering".into(), email: format!("partners@{domain}") },
+                ],
+                github_org: slug.clone(),
+                registry_namespace: namespace.to_string(),
+                alliance_manager_name: manager.into(),
+                alliance_manager_email: manager_email.into(),
+            },
+        )
+        .await?;
+        for (kind, product, type_name, host) in products.iter() {
+            let kind = IntegrationKind::parse(kind).ok_or(AppError::Internal)?;
+            // Spread tiers and stages so every filter finds something.
+            let track = kind.track();
+            let stage = track[integration_count % track.len()];
+            let tier = demo_tier(kind, stage, integration_count);
+            let (source_address, repository_url, range) = match kind {
+                IntegrationKind::Provider => {
+                    let ns = if namespace.is_empty() { slug.as_str() } else { namespace };
+                    let address = if host.is_empty() { format!("{ns}/{type_name}") } else { format!("{host}/{ns}/{type_name}") };
+                    let repo = format!("https://github.com/{}/terraform-provider-{type_name}", partner.slug);
+                    let range = if tier == Tier::Verified { format!("~> {}.0", 1 + integration_count % 4) } else { String::new() };
+                    (address, repo, range)
+                }
+                IntegrationKind::RunTask => (String::new(), format!("https://github.com/{}/{}", partner.slug, app::domain::slug::slugify(product)), String::new()),
+            };
+            let fitting: Vec<String> = partner
+                .categories
+                .iter()
+                .filter(|c| kind.categories().contains(&c.as_str()))
+                .cloned()
+                .collect();
+            let categories = if fitting.is_empty() { vec![kind.categories()[0].to_string()] } else { fitting };
+            integrations::create(
+                db,
+                &IntegrationInput {
+                    kind: kind.key().into(),
+                    name: product.to_string(),
+                    partner: partner.slug.clone(),
+                    categories,
+                    repository_url,
+                    tier: tier.key().into(),
+                    stage: stage.key().into(),
+                    source_address,
+                    verified_version_range: range,
+                },
+            )
+            .await?;
+            integration_count += 1;
+        }
+    }
+    Ok(Seeded::Loaded { partners: PARTNERS.len(), integrations: integration_count })
+}
+
+/// Providers past Verify are mostly verified; a few are archived or community.
+fn demo_tier(kind: IntegrationKind, stage: Stage, n: usize) -> Tier {
+    match (kind, stage) {
+        (_, Stage::Support) if n % 7 == 0 => Tier::Archived,
+        (IntegrationKind::Provider, Stage::Support | Stage::Verify) => Tier::Verified,
+        (IntegrationKind::Provider, _) if n % 11 == 0 => Tier::Official,
+        (IntegrationKind::RunTask, Stage::Release | Stage::Support) => Tier::Verified,
+        _ => Tier::Community,
+    }
+}

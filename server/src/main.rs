@@ -1,0 +1,93 @@
+//! `server [serve|migrate|seed-demo]`: see the README for settings.
+
+use clap::{Parser, Subcommand};
+use server::config::Config;
+use server::{demo, Application};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "server", about = "Integration Tracker server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations and serve the web app and API (the default).
+    Serve,
+    /// Apply database migrations, then exit.
+    Migrate,
+    /// Load the demo partners and integrations into an empty database.
+    SeedDemo,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(&config).await?;
+            tracing::info!(address = %app.local_addr(), backend = app.db().backend(), "serving on http://{}", app.local_addr());
+            app.run_until_stopped(shutdown_signal()).await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            let db = app::store::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            println!("migrations applied ({})", db.backend());
+        }
+        Command::SeedDemo => {
+            let db = app::store::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            match demo::seed(&db).await? {
+                demo::Seeded::Loaded { partners, integrations } => {
+                    println!("demo data loaded: {partners} partners, {integrations} integrations")
+                }
+                demo::Seeded::AlreadyHasData => println!("the database already has partners; demo data not loaded"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
