@@ -30,7 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/partners/{slug}", get(get_partner).put(replace_partner).patch(patch_partner))
         .route("/integrations", get(list_integrations).post(create_integration))
         .route("/integrations/{id}", get(get_integration).put(replace_integration).patch(patch_integration))
-        .fallback(|| async { AppError::NotFound("API route".into()) })
 }
 
 #[derive(OpenApi)]

@@ -29,6 +29,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .nest("/api/v1", api::router())
+        // Unknown API paths get a JSON 404, not the server-function handler's text.
+        .route("/api/v1/{*rest}", any(|| async { app::error::AppError::NotFound("API route".into()) }))
         .route("/api/{*fn_name}", any(server_fn))
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

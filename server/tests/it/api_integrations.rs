@@ -1,0 +1,159 @@
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+use reqwest::Method;
+use serde_json::json;
+
+on_both_backends!(
+    integrations_can_be_created_read_listed_and_updated,
+    bad_integration_input_is_refused_and_nothing_is_written,
+    the_same_source_address_written_differently_is_a_conflict,
+    integration_lists_filter_by_partner_kind_tier_and_stage,
+);
+
+fn provider(partner: &str, address: &str) -> serde_json::Value {
+    json!({
+        "kind": "provider",
+        "name": format!("{address} provider"),
+        "partner": partner,
+        "categories": ["Public Cloud"],
+        "source_address": address,
+    })
+}
+
+async fn integrations_can_be_created_read_listed_and_updated(app: TestApp) {
+    app.partner("Acme", "both").await;
+    let mut body = provider("acme", "registry.Terraform.io:443/Acme/Cloud");
+    body["verified_version_range"] = json!(">=2,<3");
+    body["repository_url"] = json!("https://github.com/acme/terraform-provider-cloud");
+    let (status, created) = app.post_json("/api/v1/integrations", &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["source_address"], "registry.terraform.io/acme/cloud");
+    assert_eq!(created["source_address_display"], "acme/cloud");
+    assert_eq!(created["registry_url"], "https://registry.terraform.io/providers/acme/cloud");
+    assert_eq!(created["verified_version_range"], ">= 2.0.0, < 3.0.0");
+    assert_eq!(created["tier"], "community");
+    assert_eq!(created["stage"], "prepare");
+    assert_eq!(created["partner_slug"], "acme");
+    let id = created["id"].as_i64().unwrap();
+
+    let (status, got) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(got, created);
+
+    // An in-house registry with a Unicode hostname: stored in punycode, shown in Unicode.
+    let (status, inhouse) = app.post_json("/api/v1/integrations", &provider("acme", "München.example:8443/acme/net")).await;
+    assert_eq!(status, 201, "{inhouse}");
+    assert_eq!(inhouse["source_address"], "xn--mnchen-3ya.example:8443/acme/net");
+    assert_eq!(inhouse["source_address_display"], "münchen.example:8443/acme/net");
+    assert_eq!(inhouse["registry_url"], serde_json::Value::Null);
+
+    let (status, run_task) = app
+        .post_json("/api/v1/integrations", &json!({"kind": "run_task", "name": "Acme Scan", "partner": "acme", "categories": ["Code Scanning"], "stage": "develop_test"}))
+        .await;
+    assert_eq!(status, 201, "{run_task}");
+    assert_eq!(run_task["source_address"], serde_json::Value::Null);
+
+    let (status, patched) = app
+        .send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"tier": "verified", "stage": "verify"}))
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["tier"], "verified");
+    assert_eq!(patched["stage"], "verify");
+    assert_eq!(patched["source_address"], "registry.terraform.io/acme/cloud");
+
+    let mut replacement = provider("acme", "acme/cloud2");
+    replacement["name"] = json!("Acme Cloud v2");
+    let (status, replaced) = app.send_json(Method::PUT, &format!("/api/v1/integrations/{id}"), &replacement).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(replaced["name"], "Acme Cloud v2");
+    assert_eq!(replaced["verified_version_range"], serde_json::Value::Null);
+
+    let (_, partner) = app.get_json("/api/v1/partners/acme").await;
+    assert_eq!(partner["integration_count"], 3);
+}
+
+async fn bad_integration_input_is_refused_and_nothing_is_written(app: TestApp) {
+    app.partner("Acme", "infrastructure").await;
+    let cases = [
+        (provider("acme", "example.com/bad.namespace/aws"), "source_address", "contains a dot"),
+        (provider("acme", "aws"), "source_address", "hashicorp/aws"),
+        (provider("acme", "acme/terraform-provider-cloud"), "source_address", "did you mean acme/cloud?"),
+        (provider("nobody", "acme/cloud"), "partner", "no partner"),
+        (json!({"kind": "run_task", "name": "Scan", "partner": "acme", "categories": ["Code Scanning"]}), "partner", "cannot own"),
+        (json!({"kind": "provider", "name": "X", "partner": "acme", "categories": ["Public Cloud"], "source_address": "acme/x", "verified_version_range": "=> 1.0"}), "verified_version_range", "did you mean"),
+        (json!({"kind": "provider", "name": "X", "partner": "acme", "categories": [], "source_address": "acme/x"}), "categories", "at least one"),
+        (json!({"kind": "provider", "name": "X", "partner": "acme", "categories": ["Networking"], "source_address": "acme/x", "stage": "release"}), "stage", "not a stage"),
+        (json!({"kind": "module", "name": "X", "partner": "acme"}), "kind", "choose a kind"),
+    ];
+    for (body, field, fragment) in cases {
+        let (status, answer) = app.post_json("/api/v1/integrations", &body).await;
+        assert_eq!(status, 422, "{body} → {answer}");
+        let message = answer["fields"][field][0].as_str().unwrap_or_else(|| panic!("no {field} error: {answer}"));
+        assert!(message.contains(fragment), "{field}: {message:?} lacks {fragment:?}");
+    }
+    let (status, _) = app.get_json("/api/v1/integrations/abc").await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_json("/api/v1/integrations/999").await;
+    assert_eq!(status, 404);
+    let (_, list) = app.get_json("/api/v1/integrations").await;
+    assert_eq!(list["total"], 0, "{list}");
+
+    // A bad update leaves the stored integration as it was.
+    let (_, good) = app.post_json("/api/v1/integrations", &provider("acme", "acme/good")).await;
+    let id = good["id"].as_i64().unwrap();
+    let (status, _) = app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"source_address": "a/b/c/d"})).await;
+    assert_eq!(status, 422);
+    let (status, _) = app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!(["not", "an", "object"])).await;
+    assert_eq!(status, 400);
+    let (_, after) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(after, good);
+}
+
+async fn the_same_source_address_written_differently_is_a_conflict(app: TestApp) {
+    app.partner("Acme", "infrastructure").await;
+    let (status, first) = app.post_json("/api/v1/integrations", &provider("acme", "acme/cloud")).await;
+    assert_eq!(status, 201, "{first}");
+    for same in ["ACME/Cloud", "registry.terraform.io/acme/cloud", "Registry.Terraform.IO:443/acme/CLOUD"] {
+        let (status, body) = app.post_json("/api/v1/integrations", &provider("acme", same)).await;
+        assert_eq!(status, 409, "{same}: {body}");
+        assert!(body["fields"]["source_address"][0].as_str().unwrap().contains("already tracked"));
+    }
+    let (_, other) = app.post_json("/api/v1/integrations", &provider("acme", "acme/other")).await;
+    let (status, _) = app
+        .send_json(Method::PATCH, &format!("/api/v1/integrations/{}", other["id"]), &json!({"source_address": "Acme/Cloud"}))
+        .await;
+    assert_eq!(status, 409);
+    let (_, list) = app.get_json("/api/v1/integrations").await;
+    assert_eq!(list["total"], 2);
+}
+
+async fn integration_lists_filter_by_partner_kind_tier_and_stage(app: TestApp) {
+    app.partner("Acme", "both").await;
+    app.partner("Beta", "infrastructure").await;
+    for i in 0..6 {
+        let mut body = provider(if i % 2 == 0 { "acme" } else { "beta" }, &format!("ns/p{i}"));
+        body["tier"] = json!(if i < 2 { "verified" } else { "community" });
+        body["stage"] = json!(if i < 3 { "publish" } else { "prepare" });
+        let (status, b) = app.post_json("/api/v1/integrations", &body).await;
+        assert_eq!(status, 201, "{b}");
+    }
+    let (status, b) = app
+        .post_json("/api/v1/integrations", &json!({"kind": "run_task", "name": "Scan", "partner": "acme", "categories": ["Audit"]}))
+        .await;
+    assert_eq!(status, 201, "{b}");
+
+    let count = |q: &'static str| {
+        let app = &app;
+        async move { app.get_json(&format!("/api/v1/integrations?{q}")).await.1["total"].as_i64().unwrap() }
+    };
+    assert_eq!(count("").await, 7);
+    assert_eq!(count("partner=acme").await, 4);
+    assert_eq!(count("kind=run_task").await, 1);
+    assert_eq!(count("tier=verified").await, 2);
+    assert_eq!(count("stage=publish").await, 3);
+    assert_eq!(count("partner=beta&stage=prepare").await, 2);
+    assert_eq!(count("q=ns%2Fp1").await, 1);
+    assert_eq!(count("per_page=2&page=4").await, 7);
+    let (status, _) = app.get_json("/api/v1/integrations?tier=partner").await;
+    assert_eq!(status, 422);
+}

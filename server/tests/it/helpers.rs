@@ -1,0 +1,183 @@
+//! `spawn_app()`: the real server on a random port with a fresh database,
+//! SQLite or PostgreSQL, dropped when the test ends.
+
+use app::store::Db;
+use server::config::Config;
+use server::Application;
+use std::net::SocketAddr;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    _guard: DbGuard,
+}
+
+/// Removes the test's database when the test ends, pass or fail.
+enum DbGuard {
+    Sqlite(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        match self {
+            DbGuard::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            DbGuard::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: use a thread of our own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                    if let Ok(rt) = rt {
+                        rt.block_on(async {
+                            if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                    .execute(&admin)
+                                    .await;
+                                admin.close().await;
+                            }
+                        });
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+fn random_name() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("it_{n:016x}")
+}
+
+/// The PostgreSQL server tests use: `TEST_POSTGRES_URL`, else the local
+/// default that the test command makes sure is running.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+/// A fresh, migrated database on `backend`, and the guard that drops it.
+async fn fresh_database(backend: Backend) -> (String, DbGuard) {
+    let name = random_name();
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(&name);
+            let url = format!("sqlite://{}/test.db", dir.display());
+            (url, DbGuard::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_admin_url();
+            let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL is not reachable at {admin_url} ({e}); set TEST_POSTGRES_URL or run the README's test command, which starts one")
+            });
+            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.expect("create test database");
+            admin.close().await;
+            (with_database(&admin_url, &name), DbGuard::Postgres { admin_url, name })
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let (url, guard) = fresh_database(backend).await;
+    let config = Config::for_tests(&url).expect("test config");
+    let app = Application::build(&config).await.expect("build the application");
+    let address = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    TestApp { address, client, _guard: guard }
+}
+
+/// A migrated database without a server, for store-level tests.
+pub async fn fresh_db(backend: Backend) -> (Db, impl Drop) {
+    let (url, guard) = fresh_database(backend).await;
+    let db = Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    (db, guard)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        json_of(self.get(path).await).await
+    }
+
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        json_of(self.client.request(method, self.url(path)).json(body).send().await.expect("request")).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.send_json(reqwest::Method::POST, path, body).await
+    }
+
+    /// A form post as a browser without JavaScript sends it.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], referer: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("referer", self.url(referer))
+            .form(form)
+            .send()
+            .await
+            .expect("form post")
+    }
+
+    /// Creates a partner through the API, panicking on failure.
+    pub async fn partner(&self, name: &str, kind: &str) -> serde_json::Value {
+        let (status, body) = self.post_json("/api/v1/partners", &serde_json::json!({"name": name, "kind": kind})).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+}
+
+pub async fn json_of(res: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON (status {status}): {text}"));
+    (status, value)
+}
+
+/// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::helpers::{spawn_app, Backend};
+            #[tokio::test]
+            async fn sqlite() { super::$name(spawn_app(Backend::Sqlite).await).await }
+            #[tokio::test]
+            async fn postgres() { super::$name(spawn_app(Backend::Postgres).await).await }
+        }
+    )*};
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server, a fresh database per test, each test
+//! run on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod api_integrations;
+mod api_partners;
+mod pages;
+mod storage;

@@ -1,0 +1,92 @@
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+use serde_json::json;
+
+on_both_backends!(
+    pages_render_on_the_server,
+    unknown_pages_answer_404,
+    forms_work_without_javascript,
+    a_form_error_without_javascript_comes_back_to_the_form,
+);
+
+async fn pages_render_on_the_server(app: TestApp) {
+    let empty = app.get("/partners").await.text().await.unwrap();
+    assert!(empty.contains("No partners yet"), "empty state");
+
+    app.partner("Acme Cloud", "both").await;
+    let (status, i) = app
+        .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Acme provider", "partner": "acme-cloud", "categories": ["Networking"], "source_address": "Acme/Net"}))
+        .await;
+    assert_eq!(status, 201);
+
+    let list = app.get("/partners").await.text().await.unwrap();
+    assert!(list.contains("href=\"/partners/acme-cloud\""), "{list}");
+    let filtered = app.get("/partners?kind=workflow").await.text().await.unwrap();
+    assert!(filtered.contains("No partners match these filters"));
+
+    let page = app.get("/partners/acme-cloud").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Acme provider"));
+
+    let page = app.get(&format!("/integrations/{}", i["id"])).await.text().await.unwrap();
+    assert!(page.contains("registry.terraform.io/acme/net"), "normalised address shown");
+    assert!(page.contains("https://registry.terraform.io/providers/acme/net"), "registry link");
+
+    let form = app.get("/integrations/new?partner=acme-cloud").await.text().await.unwrap();
+    assert!(form.contains("Check address"));
+    assert!(form.contains("value=\"acme-cloud\" selected"), "partner preselected");
+}
+
+async fn unknown_pages_answer_404(app: TestApp) {
+    assert_eq!(app.get("/partners/nobody").await.status(), 404);
+    assert_eq!(app.get("/integrations/12345").await.status(), 404);
+    assert_eq!(app.get("/no/such/page").await.status(), 404);
+}
+
+async fn forms_work_without_javascript(app: TestApp) {
+    let res = app
+        .post_form(
+            "/api/partners/save",
+            &[("name", "Form Partner"), ("kind", "infrastructure"), ("categories[]", "Networking"), ("categories[]", "Database"), ("support_contacts", "Jane <jane@form.example>")],
+            "/partners/new",
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 302, "{:?}", res.text().await);
+    assert_eq!(res.headers()["location"], "/partners/form-partner");
+    let (_, partner) = app.get_json("/api/v1/partners/form-partner").await;
+    assert_eq!(partner["categories"], json!(["Networking", "Database"]));
+    assert_eq!(partner["support_contacts"][0]["name"], "Jane");
+
+    let res = app
+        .post_form(
+            "/api/integrations/save",
+            &[("kind", "provider"), ("name", "Form Provider"), ("partner", "form-partner"), ("categories[]", "Networking"), ("source_address", "Form-Partner/Net")],
+            "/integrations/new",
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 302);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let (_, integration) = app.get_json(&format!("/api/v1{location}")).await;
+    assert_eq!(integration["source_address"], "registry.terraform.io/form-partner/net");
+}
+
+async fn a_form_error_without_javascript_comes_back_to_the_form(app: TestApp) {
+    app.partner("Acme", "infrastructure").await;
+    let res = app
+        .post_form(
+            "/api/integrations/save",
+            &[("kind", "provider"), ("name", "Broken"), ("partner", "acme"), ("categories[]", "Networking"), ("source_address", "example.com/bad.namespace/aws")],
+            "/integrations/new?partner=acme",
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("/integrations/new?partner=acme&__path="), "{location}");
+    // The form page shows the message next to the field.
+    let path = location.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
+    let page = app.get(&path).await.text().await.unwrap();
+    assert!(page.contains("contains a dot"), "error shown on the re-rendered form");
+    let (_, list) = app.get_json("/api/v1/integrations").await;
+    assert_eq!(list["total"], 0, "nothing written");
+}
