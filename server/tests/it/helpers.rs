@@ -107,6 +107,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A hung request fails the test instead of stalling the suite.
+        .timeout(std::time::Duration::from_secs(30))
         .build()
         .expect("http client");
     TestApp { address, client, _guard: guard }
