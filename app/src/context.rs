@@ -24,11 +24,22 @@ pub fn set_status(status: u16) {
     }
 }
 
+/// Gives a server function's HTTP answer the status of its error (422,
+/// 404…) instead of the blanket 500 server functions use by default; the
+/// hydrated client decodes the error either way.
+pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        set_status(e.status());
+    }
+    result
+}
+
 /// A plain HTML form post (before hydration) cannot read a JSON error, so
 /// on failure the browser is sent back to the form with the error encoded
 /// in the URL (`__path`/`__err`), where the form's `ServerAction` picks it up
 /// and shows it next to the fields. Hydrated calls are left untouched.
 pub fn form_result<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    let result = answer(result);
     let Err(error) = &result else { return result };
     let (Some(parts), Some(res)) = (use_context::<Parts>(), use_context::<ResponseOptions>()) else {
         return result;

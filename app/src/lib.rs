@@ -64,14 +64,16 @@ pub fn App() -> impl IntoView {
                 </nav>
             </header>
             <main id="main">
+                // Async rendering: every page arrives complete, so it reads and
+                // works without JavaScript and can answer with a real 404.
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::partners::PartnersPage/>
-                    <Route path=path!("/partners") view=pages::partners::PartnersPage/>
-                    <Route path=path!("/partners/new") view=pages::partners::PartnerEditPage/>
+                    <Route path=path!("/") view=pages::partners::PartnersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/partners") view=pages::partners::PartnersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/partners/new") view=pages::partners::PartnerEditPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/:slug") view=pages::partners::PartnerPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/:slug/edit") view=pages::partners::PartnerEditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/integrations") view=pages::integrations::IntegrationsPage/>
-                    <Route path=path!("/integrations/new") view=pages::integrations::IntegrationEditPage/>
+                    <Route path=path!("/integrations") view=pages::integrations::IntegrationsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations/new") view=pages::integrations::IntegrationEditPage ssr=SsrMode::Async/>
                     <Route path=path!("/integrations/:id") view=pages::integrations::IntegrationPage ssr=SsrMode::Async/>
                     <Route path=path!("/integrations/:id/edit") view=pages::integrations::IntegrationEditPage ssr=SsrMode::Async/>
                 </Routes>

@@ -11,7 +11,7 @@ test('a reviewer adds a partner and a provider, fixing a malformed source addres
   await page.getByRole('link', { name: 'Add partner' }).click();
   await expect(page.getByRole('heading', { name: 'Add a partner' })).toBeVisible();
 
-  await page.getByLabel('Name').fill('Journey Cloud');
+  await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Journey Cloud');
   await page.locator('#f-kind').selectOption('infrastructure');
   await page.getByLabel('Networking').check();
   await page.getByLabel('Support contacts').fill('Jo Tester <jo@journey.example>');
@@ -27,7 +27,7 @@ test('a reviewer adds a partner and a provider, fixing a malformed source addres
   await expect(page.getByRole('heading', { name: 'Add an integration' })).toBeVisible();
   await hydrated(page);
   await expect(page.locator('#f-partner')).toHaveValue('journey-cloud');
-  await page.getByLabel('Name').fill('Journey Net provider');
+  await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Journey Net provider');
   await page.getByLabel('Networking').check();
   await page.getByLabel('Source address').fill('example.com/bad.namespace/aws');
   await page.getByRole('button', { name: 'Save integration' }).click();
@@ -74,13 +74,13 @@ test.describe('without JavaScript', () => {
 
   test('forms still post, and errors come back next to the field', async ({ page }) => {
     await page.goto('/partners/new');
-    await page.getByLabel('Name').fill('Plain Form Partner');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Plain Form Partner');
     await page.getByLabel('Alliance manager\'s email').fill('not-an-email');
     await page.getByRole('button', { name: 'Save partner' }).click();
     await expect(page.locator('#f-kind-error')).toContainText('choose a kind');
     await expect(page.locator('#f-alliance_manager_email-error')).toContainText('not an email address');
 
-    await page.getByLabel('Name').fill('Plain Form Partner');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Plain Form Partner');
     await page.locator('#f-kind').selectOption('workflow');
     await page.getByLabel('ITSM').check();
     await page.getByRole('button', { name: 'Save partner' }).click();

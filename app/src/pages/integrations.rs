@@ -14,16 +14,12 @@ use serde::{Deserialize, Serialize};
 
 #[server(endpoint = "integrations/list")]
 pub async fn list_integrations(query: IntegrationQuery) -> Result<Page<Integration>, AppError> {
-    crate::services::integrations::list(&crate::context::db()?, &query).await
+    crate::context::answer(crate::services::integrations::list(&crate::context::db()?, &query).await)
 }
 
 #[server(endpoint = "integrations/get")]
 pub async fn get_integration(id: i64) -> Result<Integration, AppError> {
-    let result = crate::services::integrations::get(&crate::context::db()?, id).await;
-    if let Err(AppError::NotFound(_)) = &result {
-        crate::context::set_status(404);
-    }
-    result
+    crate::context::answer(crate::services::integrations::get(&crate::context::db()?, id).await)
 }
 
 /// Partners to choose from: (slug, name, kind).
@@ -51,7 +47,7 @@ pub async fn check_source_address(address: String) -> Result<AddressCheck, AppEr
             display: a.to_string(),
             registry_url: a.registry_page_url(),
         }),
-        Err(e) => Err(AppError::invalid([("source_address".to_string(), vec![e.0])].into_iter().collect())),
+        Err(e) => crate::context::answer(Err(AppError::invalid([("source_address".to_string(), vec![e.0])].into_iter().collect()))),
     }
 }
 

@@ -15,16 +15,12 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[server(endpoint = "partners/list")]
 pub async fn list_partners(query: PartnerQuery) -> Result<Page<Partner>, AppError> {
-    crate::services::partners::list(&crate::context::db()?, &query).await
+    crate::context::answer(crate::services::partners::list(&crate::context::db()?, &query).await)
 }
 
 #[server(endpoint = "partners/get")]
 pub async fn get_partner(slug: String) -> Result<Partner, AppError> {
-    let result = crate::services::partners::get(&crate::context::db()?, &slug).await;
-    if let Err(AppError::NotFound(_)) = &result {
-        crate::context::set_status(404);
-    }
-    result
+    crate::context::answer(crate::services::partners::get(&crate::context::db()?, &slug).await)
 }
 
 /// Creates a partner (no `current_slug`) or updates the one named by it,

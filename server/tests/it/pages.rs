@@ -7,7 +7,25 @@ on_both_backends!(
     unknown_pages_answer_404,
     forms_work_without_javascript,
     a_form_error_without_javascript_comes_back_to_the_form,
+    server_functions_answer_hydrated_calls_with_the_error_status,
 );
+
+async fn server_functions_answer_hydrated_calls_with_the_error_status(app: TestApp) {
+    // As the wasm client calls it: no text/html in Accept, no redirect.
+    let res = app
+        .client
+        .post(app.url("/api/partners/save"))
+        .header("accept", "application/json")
+        .form(&[("name", "X"), ("kind", "galaxy")])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::helpers::json_of(res).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["Validation"]["fields"]["kind"][0].as_str().unwrap().contains("choose a kind"), "{body}");
+    let (_, list) = app.get_json("/api/v1/partners").await;
+    assert_eq!(list["total"], 0);
+}
 
 async fn pages_render_on_the_server(app: TestApp) {
     let empty = app.get("/partners").await.text().await.unwrap();
