@@ -4,8 +4,7 @@ use crate::domain::catalog::{IntegrationKind, Stage, Tier};
 use crate::domain::integration::{Integration, ValidIntegration};
 use crate::domain::source_address::SourceAddress;
 use crate::on_pool;
-use crate::store::partners::{placeholders, program_order};
-use crate::store::{like_pattern, Db};
+use crate::store::{decode_error, like_pattern, placeholders, program_order, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -49,10 +48,6 @@ const WHERE: &str = " WHERE ($1 = '%%' OR LOWER(i.name) LIKE $1 ESCAPE '\\' OR i
     AND ($3 = '' OR i.kind = $3)
     AND ($4 = '' OR i.tier = $4)
     AND ($5 = '' OR i.stage = $5)";
-
-fn decode_error(what: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("unknown {what} {value:?} in the database").into())
-}
 
 impl IntegrationRow {
     fn into_integration(self, categories: Vec<String>) -> Result<Integration, sqlx::Error> {

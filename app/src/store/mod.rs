@@ -110,6 +110,24 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// `$1, $2, …` for an `IN (…)` list of `n` values.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Sorts categories in the program's order, so every list reads the same.
+pub(crate) fn program_order(mut categories: Vec<String>) -> Vec<String> {
+    let all = crate::domain::catalog::all_categories();
+    categories.sort_by_key(|c| all.iter().position(|a| a == c).unwrap_or(usize::MAX));
+    categories
+}
+
+/// A stored vocabulary value this build does not know (a newer schema, or
+/// a hand edit): surfaced as a decode error rather than guessed at.
+pub(crate) fn decode_error(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unknown {what} {value:?} in the database").into())
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub fn like_pattern(needle: &str) -> String {
     let mut out = String::from("%");

@@ -1,9 +1,9 @@
 //! Queries for partners, their categories and support contacts.
 
-use crate::domain::catalog::{all_categories, PartnerKind};
+use crate::domain::catalog::PartnerKind;
 use crate::domain::partner::{Contact, Partner, ValidPartner};
 use crate::on_pool;
-use crate::store::{like_pattern, Db};
+use crate::store::{decode_error, like_pattern, placeholders, program_order, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -44,10 +44,6 @@ const WHERE: &str = " WHERE ($1 = '%%' OR LOWER(p.name) LIKE $1 ESCAPE '\\' OR p
     AND ($2 = '' OR p.kind = $2)
     AND ($3 = '' OR EXISTS (SELECT 1 FROM partner_categories c WHERE c.partner_id = p.id AND c.category = $3))";
 
-fn decode_error(what: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("unknown {what} {value:?} in the database").into())
-}
-
 impl PartnerRow {
     fn into_partner(self, categories: Vec<String>, support_contacts: Vec<Contact>) -> Result<Partner, sqlx::Error> {
         Ok(Partner {
@@ -66,18 +62,6 @@ impl PartnerRow {
             updated_at: self.updated_at,
         })
     }
-}
-
-/// `$1, $2, …` for an `IN (…)` list of `n` values.
-pub(crate) fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
-/// Sorts categories in the program's order, so every list reads the same.
-pub(crate) fn program_order(mut categories: Vec<String>) -> Vec<String> {
-    let all = all_categories();
-    categories.sort_by_key(|c| all.iter().position(|a| a == c).unwrap_or(usize::MAX));
-    categories
 }
 
 async fn attach(db: &Db, rows: Vec<PartnerRow>) -> Result<Vec<Partner>, sqlx::Error> {
