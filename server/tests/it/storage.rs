@@ -68,3 +68,20 @@ async fn demo_data_loads_once_sqlite() {
 async fn demo_data_loads_once_postgres() {
     demo_data_loads_once(Backend::Postgres).await
 }
+
+#[tokio::test]
+async fn an_unknown_database_scheme_is_refused_with_a_clear_message() {
+    let err = Db::connect("mysql://root@localhost/test").await.expect_err("mysql is not supported");
+    assert!(err.to_string().contains("must start with sqlite:// or postgres://"), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_creates_its_directory_and_file() {
+    let dir = std::env::temp_dir().join(format!("tracker-mkdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = Db::connect(&format!("sqlite://{}/nested/tracker.db", dir.display())).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    assert!(dir.join("nested/tracker.db").exists());
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
