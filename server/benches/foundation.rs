@@ -1,0 +1,89 @@
+//! `cargo bench -p server --bench foundation`: prints how fast the pure
+//! rules run and how quickly the server answers on SQLite with the demo
+//! data, and the process's memory. Numbers, not assertions: compare runs.
+
+use app::domain::constraint::{Constraints, Version};
+use app::domain::source_address::SourceAddress;
+use server::config::Config;
+use server::Application;
+use std::time::{Duration, Instant};
+
+const ADDRESSES: &[&str] = &[
+    "hashicorp/aws",
+    "registry.Terraform.io/HashiCorp/AWS",
+    "münchen.example:8443/acme/cloud",
+    "example.com/bad.namespace/aws",
+    "tf.internal.example/team/network",
+];
+
+fn per_op(total: Duration, n: usize) -> String {
+    format!("{:.0} ns/op", total.as_nanos() as f64 / n as f64)
+}
+
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn latency(client: &reqwest::Client, url: &str, n: usize) -> String {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        let res = client.get(url).send().await.expect("request");
+        assert!(res.status().is_success(), "{url}: {}", res.status());
+        res.bytes().await.expect("body");
+        times.push(start.elapsed());
+    }
+    times.sort();
+    format!(
+        "p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({n} sequential requests)",
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.95).as_secs_f64() * 1e3,
+        times[n - 1].as_secs_f64() * 1e3
+    )
+}
+
+fn main() {
+    let n = 200_000;
+    let start = Instant::now();
+    for i in 0..n {
+        let _ = std::hint::black_box(SourceAddress::parse(ADDRESSES[i % ADDRESSES.len()]));
+    }
+    println!("source address parse+normalise: {}", per_op(start.elapsed(), n));
+
+    let constraints = Constraints::parse("~> 2.1, != 2.3.1").expect("constraint");
+    let versions: Vec<Version> = ["2.1.0", "2.3.1", "2.9.9", "3.0.0", "2.4.0-beta"].iter().map(|v| Version::parse(v).unwrap()).collect();
+    let start = Instant::now();
+    for i in 0..n {
+        std::hint::black_box(constraints.matches(&versions[i % versions.len()]));
+    }
+    println!("version constraint match: {}", per_op(start.elapsed(), n));
+    let start = Instant::now();
+    for _ in 0..n {
+        let _ = std::hint::black_box(Constraints::parse(">= 1.0, < 2.0, != 1.5.3"));
+    }
+    println!("version constraint parse: {}", per_op(start.elapsed(), n));
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let dir = std::env::temp_dir().join(format!("tracker-bench-{}", std::process::id()));
+        let config = Config::for_tests(&format!("sqlite://{}/bench.db", dir.display())).expect("config");
+        let app = Application::build(&config).await.expect("build");
+        server::demo::seed(app.db()).await.expect("seed");
+        let base = format!("http://{}", app.local_addr());
+        println!("memory after start-up and demo seed (server and client in one process): {} KiB", rss_kib().unwrap_or(0));
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let client = reqwest::Client::new();
+        println!("GET /api/v1/partners (20 per page): {}", latency(&client, &format!("{base}/api/v1/partners"), 500).await);
+        println!("GET /api/v1/integrations?stage=support: {}", latency(&client, &format!("{base}/api/v1/integrations?stage=support"), 500).await);
+        println!("GET /partners (server-rendered page): {}", latency(&client, &format!("{base}/partners"), 500).await);
+        println!("GET /integrations/1 (server-rendered page): {}", latency(&client, &format!("{base}/integrations/1"), 500).await);
+        println!("memory after 2,000 requests: {} KiB", rss_kib().unwrap_or(0));
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
