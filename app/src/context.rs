@@ -1,15 +1,46 @@
-//! Server-side glue for server functions: the shared state they read, and
-//! how their errors reach a browser that has not loaded the wasm yet.
+//! Server-side glue for server functions: the shared state they read, who
+//! is asking, and how their errors reach a browser that has not loaded the
+//! wasm yet.
 
+use crate::domain::access::Caller;
 use crate::error::AppError;
+use crate::services::sign_in::Policy;
 use crate::store::Db;
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos_axum::ResponseOptions;
 
-/// The database handed to every server function as context.
-pub fn db() -> Result<Db, AppError> {
+/// The database and the signed-in caller, together: server functions get
+/// the database only through this, so none can forget to ask who is asking.
+pub fn signed_in() -> Result<(Db, Caller), AppError> {
+    let caller = caller().ok_or(AppError::Unauthorized);
+    let caller = answer(caller)?;
+    Ok((db()?, caller))
+}
+
+/// The caller the server's sign-in middleware found for this request (from
+/// the session cookie or an API token), if any.
+pub fn caller() -> Option<Caller> {
+    use_context::<Parts>().and_then(|p| p.extensions.get::<Caller>().cloned())
+}
+
+/// The public address of the site, for links people are sent.
+#[derive(Debug, Clone)]
+pub struct BaseUrl(pub String);
+
+pub fn base_url() -> String {
+    use_context::<BaseUrl>().map(|b| b.0).unwrap_or_default()
+}
+
+/// Session and invitation lifetimes, as configured.
+pub fn policy() -> Policy {
+    use_context::<Policy>().unwrap_or_default()
+}
+
+/// The database, for the few server functions that serve people before
+/// they sign in (the sign-in page).
+pub(crate) fn db() -> Result<Db, AppError> {
     use_context::<Db>().ok_or_else(|| {
         tracing::error!("the database was not provided as context");
         AppError::Internal

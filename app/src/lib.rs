@@ -56,18 +56,18 @@ pub fn App() -> impl IntoView {
         <Title text="Integration Tracker"/>
         <Router>
             <a class="skip" href="#main">"Skip to content"</a>
-            <header class="top">
-                <a class="brand" href="/">"Integration Tracker"</a>
-                <nav aria-label="Main">
-                    <A href="/partners">"Partners"</A>
-                    <A href="/integrations">"Integrations"</A>
-                </nav>
-            </header>
+            <TopBar/>
             <main id="main">
                 // Async rendering: every page arrives complete, so it reads and
                 // works without JavaScript and can answer with a real 404.
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::partners::PartnersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view=pages::home::DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=pages::sign_in::SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in/refused") view=pages::sign_in::RefusedPage ssr=SsrMode::Async/>
+                    <Route path=path!("/invite/:token") view=pages::sign_in::InvitePage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/tokens") view=pages::account::TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=pages::users::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users/:id") view=pages::users::UserPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners") view=pages::partners::PartnersPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/new") view=pages::partners::PartnerEditPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/:slug") view=pages::partners::PartnerPage ssr=SsrMode::Async/>
@@ -79,6 +79,39 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The header: the product's name, the sections the caller may use, who is
+/// signed in, and the sign-out button.
+#[component]
+fn TopBar() -> impl IntoView {
+    let me = Resource::new(|| (), |_| pages::sign_in::whoami());
+    view! {
+        <header class="top">
+            <a class="brand" href="/">"Integration Tracker"</a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    me.await.ok().flatten().map(|caller| {
+                        let admin = caller.role == domain::access::Role::Admin;
+                        view! {
+                            <nav aria-label="Main">
+                                <A href="/partners">"Partners"</A>
+                                <A href="/integrations">"Integrations"</A>
+                                {admin.then(|| view! { <A href="/admin/users">"Users"</A> })}
+                            </nav>
+                            <div class="account">
+                                <a href="/settings/tokens" title="API tokens">{caller.name.clone()}</a>
+                                <span class="role">{caller.role.label()}</span>
+                                <form method="post" action="/auth/sign-out">
+                                    <button type="submit">"Sign out"</button>
+                                </form>
+                            </div>
+                        }
+                    })
+                })}
+            </Suspense>
+        </header>
     }
 }
 

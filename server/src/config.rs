@@ -18,6 +18,43 @@ pub struct Config {
     /// `tracing` filter, e.g. `info,sqlx=warn`.
     pub log_filter: String,
     pub leptos: LeptosOptions,
+    pub auth: AuthConfig,
+}
+
+/// Sign-in settings (see the README's "Sign-in" section).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The address people use, e.g. `https://tracker.example.com`; OAuth
+    /// callbacks and links are built from it. Default: `http://` + the bound address.
+    pub base_url: Option<String>,
+    pub github: Option<GithubConfig>,
+    pub oidc: Option<OidcConfig>,
+    pub policy: app::services::sign_in::Policy,
+    /// Who the bootstrap link signs in as.
+    pub bootstrap_admin_email: String,
+    /// Sign-in requests per client address and minute.
+    pub rate_limit_per_minute: i64,
+    /// Offer the demo accounts on the sign-in page (only ever on a loopback bind).
+    pub demo_sign_in: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// `https://github.com`, or a GitHub Enterprise host.
+    pub web_url: String,
+    /// `https://api.github.com`, or `https://{host}/api/v3`.
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    pub issuer_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The button's text, e.g. "Okta".
+    pub label: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +67,8 @@ pub enum ConfigError {
     Address(String, std::net::AddrParseError),
     #[error("leptos settings: {0}")]
     Leptos(String),
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
 }
 
 /// The keys a config file may hold; all optional.
@@ -39,6 +78,22 @@ struct FileConfig {
     database_url: Option<String>,
     site_addr: Option<String>,
     log_filter: Option<String>,
+    base_url: Option<String>,
+    github_client_id: Option<String>,
+    github_client_secret: Option<String>,
+    github_url: Option<String>,
+    github_api_url: Option<String>,
+    oidc_issuer_url: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_label: Option<String>,
+    session_idle_hours: Option<i64>,
+    session_max_hours: Option<i64>,
+    invitation_hours: Option<i64>,
+    bootstrap_link_minutes: Option<i64>,
+    bootstrap_admin_email: Option<String>,
+    sign_in_rate_limit: Option<i64>,
+    demo_sign_in: Option<bool>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tracker.db";
@@ -56,11 +111,12 @@ impl Config {
                 toml::from_str(&text).map_err(|e| ConfigError::Parse(path, e))?
             }
         };
-        let database_url = env("DATABASE_URL").or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        let addr = env("LEPTOS_SITE_ADDR").or(file.site_addr).unwrap_or_else(|| DEFAULT_SITE_ADDR.into());
+        let database_url = env("DATABASE_URL").or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let addr = env("LEPTOS_SITE_ADDR").or(file.site_addr.clone()).unwrap_or_else(|| DEFAULT_SITE_ADDR.into());
         let site_addr = addr.parse().map_err(|e| ConfigError::Address(addr.clone(), e))?;
-        let log_filter = env("RUST_LOG").or(file.log_filter).unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
-        Ok(Self { database_url, site_addr, log_filter, leptos: leptos_options(site_addr)? })
+        let log_filter = env("RUST_LOG").or(file.log_filter.clone()).unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
+        let auth = auth_config(&env, file)?;
+        Ok(Self { database_url, site_addr, log_filter, leptos: leptos_options(site_addr)?, auth })
     }
 
     /// Settings for tests: the given database, any free port.
@@ -71,8 +127,72 @@ impl Config {
             site_addr,
             log_filter: "warn".into(),
             leptos: leptos_options(site_addr)?,
+            auth: AuthConfig {
+                base_url: None,
+                github: None,
+                oidc: None,
+                policy: Default::default(),
+                bootstrap_admin_email: DEFAULT_BOOTSTRAP_ADMIN_EMAIL.into(),
+                rate_limit_per_minute: 1000,
+                demo_sign_in: false,
+            },
         })
     }
+}
+
+pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@localhost";
+
+fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result<AuthConfig, ConfigError> {
+    let number = |key: &'static str, file_value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
+        match env(key) {
+            Some(v) => v.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Invalid(key, format!("expected a positive whole number, got \"{v}\""))),
+            None => Ok(file_value.unwrap_or(default)),
+        }
+    };
+    let policy = app::services::sign_in::Policy {
+        session_idle: chrono::Duration::hours(number("SESSION_IDLE_HOURS", file.session_idle_hours, 12)?),
+        session_absolute: chrono::Duration::hours(number("SESSION_MAX_HOURS", file.session_max_hours, 168)?),
+        invitation_ttl: chrono::Duration::hours(number("INVITATION_HOURS", file.invitation_hours, 168)?),
+        bootstrap_ttl: chrono::Duration::minutes(number("BOOTSTRAP_LINK_MINUTES", file.bootstrap_link_minutes, 60)?),
+    };
+    let github = match (env("GITHUB_CLIENT_ID").or(file.github_client_id), env("GITHUB_CLIENT_SECRET").or(file.github_client_secret)) {
+        (Some(client_id), Some(client_secret)) => Some(GithubConfig {
+            client_id,
+            client_secret,
+            web_url: trim_slash(env("GITHUB_URL").or(file.github_url).unwrap_or_else(|| "https://github.com".into())),
+            api_url: trim_slash(env("GITHUB_API_URL").or(file.github_api_url).unwrap_or_else(|| "https://api.github.com".into())),
+        }),
+        (None, None) => None,
+        _ => return Err(ConfigError::Invalid("GITHUB_CLIENT_ID", "set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or neither".into())),
+    };
+    let oidc = match env("OIDC_ISSUER_URL").or(file.oidc_issuer_url) {
+        None => None,
+        Some(issuer_url) => Some(OidcConfig {
+            issuer_url: trim_slash(issuer_url),
+            client_id: env("OIDC_CLIENT_ID")
+                .or(file.oidc_client_id)
+                .ok_or(ConfigError::Invalid("OIDC_CLIENT_ID", "required when OIDC_ISSUER_URL is set".into()))?,
+            client_secret: env("OIDC_CLIENT_SECRET").or(file.oidc_client_secret).unwrap_or_default(),
+            label: env("OIDC_LABEL").or(file.oidc_label).unwrap_or_else(|| "single sign-on".into()),
+        }),
+    };
+    let demo_sign_in = match env("DEMO_SIGN_IN") {
+        Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
+        None => file.demo_sign_in.unwrap_or(true),
+    };
+    Ok(AuthConfig {
+        base_url: env("BASE_URL").or(file.base_url).map(trim_slash),
+        github,
+        oidc,
+        policy,
+        bootstrap_admin_email: env("BOOTSTRAP_ADMIN_EMAIL").or(file.bootstrap_admin_email).unwrap_or_else(|| DEFAULT_BOOTSTRAP_ADMIN_EMAIL.into()),
+        rate_limit_per_minute: number("SIGN_IN_RATE_LIMIT", file.sign_in_rate_limit, 30)?,
+        demo_sign_in,
+    })
+}
+
+fn trim_slash(url: String) -> String {
+    url.trim().trim_end_matches('/').to_string()
 }
 
 /// Leptos reads its own settings (site root, bundle name…) from variables

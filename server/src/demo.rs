@@ -2,12 +2,16 @@
 //! goes through the same services as the forms and the API, so it obeys
 //! every validation rule.
 
+use app::domain::access::{Caller, Role};
 use app::domain::catalog::{IntegrationKind, Stage, Tier};
+use app::domain::user::UserStatus;
 use app::domain::integration::IntegrationInput;
 use app::domain::partner::{Contact, PartnerInput, PartnerQuery};
 use app::error::AppError;
 use app::services::{integrations, partners};
+use app::store::users::{self as user_store, NewUser};
 use app::store::Db;
+use chrono::Utc;
 
 pub enum Seeded {
     Loaded { partners: usize, integrations: usize },
@@ -57,9 +61,30 @@ const MANAGERS: &[(&str, &str)] = &[
     ("", ""),
 ];
 
+/// Demo accounts (name, email, role, partner slug): one per role, offered
+/// by the sign-in page's picker on a local demo server.
+const PEOPLE: &[(&str, &str, Role, &str)] = &[
+    ("Ada Admin", "ada.admin@alliances.example", Role::Admin, ""),
+    ("Priya Raman", "priya.raman@alliances.example", Role::Reviewer, ""),
+    ("Victor Viewer", "victor.viewer@alliances.example", Role::Viewer, ""),
+    ("Nadia Nimbus", "nadia@nimbuscloud.example", Role::Partner, "nimbus-cloud"),
+    ("Sam Sentinel", "sam@sentinelscan.example", Role::Partner, "sentinel-scan"),
+];
+
+async fn add_person(db: &Db, (name, email, role, partner): &(&str, &str, Role, &str)) -> Result<i64, AppError> {
+    let partner_id = match *partner {
+        "" => None,
+        slug => app::store::partners::kind_by_slug(db, slug).await?.map(|(id, _)| id),
+    };
+    let new = NewUser { email, name, role: *role, partner_id, status: UserStatus::Active, demo: true };
+    Ok(user_store::insert(db, &new, Utc::now()).await?)
+}
+
 /// Loads the demo set unless the database already holds partners.
 pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
-    let existing = partners::list(db, &PartnerQuery { per_page: Some(1), ..Default::default() }).await?;
+    // The seed acts as a passing administrator, so every rule applies.
+    let seeder = Caller { user_id: 0, email: "seed@localhost".into(), name: "Demo seed".into(), role: Role::Admin, partner: None };
+    let existing = partners::list(db, &seeder, &PartnerQuery { per_page: Some(1), ..Default::default() }).await?;
     if existing.total > 0 {
         return Ok(Seeded::AlreadyHasData);
     }
@@ -70,6 +95,7 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
         let (manager, manager_email) = MANAGERS[i % MANAGERS.len()];
         let partner = partners::create(
             db,
+            &seeder,
             &PartnerInput {
                 name: name.to_string(),
                 slug: slug.clone(),
@@ -80,6 +106,7 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
                     Contact { name: "Partner engineering".into(), email: format!("partners@{domain}") },
                 ],
                 github_org: slug.clone(),
+                github_auto_join: false,
                 registry_namespace: namespace.to_string(),
                 alliance_manager_name: manager.into(),
                 alliance_manager_email: manager_email.into(),
@@ -111,6 +138,7 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
             let categories = if fitting.is_empty() { vec![kind.categories()[0].to_string()] } else { fitting };
             integrations::create(
                 db,
+                &seeder,
                 &IntegrationInput {
                     kind: kind.key().into(),
                     name: product.to_string(),
@@ -125,6 +153,11 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
             )
             .await?;
             integration_count += 1;
+        }
+    }
+    for person in PEOPLE {
+        if user_store::get_by_email(db, person.1).await?.is_none() {
+            add_person(db, person).await?;
         }
     }
     Ok(Seeded::Loaded { partners: PARTNERS.len(), integrations: integration_count })

@@ -1,6 +1,7 @@
 //! The server: configuration, the HTTP application (pages, server
 //! functions, JSON API, health) and the command-line entry points.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod http;
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
+    pub auth: auth::SharedAuth,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -25,6 +27,9 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     db: Db,
+    base_url: String,
+    bootstrap_url: Option<String>,
+    idle: chrono::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +52,39 @@ impl Application {
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|e| StartError::Bind(config.site_addr, e))?;
-        let state = AppState { leptos_options: config.leptos.clone(), db: db.clone() };
-        Ok(Self { listener, router: http::router(state), db })
+        let local = listener.local_addr().map_err(|e| StartError::Bind(config.site_addr, e))?;
+        let base_url = config.auth.base_url.clone().unwrap_or_else(|| format!("http://{local}"));
+        let auth = auth::Auth::new(config.auth.clone(), base_url.clone(), local.ip().is_loopback());
+        let state = AppState { leptos_options: config.leptos.clone(), db: db.clone(), auth: std::sync::Arc::new(auth) };
+        // With no admin yet, the first one gets in through a one-time link
+        // printed to the log (there may be no identity provider yet).
+        let policy = &config.auth.policy;
+        let bootstrap_url = match app::services::sign_in::bootstrap_link(&db, policy, chrono::Utc::now()).await {
+            Ok(Some(secret)) => {
+                let url = format!("{base_url}/auth/bootstrap/{secret}");
+                tracing::warn!(
+                    "no administrator yet: sign in once with {url} (valid {} minutes; restart for a new one)",
+                    policy.bootstrap_ttl.num_minutes()
+                );
+                Some(url)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create the bootstrap sign-in link");
+                None
+            }
+        };
+        Ok(Self { listener, router: http::router(state), db, base_url, bootstrap_url, idle: policy.session_idle })
+    }
+
+    /// The address links and OAuth callbacks are built from.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The one-time admin sign-in link, when there was no admin at start.
+    pub fn bootstrap_url(&self) -> Option<&str> {
+        self.bootstrap_url.as_deref()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -61,8 +97,24 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes open requests.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let sweeper = tokio::spawn(sweep_expired(self.db.clone(), self.idle));
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
         self.db.close().await;
         result
+    }
+}
+
+/// Deletes ended sessions, stale OAuth states and old rate-limit windows
+/// every ten minutes. Idempotent, so several instances may all run it.
+async fn sweep_expired(db: Db, idle: chrono::Duration) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        if let Err(e) = app::store::users::sweep(&db, now, now - idle).await {
+            tracing::warn!(error = %e, "could not sweep expired sessions");
+        }
     }
 }

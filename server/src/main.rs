@@ -1,4 +1,5 @@
-//! `server [serve|migrate|seed-demo]`: see the README for settings.
+//! `server [serve|migrate|seed-demo|create-admin|create-token]`: see the
+//! README for settings.
 
 use clap::{Parser, Subcommand};
 use server::config::Config;
@@ -19,8 +20,20 @@ enum Command {
     Serve,
     /// Apply database migrations, then exit.
     Migrate,
-    /// Load the demo partners and integrations into an empty database.
+    /// Load the demo partners, integrations and accounts into an empty database.
     SeedDemo,
+    /// Make EMAIL an active administrator, creating the account if needed (idempotent).
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
+    /// Create a personal API token for the user with EMAIL; prints only the token.
+    CreateToken {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -68,6 +81,30 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 }
                 demo::Seeded::AlreadyHasData => println!("the database already has partners; demo data not loaded"),
             }
+        }
+        Command::CreateAdmin { email } => {
+            let db = app::store::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let (_, changed) = app::services::sign_in::ensure_admin(&db, &email, chrono::Utc::now()).await?;
+            // Messages on stderr, so scripts can rely on stdout.
+            if changed {
+                eprintln!("{email} is now an active administrator; they sign in with GitHub or OpenID Connect using this email");
+            } else {
+                eprintln!("{email} already is an active administrator");
+            }
+        }
+        Command::CreateToken { email, name } => {
+            let db = app::store::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let email = app::domain::user::normalise_email(&email);
+            let user = app::store::users::get_by_email(&db, &email).await?;
+            let user = match user {
+                Some(u) if u.status == app::domain::user::UserStatus::Active => u,
+                Some(_) => return Err(format!("{email} is not active (invited or deactivated)").into()),
+                None => return Err(format!("no user with the email {email}; create one first (e.g. server create-admin --email {email})").into()),
+            };
+            let (_, secret) = app::services::tokens::create_for(&db, user.id, &name, chrono::Utc::now()).await?;
+            println!("{secret}");
         }
     }
     Ok(())

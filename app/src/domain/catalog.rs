@@ -36,6 +36,7 @@ macro_rules! vocabulary {
         }
     };
 }
+pub(crate) use vocabulary;
 
 vocabulary!(
     /// What a partner builds: providers (infrastructure), run tasks (workflow), or both.

@@ -16,6 +16,7 @@ pub struct Integration {
     #[cfg_attr(feature = "ssr", schema(value_type = String, example = "provider"))]
     pub kind: IntegrationKind,
     pub name: String,
+    pub partner_id: i64,
     pub partner_slug: String,
     pub partner_name: String,
     pub categories: Vec<String>,

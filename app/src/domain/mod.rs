@@ -1,12 +1,14 @@
 //! Pure rules of the program: no I/O, no async, compiled for the server and
 //! the browser alike, and tested with tables of cases beside the code.
 
+pub mod access;
 pub mod catalog;
 pub mod constraint;
 pub mod integration;
 pub mod partner;
 pub mod slug;
 pub mod source_address;
+pub mod user;
 
 use std::collections::BTreeMap;
 

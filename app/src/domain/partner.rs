@@ -27,6 +27,8 @@ pub struct Partner {
     pub categories: Vec<String>,
     pub support_contacts: Vec<Contact>,
     pub github_org: Option<String>,
+    /// Members of `github_org` who sign in with GitHub join as partner members.
+    pub github_auto_join: bool,
     pub registry_namespace: Option<String>,
     /// A plain name/email until sign-in lands; then a reviewer account.
     pub alliance_manager_name: Option<String>,
@@ -50,6 +52,8 @@ pub struct PartnerInput {
     pub categories: Vec<String>,
     pub support_contacts: Vec<Contact>,
     pub github_org: String,
+    /// Let members of the GitHub organisation join automatically.
+    pub github_auto_join: bool,
     pub registry_namespace: String,
     pub alliance_manager_name: String,
     pub alliance_manager_email: String,
@@ -64,6 +68,8 @@ pub struct ValidPartner {
     pub categories: Vec<String>,
     pub support_contacts: Vec<Contact>,
     pub github_org: Option<String>,
+    /// Members of `github_org` who sign in with GitHub join as partner members.
+    pub github_auto_join: bool,
     pub registry_namespace: Option<String>,
     pub alliance_manager_name: Option<String>,
     pub alliance_manager_email: Option<String>,
@@ -81,6 +87,7 @@ impl Partner {
             categories: self.categories.clone(),
             support_contacts: self.support_contacts.clone(),
             github_org: self.github_org.clone().unwrap_or_default(),
+            github_auto_join: self.github_auto_join,
             registry_namespace: self.registry_namespace.clone().unwrap_or_default(),
             alliance_manager_name: self.alliance_manager_name.clone().unwrap_or_default(),
             alliance_manager_email: self.alliance_manager_email.clone().unwrap_or_default(),
@@ -210,6 +217,8 @@ impl PartnerInput {
             if let Err(e) = validate_github_org(org) {
                 p.add("github_org", e);
             }
+        } else if self.github_auto_join {
+            p.add("github_auto_join", "name the GitHub organisation whose members may join");
         }
         // A namespace follows the same rules as in a source address.
         let registry_namespace = match optional(&self.registry_namespace) {
@@ -243,6 +252,7 @@ impl PartnerInput {
             categories,
             support_contacts,
             github_org,
+            github_auto_join: self.github_auto_join,
             registry_namespace,
             alliance_manager_name,
             alliance_manager_email,

@@ -14,18 +14,21 @@ use serde::{Deserialize, Serialize};
 
 #[server(endpoint = "integrations/list")]
 pub async fn list_integrations(query: IntegrationQuery) -> Result<Page<Integration>, AppError> {
-    crate::context::answer(crate::services::integrations::list(&crate::context::db()?, &query).await)
+    let (db, caller) = crate::context::signed_in()?;
+    crate::context::answer(crate::services::integrations::list(&db, &caller, &query).await)
 }
 
 #[server(endpoint = "integrations/get")]
 pub async fn get_integration(id: i64) -> Result<Integration, AppError> {
-    crate::context::answer(crate::services::integrations::get(&crate::context::db()?, id).await)
+    let (db, caller) = crate::context::signed_in()?;
+    crate::context::answer(crate::services::integrations::get(&db, &caller, id).await)
 }
 
 /// Partners to choose from: (slug, name, kind).
 #[server(endpoint = "partners/options")]
 pub async fn partner_options() -> Result<Vec<(String, String, String)>, AppError> {
-    Ok(crate::store::partners::names(&crate::context::db()?).await?)
+    let (db, caller) = crate::context::signed_in()?;
+    crate::services::partners::names(&db, &caller).await
 }
 
 /// What the source address check shows while typing.
@@ -41,6 +44,7 @@ pub struct AddressCheck {
 #[server(endpoint = "integrations/check-address")]
 pub async fn check_source_address(address: String) -> Result<AddressCheck, AppError> {
     use crate::domain::source_address::SourceAddress;
+    crate::context::signed_in()?;
     match SourceAddress::parse(&address) {
         Ok(a) => Ok(AddressCheck {
             fully_qualified: a.fully_qualified(),
@@ -70,7 +74,7 @@ pub async fn save_integration(
     use crate::domain::integration::IntegrationInput;
     use crate::services::integrations;
     let result = async {
-        let db = crate::context::db()?;
+        let (db, caller) = crate::context::signed_in()?;
         let input = IntegrationInput {
             kind,
             name,
@@ -83,10 +87,10 @@ pub async fn save_integration(
             verified_version_range,
         };
         match current_id.trim() {
-            "" => integrations::create(&db, &input).await,
+            "" => integrations::create(&db, &caller, &input).await,
             id => {
                 let id = id.parse().map_err(|_| AppError::NotFound(format!("integration {id}")))?;
-                integrations::update(&db, id, &input).await
+                integrations::update(&db, &caller, id, &input).await
             }
         }
     }

@@ -1,7 +1,11 @@
 //! One module per screen, each with its server functions.
 
+pub mod account;
+pub mod home;
 pub mod integrations;
 pub mod partners;
+pub mod sign_in;
+pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

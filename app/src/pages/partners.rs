@@ -15,12 +15,14 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[server(endpoint = "partners/list")]
 pub async fn list_partners(query: PartnerQuery) -> Result<Page<Partner>, AppError> {
-    crate::context::answer(crate::services::partners::list(&crate::context::db()?, &query).await)
+    let (db, caller) = crate::context::signed_in()?;
+    crate::context::answer(crate::services::partners::list(&db, &caller, &query).await)
 }
 
 #[server(endpoint = "partners/get")]
 pub async fn get_partner(slug: String) -> Result<Partner, AppError> {
-    crate::context::answer(crate::services::partners::get(&crate::context::db()?, &slug).await)
+    let (db, caller) = crate::context::signed_in()?;
+    crate::context::answer(crate::services::partners::get(&db, &caller, &slug).await)
 }
 
 /// Creates a partner (no `current_slug`) or updates the one named by it,
@@ -35,6 +37,7 @@ pub async fn save_partner(
     #[server(default)] categories: Vec<String>,
     #[server(default)] support_contacts: String,
     #[server(default)] github_org: String,
+    #[server(default)] github_auto_join: Option<String>,
     #[server(default)] registry_namespace: String,
     #[server(default)] alliance_manager_name: String,
     #[server(default)] alliance_manager_email: String,
@@ -42,7 +45,7 @@ pub async fn save_partner(
     use crate::domain::partner::{parse_contact_lines, PartnerInput};
     use crate::services::partners;
     let result = async {
-        let db = crate::context::db()?;
+        let (db, caller) = crate::context::signed_in()?;
         let support_contacts = parse_contact_lines(&support_contacts).map_err(|m| {
             AppError::invalid([("support_contacts".to_string(), vec![m])].into_iter().collect())
         })?;
@@ -53,14 +56,15 @@ pub async fn save_partner(
             categories,
             support_contacts,
             github_org,
+            github_auto_join: github_auto_join.is_some(),
             registry_namespace,
             alliance_manager_name,
             alliance_manager_email,
         };
         if current_slug.is_empty() {
-            partners::create(&db, &input).await
+            partners::create(&db, &caller, &input).await
         } else {
-            partners::update(&db, &current_slug, &input).await
+            partners::update(&db, &caller, &current_slug, &input).await
         }
     }
     .await;
@@ -334,6 +338,13 @@ fn PartnerForm(existing: Option<Partner>) -> impl IntoView {
                 <FieldHelp id="f-support_contacts".into() hint=Some("One per line: Name <email@example.com>".into()) error=field("support_contacts")/>
             </div>
             <TextField label="GitHub organisation" name="github_org" value=p.github_org.clone() error=field("github_org") placeholder="acme-corp"/>
+            <div class="field checkbox">
+                <label>
+                    <input type="checkbox" name="github_auto_join" value="on" checked=p.github_auto_join/>
+                    " Members of this GitHub organisation who sign in with GitHub join as partner members"
+                </label>
+                <p class="field-error" aria-live="polite">{let e = field("github_auto_join"); move || e.get()}</p>
+            </div>
             <TextField label="Registry namespace" name="registry_namespace" value=p.registry_namespace.clone() error=field("registry_namespace")
                 hint="The namespace its providers are published under, e.g. acme for acme/cloud."/>
             <TextField label="Alliance manager" name="alliance_manager_name" value=p.alliance_manager_name.clone() error=field("alliance_manager_name")/>

@@ -1,6 +1,8 @@
-//! Integrations: list, read, create, update.
+//! Integrations: list, read, create, update. Partner members see and
+//! change only their own partner's; viewers only read.
 
 use super::{integration_kind_filter, stage_filter, tier_filter};
+use crate::domain::access::{Action, Caller};
 use crate::domain::integration::{Integration, IntegrationInput, IntegrationQuery, ValidIntegration};
 use crate::domain::{paging, Page};
 use crate::error::AppError;
@@ -10,11 +12,12 @@ use chrono::Utc;
 
 
 #[tracing::instrument(skip_all)]
-pub async fn list(db: &Db, query: &IntegrationQuery) -> Result<Page<Integration>, AppError> {
+pub async fn list(db: &Db, caller: &Caller, query: &IntegrationQuery) -> Result<Page<Integration>, AppError> {
     let (page, per_page) = paging(query.page, query.per_page);
     let filter = IntegrationFilter {
         search: query.q.clone(),
         partner: query.partner.trim().to_string(),
+        scope: caller.partner_scope().unwrap_or(0),
         kind: integration_kind_filter(&query.kind)?,
         tier: tier_filter(&query.tier)?,
         stage: stage_filter(&query.stage)?,
@@ -25,19 +28,25 @@ pub async fn list(db: &Db, query: &IntegrationQuery) -> Result<Page<Integration>
     Ok(Page { items, total, page, per_page })
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn get(db: &Db, id: i64) -> Result<Integration, AppError> {
-    store::get(db, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("integration {id}")))
+#[tracing::instrument(skip(db, caller))]
+pub async fn get(db: &Db, caller: &Caller, id: i64) -> Result<Integration, AppError> {
+    let missing = || format!("integration {id}");
+    let integration = store::get(db, id).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    caller.check(Action::Read { partner: integration.partner_id }, missing)?;
+    Ok(integration)
 }
 
 /// Validates against the owning partner as stored; returns its id too.
-async fn validate(db: &Db, input: &IntegrationInput) -> Result<(i64, ValidIntegration), AppError> {
-    let partner = partner_store::kind_by_slug(db, input.partner.trim()).await?;
+/// A partner the caller may not see is reported like one that does not exist.
+async fn validate(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<(i64, ValidIntegration), AppError> {
+    caller.check(Action::Write, || "integrations".into())?;
+    let partner = partner_store::kind_by_slug(db, input.partner.trim())
+        .await?
+        .filter(|(id, _)| caller.may(Action::Read { partner: *id }));
     let valid = input.validate(partner.map(|(_, kind)| kind)).map_err(AppError::invalid)?;
     // validate() reports a missing partner, so it is there from here on.
     let partner_id = partner.map(|(id, _)| id).ok_or(AppError::Internal)?;
+    caller.check(Action::EditIntegration { partner: partner_id }, || format!("partner \"{}\"", input.partner.trim()))?;
     Ok((partner_id, valid))
 }
 
@@ -49,21 +58,22 @@ async fn address_taken(db: &Db, valid: &ValidIntegration) -> AppError {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn create(db: &Db, input: &IntegrationInput) -> Result<Integration, AppError> {
-    let (partner_id, valid) = validate(db, input).await?;
+pub async fn create(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<Integration, AppError> {
+    let (partner_id, valid) = validate(db, caller, input).await?;
     match store::insert(db, partner_id, &valid, Utc::now()).await {
-        Ok(id) => get(db, id).await,
+        Ok(id) => get(db, caller, id).await,
         Err(e) if is_unique_violation(&e) => Err(address_taken(db, &valid).await),
         Err(e) => Err(e.into()),
     }
 }
 
-#[tracing::instrument(skip(db, input))]
-pub async fn update(db: &Db, id: i64, input: &IntegrationInput) -> Result<Integration, AppError> {
-    get(db, id).await?;
-    let (partner_id, valid) = validate(db, input).await?;
+#[tracing::instrument(skip(db, caller, input))]
+pub async fn update(db: &Db, caller: &Caller, id: i64, input: &IntegrationInput) -> Result<Integration, AppError> {
+    let current = get(db, caller, id).await?;
+    caller.check(Action::EditIntegration { partner: current.partner_id }, || format!("integration {id}"))?;
+    let (partner_id, valid) = validate(db, caller, input).await?;
     match store::update(db, id, partner_id, &valid, Utc::now()).await {
-        Ok(()) => get(db, id).await,
+        Ok(()) => get(db, caller, id).await,
         Err(e) if is_unique_violation(&e) => Err(address_taken(db, &valid).await),
         Err(e) => Err(e.into()),
     }

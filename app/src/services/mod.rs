@@ -1,10 +1,14 @@
 //! Use cases, one module per concept. Each function validates input, reads
 //! or writes the store, and maps store failures to `AppError`; the page's
 //! server functions and the REST API both call these, so the rules exist
-//! once. (Sign-in will add the caller's identity as the first argument.)
+//! once. Each takes the caller and checks access first (`domain::access`).
 
 pub mod integrations;
 pub mod partners;
+pub mod secret;
+pub mod sign_in;
+pub mod tokens;
+pub mod users;
 
 use crate::domain::catalog::{IntegrationKind, PartnerKind, Stage, Tier};
 use crate::domain::FieldErrors;

@@ -1,6 +1,8 @@
-//! Partners: list, read, create, update.
+//! Partners: list, read, create, update. Partner members see only their
+//! own partner; only staff create or change partners.
 
 use super::{category_filter, partner_kind_filter};
+use crate::domain::access::{Action, Caller};
 use crate::domain::partner::{Partner, PartnerInput, PartnerQuery};
 use crate::domain::{paging, FieldErrors, Page};
 use crate::error::AppError;
@@ -10,12 +12,13 @@ use chrono::Utc;
 
 
 #[tracing::instrument(skip_all)]
-pub async fn list(db: &Db, query: &PartnerQuery) -> Result<Page<Partner>, AppError> {
+pub async fn list(db: &Db, caller: &Caller, query: &PartnerQuery) -> Result<Page<Partner>, AppError> {
     let (page, per_page) = paging(query.page, query.per_page);
     let filter = PartnerFilter {
         search: query.q.clone(),
         kind: partner_kind_filter(&query.kind)?,
         category: category_filter(&query.category)?,
+        scope: caller.partner_scope().unwrap_or(0),
         page,
         per_page,
     };
@@ -23,11 +26,22 @@ pub async fn list(db: &Db, query: &PartnerQuery) -> Result<Page<Partner>, AppErr
     Ok(Page { items, total, page, per_page })
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn get(db: &Db, slug: &str) -> Result<Partner, AppError> {
-    store::get_by_slug(db, slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("partner \"{slug}\"")))
+#[tracing::instrument(skip(db, caller))]
+pub async fn get(db: &Db, caller: &Caller, slug: &str) -> Result<Partner, AppError> {
+    let missing = || format!("partner \"{slug}\"");
+    let partner = store::get_by_slug(db, slug).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    caller.check(Action::Read { partner: partner.id }, missing)?;
+    Ok(partner)
+}
+
+/// Slugs and names of the partners the caller can see, for pickers.
+pub async fn names(db: &Db, caller: &Caller) -> Result<Vec<(String, String, String)>, AppError> {
+    let all = store::names(db).await?;
+    Ok(match &caller.partner {
+        Some(own) if caller.partner_scope().is_some() => all.into_iter().filter(|(slug, _, _)| *slug == own.slug).collect(),
+        _ if caller.partner_scope().is_some() => Vec::new(),
+        _ => all,
+    })
 }
 
 fn slug_taken(slug: &str) -> AppError {
@@ -35,18 +49,20 @@ fn slug_taken(slug: &str) -> AppError {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn create(db: &Db, input: &PartnerInput) -> Result<Partner, AppError> {
+pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput) -> Result<Partner, AppError> {
+    caller.check(Action::ManagePartners, || "partners".into())?;
     let valid = input.validate().map_err(AppError::invalid)?;
     match store::insert(db, &valid, Utc::now()).await {
-        Ok(_) => get(db, &valid.slug).await,
+        Ok(_) => get(db, caller, &valid.slug).await,
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&valid.slug)),
         Err(e) => Err(e.into()),
     }
 }
 
-#[tracing::instrument(skip(db, input))]
-pub async fn update(db: &Db, slug: &str, input: &PartnerInput) -> Result<Partner, AppError> {
-    let current = get(db, slug).await?;
+#[tracing::instrument(skip(db, caller, input))]
+pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput) -> Result<Partner, AppError> {
+    let current = get(db, caller, slug).await?;
+    caller.check(Action::EditPartner { partner: current.id }, || format!("partner \"{slug}\""))?;
     let valid = input.validate().map_err(AppError::invalid)?;
     if valid.kind != current.kind {
         // A partner must stay allowed to own the integrations it has.
@@ -65,7 +81,7 @@ pub async fn update(db: &Db, slug: &str, input: &PartnerInput) -> Result<Partner
         }
     }
     match store::update(db, current.id, &valid, Utc::now()).await {
-        Ok(()) => get(db, &valid.slug).await,
+        Ok(()) => get(db, caller, &valid.slug).await,
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&valid.slug)),
         Err(e) => Err(e.into()),
     }

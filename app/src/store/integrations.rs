@@ -13,6 +13,8 @@ use std::collections::HashMap;
 pub struct IntegrationFilter {
     pub search: String,
     pub partner: String,
+    /// Only this partner's integrations; 0 for all (a partner member's view).
+    pub scope: i64,
     pub kind: String,
     pub tier: String,
     pub stage: String,
@@ -25,6 +27,7 @@ struct IntegrationRow {
     id: i64,
     kind: String,
     name: String,
+    partner_id: i64,
     partner_slug: String,
     partner_name: String,
     repository_url: Option<String>,
@@ -38,7 +41,7 @@ struct IntegrationRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT i.id, i.kind, i.name, p.slug AS partner_slug, p.name AS partner_name,
+const SELECT: &str = "SELECT i.id, i.kind, i.name, i.partner_id, p.slug AS partner_slug, p.name AS partner_name,
     i.repository_url, i.tier, i.stage, i.source_host, i.source_namespace, i.source_type,
     i.verified_version_range, i.created_at, i.updated_at
   FROM integrations i JOIN partners p ON p.id = i.partner_id";
@@ -47,7 +50,8 @@ const WHERE: &str = " WHERE ($1 = '%%' OR LOWER(i.name) LIKE $1 ESCAPE '\\' OR i
     AND ($2 = '' OR p.slug = $2)
     AND ($3 = '' OR i.kind = $3)
     AND ($4 = '' OR i.tier = $4)
-    AND ($5 = '' OR i.stage = $5)";
+    AND ($5 = '' OR i.stage = $5)
+    AND ($6 = 0 OR i.partner_id = $6)";
 
 impl IntegrationRow {
     fn into_integration(self, categories: Vec<String>) -> Result<Integration, sqlx::Error> {
@@ -61,6 +65,7 @@ impl IntegrationRow {
             tier: Tier::parse(&self.tier).ok_or_else(|| decode_error("tier", &self.tier))?,
             stage: Stage::parse(&self.stage).ok_or_else(|| decode_error("stage", &self.stage))?,
             name: self.name,
+            partner_id: self.partner_id,
             partner_slug: self.partner_slug,
             partner_name: self.partner_name,
             categories,
@@ -106,7 +111,7 @@ async fn attach(db: &Db, rows: Vec<IntegrationRow>) -> Result<Vec<Integration>, 
 /// One page of integrations, sorted by partner then name, and the total.
 pub async fn list(db: &Db, f: &IntegrationFilter) -> Result<(Vec<Integration>, i64), sqlx::Error> {
     let pattern = like_pattern(f.search.trim());
-    let list_sql = format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), LOWER(i.name), i.id LIMIT $6 OFFSET $7");
+    let list_sql = format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), LOWER(i.name), i.id LIMIT $7 OFFSET $8");
     let count_sql = format!("SELECT COUNT(*) FROM integrations i JOIN partners p ON p.id = i.partner_id{WHERE}");
     let offset = (f.page - 1) * f.per_page;
     let (rows, total) = on_pool!(db, |pool| {
@@ -116,6 +121,7 @@ pub async fn list(db: &Db, f: &IntegrationFilter) -> Result<(Vec<Integration>, i
             .bind(&f.kind)
             .bind(&f.tier)
             .bind(&f.stage)
+            .bind(f.scope)
             .bind(f.per_page)
             .bind(offset)
             .fetch_all(pool)
@@ -126,6 +132,7 @@ pub async fn list(db: &Db, f: &IntegrationFilter) -> Result<(Vec<Integration>, i
             .bind(&f.kind)
             .bind(&f.tier)
             .bind(&f.stage)
+            .bind(f.scope)
             .fetch_one(pool)
             .await?;
         (rows, total)

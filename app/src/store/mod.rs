@@ -5,6 +5,7 @@
 
 pub mod integrations;
 pub mod partners;
+pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};

@@ -13,6 +13,8 @@ pub struct PartnerFilter {
     pub search: String,
     pub kind: String,
     pub category: String,
+    /// Only this partner; 0 for all (a partner member's view).
+    pub scope: i64,
     pub page: i64,
     pub per_page: i64,
 }
@@ -24,6 +26,7 @@ struct PartnerRow {
     name: String,
     kind: String,
     github_org: Option<String>,
+    github_auto_join: bool,
     registry_namespace: Option<String>,
     alliance_manager_name: Option<String>,
     alliance_manager_email: Option<String>,
@@ -32,7 +35,7 @@ struct PartnerRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.registry_namespace,
+const SELECT: &str = "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.github_auto_join, p.registry_namespace,
     p.alliance_manager_name, p.alliance_manager_email,
     (SELECT COUNT(*) FROM integrations i WHERE i.partner_id = p.id) AS integration_count,
     p.created_at, p.updated_at
@@ -42,7 +45,8 @@ const SELECT: &str = "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.regis
 /// pattern, `$2` kind, `$3` category (each '' for any).
 const WHERE: &str = " WHERE ($1 = '%%' OR LOWER(p.name) LIKE $1 ESCAPE '\\' OR p.slug LIKE $1 ESCAPE '\\')
     AND ($2 = '' OR p.kind = $2)
-    AND ($3 = '' OR EXISTS (SELECT 1 FROM partner_categories c WHERE c.partner_id = p.id AND c.category = $3))";
+    AND ($3 = '' OR EXISTS (SELECT 1 FROM partner_categories c WHERE c.partner_id = p.id AND c.category = $3))
+    AND ($4 = 0 OR p.id = $4)";
 
 impl PartnerRow {
     fn into_partner(self, categories: Vec<String>, support_contacts: Vec<Contact>) -> Result<Partner, sqlx::Error> {
@@ -54,6 +58,7 @@ impl PartnerRow {
             categories,
             support_contacts,
             github_org: self.github_org,
+            github_auto_join: self.github_auto_join,
             registry_namespace: self.registry_namespace,
             alliance_manager_name: self.alliance_manager_name,
             alliance_manager_email: self.alliance_manager_email,
@@ -109,7 +114,7 @@ async fn attach(db: &Db, rows: Vec<PartnerRow>) -> Result<Vec<Partner>, sqlx::Er
 /// One page of partners, sorted by name, and the total that match.
 pub async fn list(db: &Db, f: &PartnerFilter) -> Result<(Vec<Partner>, i64), sqlx::Error> {
     let pattern = like_pattern(f.search.trim());
-    let list_sql = format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), p.id LIMIT $4 OFFSET $5");
+    let list_sql = format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), p.id LIMIT $5 OFFSET $6");
     let count_sql = format!("SELECT COUNT(*) FROM partners p{WHERE}");
     let offset = (f.page - 1) * f.per_page;
     let (rows, total) = on_pool!(db, |pool| {
@@ -117,6 +122,7 @@ pub async fn list(db: &Db, f: &PartnerFilter) -> Result<(Vec<Partner>, i64), sql
             .bind(&pattern)
             .bind(&f.kind)
             .bind(&f.category)
+            .bind(f.scope)
             .bind(f.per_page)
             .bind(offset)
             .fetch_all(pool)
@@ -125,6 +131,7 @@ pub async fn list(db: &Db, f: &PartnerFilter) -> Result<(Vec<Partner>, i64), sql
             .bind(&pattern)
             .bind(&f.kind)
             .bind(&f.category)
+            .bind(f.scope)
             .fetch_one(pool)
             .await?;
         (rows, total)
@@ -189,8 +196,8 @@ pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>) -> Result<i64
         let mut tx = pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO partners (slug, name, kind, github_org, registry_namespace,
-                alliance_manager_name, alliance_manager_email, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                alliance_manager_name, alliance_manager_email, created_at, updated_at, github_auto_join)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
         )
         .bind(&p.slug)
         .bind(&p.name)
@@ -200,6 +207,7 @@ pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>) -> Result<i64
         .bind(&p.alliance_manager_name)
         .bind(&p.alliance_manager_email)
         .bind(now)
+        .bind(p.github_auto_join)
         .fetch_one(&mut *tx)
         .await?;
         insert_children!(tx, id, p);
@@ -214,7 +222,8 @@ pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>) -> R
         let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE partners SET slug = $1, name = $2, kind = $3, github_org = $4, registry_namespace = $5,
-                alliance_manager_name = $6, alliance_manager_email = $7, updated_at = $8
+                alliance_manager_name = $6, alliance_manager_email = $7, updated_at = $8,
+                github_auto_join = $10
              WHERE id = $9",
         )
         .bind(&p.slug)
@@ -226,6 +235,7 @@ pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>) -> R
         .bind(&p.alliance_manager_email)
         .bind(now)
         .bind(id)
+        .bind(p.github_auto_join)
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM partner_categories WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;

@@ -4,9 +4,15 @@
 //!
 //! Errors are `{"error": "...", "fields": {"field": ["message"]}}` with
 //! 400 (malformed request), 404, 409 (clashes with stored data) or 422
-//! (breaks a rule). Sign-in will add authentication to every route.
+//! (breaks a rule), and 401 without a valid `Authorization: Bearer` token.
+//!
+//! Routes are registered through utoipa-axum's `routes!`, so the router and
+//! the OpenAPI document come from the same list: a route cannot exist
+//! undocumented, and the authorization matrix test reads that document to
+//! find every route.
 
 use super::extract::{ApiJson, ApiQuery};
+use crate::auth::SignedIn;
 use crate::AppState;
 use app::domain::integration::{Integration, IntegrationInput, IntegrationQuery};
 use app::domain::partner::{Contact, Partner, PartnerInput, PartnerQuery};
@@ -17,34 +23,59 @@ use app::store::Db;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The API's routes (full paths, `/api/v1/…`) and their OpenAPI document.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(list_partners, create_partner))
+        .routes(routes!(get_partner, replace_partner, patch_partner))
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(get_integration, replace_integration, patch_integration))
+        .routes(routes!(openapi));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
+}
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(openapi))
-        .route("/partners", get(list_partners).post(create_partner))
-        .route("/partners/{slug}", get(get_partner).put(replace_partner).patch(patch_partner))
-        .route("/integrations", get(list_integrations).post(create_integration))
-        .route("/integrations/{id}", get(get_integration).put(replace_integration).patch(patch_integration))
+    routes().0
+}
+
+/// The OpenAPI document: every API route with its methods.
+pub fn document() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+/// Declares bearer-token authentication for every operation.
+struct BearerAuth;
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A personal API token from Settings → API tokens")).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("token", Vec::<String>::new())]);
+    }
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Integration Tracker API", version = "1", description = "Partners and their integrations (providers and run tasks)."),
-    paths(
-        list_partners, get_partner, create_partner, replace_partner, patch_partner,
-        list_integrations, get_integration, create_integration, replace_integration, patch_integration,
-    ),
+    info(title = "Integration Tracker API", version = "1", description = "Partners and their integrations (providers and run tasks). Send a personal API token as `Authorization: Bearer <token>`."),
+    modifiers(&BearerAuth),
     components(schemas(Partner, PartnerInput, Contact, PartnerList, Integration, IntegrationInput, IntegrationList, ErrorBody))
 )]
 pub struct ApiDoc;
 
-async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI document"), (status = 401, body = ErrorBody)))]
+async fn openapi(SignedIn(_): SignedIn) -> impl IntoResponse {
+    Json(document())
 }
 
 /// The error body of every 4xx/5xx answer.
@@ -102,7 +133,7 @@ fn integration_id(raw: &str) -> ApiResult<i64> {
     raw.parse().map_err(|_| AppError::NotFound(format!("integration {raw}")))
 }
 
-#[utoipa::path(get, path = "/api/v1/partners", tag = "partners",
+#[utoipa::path(get, path = "/partners", tag = "partners",
     params(
         ("q" = Option<String>, Query, description = "Search in name and slug"),
         ("kind" = Option<String>, Query, description = "infrastructure, workflow or both"),
@@ -111,42 +142,42 @@ fn integration_id(raw: &str) -> ApiResult<i64> {
         ("per_page" = Option<i64>, Query, description = "1–100, default 20"),
     ),
     responses((status = 200, body = PartnerList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list_partners(State(db): State<Db>, ApiQuery(query): ApiQuery<PartnerQuery>) -> ApiResult<Json<Page<Partner>>> {
-    Ok(Json(partners::list(&db, &query).await?))
+async fn list_partners(State(db): State<Db>, SignedIn(caller): SignedIn, ApiQuery(query): ApiQuery<PartnerQuery>) -> ApiResult<Json<Page<Partner>>> {
+    Ok(Json(partners::list(&db, &caller, &query).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/partners/{slug}", tag = "partners",
+#[utoipa::path(get, path = "/partners/{slug}", tag = "partners",
     params(("slug" = String, Path)),
     responses((status = 200, body = Partner), (status = 404, body = ErrorBody)))]
-async fn get_partner(State(db): State<Db>, Path(slug): Path<String>) -> ApiResult<Json<Partner>> {
-    Ok(Json(partners::get(&db, &slug).await?))
+async fn get_partner(State(db): State<Db>, SignedIn(caller): SignedIn, Path(slug): Path<String>) -> ApiResult<Json<Partner>> {
+    Ok(Json(partners::get(&db, &caller, &slug).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/partners", tag = "partners", request_body = PartnerInput,
+#[utoipa::path(post, path = "/partners", tag = "partners", request_body = PartnerInput,
     responses((status = 201, body = Partner), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_partner(State(db): State<Db>, ApiJson(input): ApiJson<PartnerInput>) -> ApiResult<impl IntoResponse> {
-    let partner = partners::create(&db, &input).await?;
+async fn create_partner(State(db): State<Db>, SignedIn(caller): SignedIn, ApiJson(input): ApiJson<PartnerInput>) -> ApiResult<impl IntoResponse> {
+    let partner = partners::create(&db, &caller, &input).await?;
     Ok(created(format!("/api/v1/partners/{}", partner.slug), partner))
 }
 
-#[utoipa::path(put, path = "/api/v1/partners/{slug}", tag = "partners", request_body = PartnerInput,
+#[utoipa::path(put, path = "/partners/{slug}", tag = "partners", request_body = PartnerInput,
     params(("slug" = String, Path)),
     responses((status = 200, body = Partner), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn replace_partner(State(db): State<Db>, Path(slug): Path<String>, ApiJson(input): ApiJson<PartnerInput>) -> ApiResult<Json<Partner>> {
-    Ok(Json(partners::update(&db, &slug, &input).await?))
+async fn replace_partner(State(db): State<Db>, SignedIn(caller): SignedIn, Path(slug): Path<String>, ApiJson(input): ApiJson<PartnerInput>) -> ApiResult<Json<Partner>> {
+    Ok(Json(partners::update(&db, &caller, &slug, &input).await?))
 }
 
 /// Changes only the fields given.
-#[utoipa::path(patch, path = "/api/v1/partners/{slug}", tag = "partners", request_body = PartnerInput,
+#[utoipa::path(patch, path = "/partners/{slug}", tag = "partners", request_body = PartnerInput,
     params(("slug" = String, Path)),
     responses((status = 200, body = Partner), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn patch_partner(State(db): State<Db>, Path(slug): Path<String>, ApiJson(patch): ApiJson<serde_json::Value>) -> ApiResult<Json<Partner>> {
-    let current = partners::get(&db, &slug).await?;
+async fn patch_partner(State(db): State<Db>, SignedIn(caller): SignedIn, Path(slug): Path<String>, ApiJson(patch): ApiJson<serde_json::Value>) -> ApiResult<Json<Partner>> {
+    let current = partners::get(&db, &caller, &slug).await?;
     let input: PartnerInput = merge(&current.to_input(), patch)?;
-    Ok(Json(partners::update(&db, &slug, &input).await?))
+    Ok(Json(partners::update(&db, &caller, &slug, &input).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/integrations", tag = "integrations",
+#[utoipa::path(get, path = "/integrations", tag = "integrations",
     params(
         ("q" = Option<String>, Query, description = "Search in name and source address"),
         ("partner" = Option<String>, Query, description = "A partner's slug"),
@@ -157,38 +188,38 @@ async fn patch_partner(State(db): State<Db>, Path(slug): Path<String>, ApiJson(p
         ("per_page" = Option<i64>, Query, description = "1–100, default 20"),
     ),
     responses((status = 200, body = IntegrationList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list_integrations(State(db): State<Db>, ApiQuery(query): ApiQuery<IntegrationQuery>) -> ApiResult<Json<Page<Integration>>> {
-    Ok(Json(integrations::list(&db, &query).await?))
+async fn list_integrations(State(db): State<Db>, SignedIn(caller): SignedIn, ApiQuery(query): ApiQuery<IntegrationQuery>) -> ApiResult<Json<Page<Integration>>> {
+    Ok(Json(integrations::list(&db, &caller, &query).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
+#[utoipa::path(get, path = "/integrations/{id}", tag = "integrations",
     params(("id" = i64, Path)),
     responses((status = 200, body = Integration), (status = 404, body = ErrorBody)))]
-async fn get_integration(State(db): State<Db>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
-    Ok(Json(integrations::get(&db, integration_id(&id)?).await?))
+async fn get_integration(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
+    Ok(Json(integrations::get(&db, &caller, integration_id(&id)?).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/integrations", tag = "integrations", request_body = IntegrationInput,
+#[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = IntegrationInput,
     responses((status = 201, body = Integration), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_integration(State(db): State<Db>, ApiJson(input): ApiJson<IntegrationInput>) -> ApiResult<impl IntoResponse> {
-    let integration = integrations::create(&db, &input).await?;
+async fn create_integration(State(db): State<Db>, SignedIn(caller): SignedIn, ApiJson(input): ApiJson<IntegrationInput>) -> ApiResult<impl IntoResponse> {
+    let integration = integrations::create(&db, &caller, &input).await?;
     Ok(created(format!("/api/v1/integrations/{}", integration.id), integration))
 }
 
-#[utoipa::path(put, path = "/api/v1/integrations/{id}", tag = "integrations", request_body = IntegrationInput,
+#[utoipa::path(put, path = "/integrations/{id}", tag = "integrations", request_body = IntegrationInput,
     params(("id" = i64, Path)),
     responses((status = 200, body = Integration), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn replace_integration(State(db): State<Db>, Path(id): Path<String>, ApiJson(input): ApiJson<IntegrationInput>) -> ApiResult<Json<Integration>> {
-    Ok(Json(integrations::update(&db, integration_id(&id)?, &input).await?))
+async fn replace_integration(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>, ApiJson(input): ApiJson<IntegrationInput>) -> ApiResult<Json<Integration>> {
+    Ok(Json(integrations::update(&db, &caller, integration_id(&id)?, &input).await?))
 }
 
 /// Changes only the fields given.
-#[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations", request_body = IntegrationInput,
+#[utoipa::path(patch, path = "/integrations/{id}", tag = "integrations", request_body = IntegrationInput,
     params(("id" = i64, Path)),
     responses((status = 200, body = Integration), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn patch_integration(State(db): State<Db>, Path(id): Path<String>, ApiJson(patch): ApiJson<serde_json::Value>) -> ApiResult<Json<Integration>> {
+async fn patch_integration(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>, ApiJson(patch): ApiJson<serde_json::Value>) -> ApiResult<Json<Integration>> {
     let id = integration_id(&id)?;
-    let current = integrations::get(&db, id).await?;
+    let current = integrations::get(&db, &caller, id).await?;
     let input: IntegrationInput = merge(&current.to_input(), patch)?;
-    Ok(Json(integrations::update(&db, id, &input).await?))
+    Ok(Json(integrations::update(&db, &caller, id, &input).await?))
 }

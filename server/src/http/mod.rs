@@ -1,8 +1,12 @@
 //! HTTP routes beside the Leptos pages: the JSON API under `/api/v1`, the
-//! health check, and the server-function endpoint the pages post to.
+//! health check, sign-in under `/auth`, and the server-function endpoint the
+//! pages post to. Every request first passes `auth::authenticate` (who is
+//! asking; anonymous requests stop there unless the path is public) and
+//! gets the security headers.
 
 pub mod api;
 mod extract;
+pub mod security;
 
 use crate::AppState;
 use app::{shell, App};
@@ -12,7 +16,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -23,17 +27,19 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let db = state.db.clone();
-    let context = move || provide_context(db.clone());
+    let context = page_context(&state);
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health))
-        .nest("/api/v1", api::router())
+        .merge(crate::auth::routes::router())
+        .merge(api::router())
         // Unknown API paths get a JSON 404, not the server-function handler's text.
         .route("/api/v1/{*rest}", any(|| async { app::error::AppError::NotFound("API route".into()) }))
         .route("/api/{*fn_name}", any(server_fn))
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
@@ -55,6 +61,30 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(page_context(&state), req).await
+}
+
+/// What pages and server functions find in their context: the database,
+/// the sign-in settings, and this request's CSP nonce for Leptos's scripts.
+/// (The caller is read from the request's extensions: `app::context::caller`.)
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let db = state.db.clone();
-    handle_server_fns_with_context(move || provide_context(db.clone()), req).await
+    let policy = state.auth.config.policy.clone();
+    let base_url = app::context::BaseUrl(state.auth.base_url.clone());
+    let options = app::pages::sign_in::SignInOptions {
+        github: state.auth.github.is_some(),
+        oidc: state.auth.oidc.as_ref().map(|o| o.label().to_string()),
+        demo: state.auth.demo_allowed,
+    };
+    move || {
+        provide_context(db.clone());
+        provide_context(policy.clone());
+        provide_context(base_url.clone());
+        provide_context(options.clone());
+        let nonce = use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<security::CspNonce>().cloned());
+        if let Some(nonce) = nonce {
+            provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+        }
+    }
 }

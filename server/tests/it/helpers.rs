@@ -1,6 +1,11 @@
 //! `spawn_app()`: the real server on a random port with a fresh database,
-//! SQLite or PostgreSQL, dropped when the test ends.
+//! SQLite or PostgreSQL, dropped when the test ends. Its `client` acts as an
+//! administrator (an API token of a seeded admin); `anonymous()` and
+//! `client_as()` give other callers.
 
+use app::domain::access::Role;
+use app::domain::user::UserStatus;
+use app::store::users::NewUser;
 use app::store::Db;
 use server::config::Config;
 use server::Application;
@@ -14,7 +19,12 @@ pub enum Backend {
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// Sends an administrator's API token with every request.
     pub client: reqwest::Client,
+    pub db: Db,
+    /// The one-time admin link the server printed at start (none once
+    /// `spawn_app` has created its admin).
+    pub bootstrap_url: Option<String>,
     _guard: DbGuard,
 }
 
@@ -100,18 +110,38 @@ async fn fresh_database(backend: Backend) -> (String, DbGuard) {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like `spawn_app`, with settings changed first (e.g. sign-in providers).
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     let (url, guard) = fresh_database(backend).await;
-    let config = Config::for_tests(&url).expect("test config");
+    let mut config = Config::for_tests(&url).expect("test config");
+    configure(&mut config);
     let app = Application::build(&config).await.expect("build the application");
     let address = app.local_addr();
+    let db = app.db().clone();
+    let bootstrap_url = app.bootstrap_url().map(str::to_string);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let client = reqwest::Client::builder()
+    let mut test_app = TestApp { address, client: http_client(None), db, bootstrap_url, _guard: guard };
+    let (_, admin) = test_app.client_as("admin@tracker.test", Role::Admin, None).await;
+    test_app.client = admin;
+    test_app
+}
+
+/// A client that follows no redirects and sends `token` as a bearer token.
+pub fn http_client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {t}").parse().expect("header"));
+    }
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         // A hung request fails the test instead of stalling the suite.
         .timeout(std::time::Duration::from_secs(30))
         .build()
-        .expect("http client");
-    TestApp { address, client, _guard: guard }
+        .expect("http client")
 }
 
 /// A migrated database without a server, for store-level tests.
@@ -125,6 +155,40 @@ pub async fn fresh_db(backend: Backend) -> (Db, impl Drop) {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> reqwest::Client {
+        http_client(None)
+    }
+
+    /// Creates an active user (a member of `partner`, by slug, for the
+    /// partner role) and returns their id and a client with their API token.
+    pub async fn client_as(&self, email: &str, role: Role, partner: Option<&str>) -> (i64, reqwest::Client) {
+        let user_id = self.user(email, role, partner, UserStatus::Active).await;
+        let (_, token) = app::services::tokens::create_for(&self.db, user_id, "tests", chrono::Utc::now())
+            .await
+            .expect("create token");
+        (user_id, http_client(Some(&token)))
+    }
+
+    /// Creates a user directly in the store; returns their id.
+    pub async fn user(&self, email: &str, role: Role, partner: Option<&str>, status: UserStatus) -> i64 {
+        let partner_id = match partner {
+            Some(slug) => Some(
+                app::store::partners::kind_by_slug(&self.db, slug).await.expect("partner lookup").expect("partner exists").0,
+            ),
+            None => None,
+        };
+        let new = NewUser { email, name: email, role, partner_id, status, demo: false };
+        app::store::users::insert(&self.db, &new, chrono::Utc::now()).await.expect("insert user")
+    }
+
+    /// A signed-in browser session for the user: the cookie's value.
+    pub async fn session_for(&self, user_id: i64) -> String {
+        app::services::sign_in::start_session(&self.db, &Default::default(), user_id, chrono::Utc::now())
+            .await
+            .expect("session")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -45,11 +45,22 @@ async fn demo_data_loads_once(backend: Backend) {
     assert!(matches!(server::demo::seed(&db).await.expect("seed again"), server::demo::Seeded::AlreadyHasData));
     // Every tier and every stage of both tracks is represented.
     let query = app::domain::integration::IntegrationQuery { per_page: Some(100), ..Default::default() };
+    // One demo account per role, for the sign-in page's picker.
+    let people = app::store::users::demo_users(&db).await.unwrap();
+    for role in app::domain::access::Role::ALL {
+        assert!(people.iter().any(|p| p.role == *role), "no demo {role:?}");
+    }
+    let admin = people.iter().find(|p| p.role == app::domain::access::Role::Admin).unwrap();
     let mut all = Vec::new();
     for page in 1..=3 {
         let q = app::domain::integration::IntegrationQuery { page: Some(page), ..query.clone() };
-        all.extend(app::services::integrations::list(&db, &q).await.unwrap().items);
+        all.extend(app::services::integrations::list(&db, admin, &q).await.unwrap().items);
     }
+    // A demo partner member sees their own partner's integrations only.
+    let member = people.iter().find(|p| p.role == app::domain::access::Role::Partner).unwrap();
+    let own = app::services::integrations::list(&db, member, &query).await.unwrap();
+    let partner = member.partner.as_ref().unwrap();
+    assert!(own.total > 0 && own.items.iter().all(|i| i.partner_id == partner.id), "{own:?}");
     for tier in app::domain::catalog::Tier::ALL {
         assert!(all.iter().any(|i| i.tier == *tier), "no {tier:?} integration");
     }

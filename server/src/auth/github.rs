@@ -1,0 +1,157 @@
+//! Sign-in with GitHub (OAuth app web flow, `shared/spec/github.md`): the
+//! authorize redirect, the code exchange, and reading who the person is —
+//! numeric id, primary verified email, organisations.
+
+use crate::config::GithubConfig;
+use app::services::sign_in::Identity;
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+};
+use serde::Deserialize;
+
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+pub struct GithubClient {
+    config: GithubConfig,
+    oauth: Option<Client>,
+    http: reqwest::Client,
+}
+
+/// Why a GitHub sign-in failed, for the log; people see a short message.
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("GitHub sign-in is misconfigured: {0}")]
+    Config(String),
+    #[error("GitHub refused the code: {0}")]
+    Exchange(String),
+    #[error("GitHub did not grant the scopes we need (granted: {0:?}); read:org and user:email are required")]
+    Scopes(String),
+    #[error("GitHub API {0}: {1}")]
+    Api(String, String),
+    #[error("the GitHub account has no verified primary email")]
+    NoVerifiedEmail,
+}
+
+#[derive(Deserialize)]
+struct GithubUser {
+    id: i64,
+    login: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GithubEmail {
+    email: String,
+    primary: bool,
+    verified: bool,
+}
+
+#[derive(Deserialize)]
+struct GithubOrg {
+    login: String,
+}
+
+impl GithubClient {
+    pub fn new(config: GithubConfig, base_url: &str, http: reqwest::Client) -> Self {
+        let oauth = (|| {
+            Some(
+                BasicClient::new(ClientId::new(config.client_id.clone()))
+                    .set_client_secret(ClientSecret::new(config.client_secret.clone()))
+                    .set_auth_uri(AuthUrl::new(format!("{}/login/oauth/authorize", config.web_url)).ok()?)
+                    .set_token_uri(TokenUrl::new(format!("{}/login/oauth/access_token", config.web_url)).ok()?)
+                    .set_redirect_uri(RedirectUrl::new(format!("{base_url}/auth/github/callback")).ok()?)
+                    // GitHub documents client_id and client_secret as form fields.
+                    .set_auth_type(AuthType::RequestBody),
+            )
+        })();
+        if oauth.is_none() {
+            tracing::error!(url = config.web_url, "GITHUB_URL is not a valid URL; GitHub sign-in is off");
+        }
+        GithubClient { config, oauth, http }
+    }
+
+    fn oauth(&self) -> Result<&Client, GithubError> {
+        self.oauth.as_ref().ok_or_else(|| GithubError::Config("GITHUB_URL is not a valid URL".into()))
+    }
+
+    /// The provider URL to send the browser to, the `state`, and the PKCE verifier to keep.
+    pub fn authorize_url(&self) -> Result<(String, String, String), GithubError> {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = self
+            .oauth()?
+            .authorize_url(CsrfToken::new_random)
+            .add_scope(Scope::new("read:org".into()))
+            .add_scope(Scope::new("user:email".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok((url.to_string(), state.secret().clone(), verifier.secret().clone()))
+    }
+
+    /// Exchanges the code and reads the person's identity from the API.
+    pub async fn identity(&self, code: &str, pkce_verifier: &str) -> Result<Identity, GithubError> {
+        let token = self
+            .oauth()?
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| GithubError::Exchange(describe(&e)))?;
+        // GitHub separates granted scopes with commas; people may grant fewer.
+        let granted: Vec<String> = token
+            .scopes()
+            .map(|s| s.iter().flat_map(|s| s.split(',')).map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default();
+        let has = |want: &str| granted.iter().any(|g| g == want || (want == "read:org" && (g == "admin:org" || g == "write:org")));
+        if !has("read:org") || !(has("user:email") || has("user")) {
+            return Err(GithubError::Scopes(granted.join(",")));
+        }
+        let access = token.access_token().secret();
+        let user: GithubUser = self.get(access, "/user").await?;
+        let emails: Vec<GithubEmail> = self.get(access, "/user/emails").await?;
+        let orgs: Vec<GithubOrg> = self.get(access, "/user/orgs").await?;
+        let email = emails
+            .into_iter()
+            .find(|e| e.primary && e.verified)
+            .map(|e| e.email)
+            .ok_or(GithubError::NoVerifiedEmail)?;
+        Ok(Identity {
+            provider: "github".into(),
+            subject: user.id.to_string(),
+            email: Some(email),
+            name: user.name.filter(|n| !n.trim().is_empty()).or(Some(user.login)),
+            github_orgs: orgs.into_iter().map(|o| o.login).collect(),
+        })
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, access_token: &str, path: &str) -> Result<T, GithubError> {
+        let url = format!("{}{path}", self.config.api_url);
+        let res = self
+            .http
+            .get(&url)
+            .bearer_auth(access_token)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .send()
+            .await
+            .map_err(|e| GithubError::Api(path.into(), e.to_string()))?;
+        let status = res.status();
+        if !status.is_success() {
+            return Err(GithubError::Api(path.into(), format!("answered {status}")));
+        }
+        res.json().await.map_err(|e| GithubError::Api(path.into(), format!("unexpected body: {e}")))
+    }
+}
+
+/// The server's error code and description when there is one.
+pub(crate) fn describe<E: std::error::Error>(e: &E) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,312 @@
+//! Sign-in at the HTTP edge: the one middleware every request passes
+//! (who is asking, may an anonymous request go on, is a state-changing
+//! request from our own origin), the session cookie, and the clients of the
+//! identity providers. Deciding who a proven identity is, and what they may
+//! do, is `app::services::sign_in` and `app::domain::access`.
+
+pub mod github;
+pub mod oidc;
+pub mod routes;
+
+use crate::config::AuthConfig;
+use crate::AppState;
+use app::domain::access::Caller;
+use app::error::AppError;
+use app::services::sign_in;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use std::sync::Arc;
+
+pub const SESSION_COOKIE: &str = "tracker_session";
+/// Carries the OAuth `state` across the round trip to the provider, so a
+/// callback only completes in the browser that started it.
+pub const OAUTH_COOKIE: &str = "tracker_oauth";
+
+/// What the sign-in code needs at run time.
+pub struct Auth {
+    pub config: AuthConfig,
+    /// The public address, e.g. `https://tracker.example.com`.
+    pub base_url: String,
+    /// Cookies get `Secure` when the base URL is https.
+    pub secure_cookies: bool,
+    /// The demo picker may be offered (loopback bind and the setting on).
+    pub demo_allowed: bool,
+    pub github: Option<github::GithubClient>,
+    pub oidc: Option<oidc::OidcClient>,
+}
+
+impl Auth {
+    pub fn new(config: AuthConfig, base_url: String, loopback: bool) -> Self {
+        let http = outbound_client();
+        let github = config.github.clone().map(|c| github::GithubClient::new(c, &base_url, http.clone()));
+        let oidc = config.oidc.clone().map(|c| oidc::OidcClient::new(c, &base_url, http.clone()));
+        Auth {
+            secure_cookies: base_url.starts_with("https://"),
+            demo_allowed: loopback && config.demo_sign_in,
+            base_url,
+            config,
+            github,
+            oidc,
+        }
+    }
+
+    /// A `Set-Cookie` value; `max_age` None ends the cookie with the browser session.
+    pub fn cookie(&self, name: &str, value: &str, path: &str, max_age: Option<i64>) -> HeaderValue {
+        let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
+        if let Some(age) = max_age {
+            c.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.secure_cookies {
+            c.push_str("; Secure");
+        }
+        HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    pub fn clear_cookie(&self, name: &str, path: &str) -> HeaderValue {
+        self.cookie(name, "", path, Some(0))
+    }
+}
+
+/// The client for identity providers: no redirects followed (a token
+/// endpoint must answer itself), short timeouts.
+fn outbound_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(15))
+        .user_agent(concat!("integration-tracker/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The value of one cookie in the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    Some(token.ok_or(()))
+}
+
+/// Paths an anonymous request may reach: sign-in itself, the static
+/// bundle, the health check, and the two server functions the sign-in
+/// pages use.
+pub fn is_public(path: &str) -> bool {
+    const EXACT: &[&str] = &["/sign-in", "/sign-in/refused", "/healthz", "/favicon.ico", "/api/auth/options", "/api/auth/invitation"];
+    const PREFIX: &[&str] = &["/auth/", "/invite/", "/pkg/"];
+    EXACT.contains(&path) || PREFIX.iter().any(|p| path.starts_with(p))
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The `host[:port]` of an absolute URL.
+fn authority(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// A browser's state-changing request must come from a page of ours: its
+/// `Origin` (or, failing that, `Referer`) names our host. Requests with
+/// neither come from scripts, not from another site's page.
+fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let ours = |url: &str| {
+        let a = authority(url);
+        a.is_some() && (a == host || a == authority(base_url))
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.to_str().map(ours).unwrap_or(false);
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match headers.get(header::REFERER) {
+        Some(r) => r.to_str().map(ours).unwrap_or(false),
+        None => true,
+    }
+}
+
+/// Every request passes here. It resolves the caller from an API token or
+/// the session cookie and attaches it to the request; refuses cross-origin
+/// writes; and turns away anonymous requests to anything not public (a
+/// JSON 401 under `/api`, a redirect to the sign-in page elsewhere).
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let now = Utc::now();
+    let bearer = bearer(req.headers());
+    if bearer.is_none() && !is_safe(req.method()) && !same_origin(req.headers(), &state.auth.base_url) {
+        tracing::warn!(path, "refused a cross-origin request");
+        return AppError::BadRequest("cross-origin requests are not accepted".into())
+            .into_response()
+            .with_status(403);
+    }
+    let caller = match &bearer {
+        Some(Ok(token)) => match sign_in::token_caller(&state.db, token, now).await {
+            Ok(Some(caller)) => Some(caller),
+            Ok(None) => return unauthorized("the API token is not valid (revoked, or its owner was deactivated)"),
+            Err(e) => return e.into_response(),
+        },
+        Some(Err(())) => return unauthorized("the Authorization header must be \"Bearer <token>\""),
+        None => match cookie(req.headers(), SESSION_COOKIE) {
+            Some(secret) => match sign_in::session_caller(&state.db, &state.auth.config.policy, &secret, now).await {
+                Ok(caller) => caller,
+                Err(e) => return e.into_response(),
+            },
+            None => None,
+        },
+    };
+    match caller {
+        Some(caller) => {
+            req.extensions_mut().insert(caller);
+        }
+        None if is_public(&path) => {}
+        None if path.starts_with("/api/") => return unauthorized("sign in, or send an API token as \"Authorization: Bearer <token>\""),
+        None => {
+            let next = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let target = if next == "/" { "/sign-in".to_string() } else { format!("/sign-in?next={}", encode(next)) };
+            return Redirect::to(&target).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut res = (
+        axum::http::StatusCode::UNAUTHORIZED,
+        axum::Json(serde_json::json!({ "error": message })),
+    )
+        .into_response();
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
+}
+
+trait WithStatus {
+    fn with_status(self, status: u16) -> Response;
+}
+impl WithStatus for Response {
+    fn with_status(mut self, status: u16) -> Response {
+        if let Ok(s) = axum::http::StatusCode::from_u16(status) {
+            *self.status_mut() = s;
+        }
+        self
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Where to go after signing in: only a path on this site, never another
+/// host (`//evil.example` and `/\evil` included).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// The signed-in caller, for API handlers: a handler that takes it cannot
+/// run anonymously.
+pub struct SignedIn(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .map(SignedIn)
+            .ok_or_else(|| unauthorized("sign in, or send an API token as \"Authorization: Bearer <token>\""))
+    }
+}
+
+pub type SharedAuth = Arc<Auth>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        let cases = [
+            (Some("/partners?q=a"), "/partners?q=a"),
+            (Some("/"), "/"),
+            (None, "/"),
+            (Some("https://evil.example/"), "/"),
+            (Some("//evil.example/x"), "/"),
+            (Some("/\\evil.example"), "/"),
+            (Some("partners"), "/"),
+            (Some("/a\r\nSet-Cookie: x=y"), "/"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(safe_next(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn origin_checks() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:3000"));
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let base = "https://tracker.example.com";
+        let cases: [(&[(&'static str, &str)], bool); 8] = [
+            (&[("origin", "http://127.0.0.1:3000")], true),
+            (&[("origin", "https://tracker.example.com")], true),
+            (&[("origin", "https://evil.example")], false),
+            (&[("origin", "null")], false),
+            (&[("sec-fetch-site", "cross-site")], false),
+            (&[("sec-fetch-site", "same-origin")], true),
+            (&[("referer", "https://evil.example/page")], false),
+            (&[], true),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(same_origin(&headers(pairs), base), expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; tracker_session=abc; b="));
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "b"), None);
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn public_paths() {
+        for p in ["/sign-in", "/auth/github/start", "/invite/x", "/pkg/app.js", "/healthz", "/api/auth/options"] {
+            assert!(is_public(p), "{p}");
+        }
+        for p in ["/", "/partners", "/api/v1/partners", "/api/partners/list", "/sign-in-evil", "/admin/users"] {
+            assert!(!is_public(p), "{p}");
+        }
+    }
+}
