@@ -140,7 +140,7 @@ impl Config {
     }
 }
 
-pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@localhost";
+pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@tracker.localhost";
 
 fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result<AuthConfig, ConfigError> {
     let number = |key: &'static str, file_value: Option<i64>, default: i64| -> Result<i64, ConfigError> {

@@ -48,6 +48,8 @@ async fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        // The log goes to stderr: stdout is for what commands print (a token).
+        .with_writer(std::io::stderr)
         .init();
     match run(cli.command.unwrap_or(Command::Serve), config).await {
         Ok(()) => ExitCode::SUCCESS,

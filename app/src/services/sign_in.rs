@@ -183,6 +183,8 @@ pub async fn bootstrap_link(db: &Db, policy: &Policy, now: DateTime<Utc>) -> Res
 /// Uses a bootstrap link (once): the admin with `email` is created or
 /// reactivated and signed in.
 pub async fn use_bootstrap_link(db: &Db, secret: &str, email: &str, now: DateTime<Utc>) -> Result<Result<i64, Refusal>, AppError> {
+    // Check the configured address first, so a bad setting does not use up the link.
+    crate::domain::validate_email(&normalise_email(email)).map_err(|e| AppError::BadRequest(format!("BOOTSTRAP_ADMIN_EMAIL: {e}")))?;
     if !store::consume_link(db, &hash(secret), "bootstrap", now).await? {
         return Ok(Err(Refusal::LinkExpired));
     }
@@ -195,7 +197,7 @@ pub async fn use_bootstrap_link(db: &Db, secret: &str, email: &str, now: DateTim
 /// idempotent. Returns the user id and whether anything changed.
 pub async fn ensure_admin(db: &Db, email: &str, now: DateTime<Utc>) -> Result<(i64, bool), AppError> {
     let email = normalise_email(email);
-    crate::domain::validate_email(&email).map_err(|e| AppError::BadRequest(e))?;
+    crate::domain::validate_email(&email).map_err(AppError::BadRequest)?;
     match store::get_by_email(db, &email).await? {
         Some(u) if u.role == Role::Admin && u.status == UserStatus::Active => Ok((u.id, false)),
         Some(u) => {

@@ -1,9 +1,11 @@
 //! Integration tests: the real server, a fresh database per test, each test
 //! run on SQLite and on PostgreSQL.
 
+mod fake_github;
 mod helpers;
 
 mod api_integrations;
 mod api_partners;
 mod pages;
+mod sign_in;
 mod storage;
