@@ -4,6 +4,7 @@
 mod fake_github;
 mod helpers;
 
+mod access_matrix;
 mod api_integrations;
 mod api_partners;
 mod pages;

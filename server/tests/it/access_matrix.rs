@@ -1,0 +1,277 @@
+//! The authorization matrix: every API route (read from the OpenAPI
+//! document, which utoipa-axum builds from the router itself) and every
+//! server function (read from the server-function registry) is called by
+//! anonymous, a member of partner Alpha, a viewer, a reviewer and an admin,
+//! on partner Bravo's data. A route or server function without an entry
+//! here fails the test, so a new one cannot ship unchecked.
+
+use crate::helpers::{spawn_app, Backend, TestApp};
+use app::domain::access::Role;
+use app::domain::user::UserStatus;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// What a caller should get.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Want {
+    /// 2xx or a redirect.
+    Ok,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    /// 422: for a member, another partner's slug is "no such partner".
+    Invalid,
+}
+use Want::*;
+
+/// Expectations for (anonymous, member of Alpha, viewer, reviewer, admin).
+type Row = [Want; 5];
+const PUBLIC: Row = [Ok, Ok, Ok, Ok, Ok];
+const READ: Row = [Unauthorized, Ok, Ok, Ok, Ok];
+const HIDDEN_READ: Row = [Unauthorized, NotFound, Ok, Ok, Ok];
+const STAFF_WRITE: Row = [Unauthorized, Forbidden, Forbidden, Ok, Ok];
+const HIDDEN_WRITE: Row = [Unauthorized, NotFound, Forbidden, Ok, Ok];
+const ADMIN_ONLY: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, Ok];
+const OWN_ONLY: Row = [Unauthorized, NotFound, NotFound, NotFound, NotFound];
+/// A member writing on their own partner's integrations.
+const MEMBER_WRITE: Row = [Unauthorized, Ok, Forbidden, Ok, Ok];
+const MEMBER_STAFF_WRITE_OWN: Row = [Unauthorized, Forbidden, Forbidden, Ok, Ok];
+const HIDDEN_CREATE: Row = [Unauthorized, Invalid, Forbidden, Ok, Ok];
+
+/// Partner Bravo's name: a member of Alpha must never see it in any answer.
+const BRAVO_NAME: &str = "Bravo Systems";
+const BRAVO: &str = "bravo-systems";
+const ALPHA: &str = "alpha-works";
+
+struct World {
+    app: TestApp,
+    /// anonymous, member of Alpha, viewer, reviewer, admin
+    callers: Vec<(&'static str, reqwest::Client)>,
+    alpha_integration: i64,
+    bravo_integration: i64,
+    target_user: i64,
+    invited_user: i64,
+    counter: AtomicUsize,
+}
+
+impl World {
+    async fn new(backend: Backend) -> Self {
+        let app = spawn_app(backend).await;
+        for (name, ns) in [("Alpha Works", "alpha"), (BRAVO_NAME, "bravo")] {
+            let (s, b) = app.post_json("/api/v1/partners", &json!({"name": name, "kind": "infrastructure", "registry_namespace": ns})).await;
+            assert_eq!(s, 201, "{b}");
+        }
+        let mut ids = Vec::new();
+        for (partner, address) in [(ALPHA, "alpha/widget"), (BRAVO, "bravo/widget")] {
+            let (s, b) = app
+                .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Widget", "partner": partner, "source_address": address, "tier": "community", "stage": "prepare", "categories": ["Networking"]}))
+                .await;
+            assert_eq!(s, 201, "{b}");
+            ids.push(b["id"].as_i64().unwrap());
+        }
+        let (_, member) = app.client_as("member@alpha.example", Role::Partner, Some(ALPHA)).await;
+        let (_, viewer) = app.client_as("viewer@staff.example", Role::Viewer, None).await;
+        let (_, reviewer) = app.client_as("reviewer@staff.example", Role::Reviewer, None).await;
+        let target_user = app.user("target@staff.example", Role::Viewer, None, UserStatus::Active).await;
+        let invited_user = app.user("invited@staff.example", Role::Viewer, None, UserStatus::Invited).await;
+        let admin = app.client.clone();
+        World {
+            callers: vec![("anonymous", app.anonymous()), ("member", member), ("viewer", viewer), ("reviewer", reviewer), ("admin", admin)],
+            app,
+            alpha_integration: ids[0],
+            bravo_integration: ids[1],
+            target_user,
+            invited_user,
+            counter: AtomicUsize::new(0),
+        }
+    }
+
+    fn unique(&self) -> usize {
+        self.counter.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// One call; checks the status class against `want`, and that a member
+    /// of Alpha never gets Bravo's name back.
+    async fn check(&self, label: &str, who: usize, want: Want, req: reqwest::RequestBuilder) {
+        let res = req.send().await.unwrap_or_else(|e| panic!("{label}: {e}"));
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap_or_default();
+        let got = match status {
+            200..=399 => Ok,
+            401 => Unauthorized,
+            403 => Forbidden,
+            404 => NotFound,
+            422 => Invalid,
+            _ => panic!("{label} as {}: unexpected {status}: {body}", self.callers[who].0),
+        };
+        assert_eq!(got, want, "{label} as {}: {status} {body}", self.callers[who].0);
+        if self.callers[who].0 == "member" {
+            assert!(!body.contains(BRAVO_NAME), "{label}: a member of Alpha saw Bravo: {body}");
+        }
+    }
+}
+
+/// API cases: (method, documented path, concrete path, body, expectations).
+fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde_json::Value>, Row)> {
+    let ib = w.bravo_integration;
+    let ia = w.alpha_integration;
+    let n = w.unique();
+    let partner_body = json!({"name": BRAVO_NAME, "slug": BRAVO, "kind": "infrastructure", "registry_namespace": "bravo"});
+    let integration = |partner: &str, address: String| {
+        json!({"kind": "provider", "name": "Gadget", "partner": partner, "source_address": address, "tier": "community", "stage": "prepare", "categories": ["Networking"]})
+    };
+    vec![
+        ("GET", "/api/v1/openapi.json", "/api/v1/openapi.json".into(), None, READ),
+        ("GET", "/api/v1/partners", "/api/v1/partners".into(), None, READ),
+        ("POST", "/api/v1/partners", "/api/v1/partners".into(), Some(json!({"name": format!("New {n}"), "kind": "workflow"})), STAFF_WRITE),
+        ("GET", "/api/v1/partners/{slug}", format!("/api/v1/partners/{BRAVO}"), None, HIDDEN_READ),
+        ("GET", "/api/v1/partners/{slug}", format!("/api/v1/partners/{ALPHA}"), None, READ),
+        ("PUT", "/api/v1/partners/{slug}", format!("/api/v1/partners/{BRAVO}"), Some(partner_body.clone()), HIDDEN_WRITE),
+        ("PUT", "/api/v1/partners/{slug}", format!("/api/v1/partners/{ALPHA}"), Some(json!({"name": "Alpha Works", "kind": "infrastructure", "registry_namespace": "alpha"})), MEMBER_STAFF_WRITE_OWN),
+        ("PATCH", "/api/v1/partners/{slug}", format!("/api/v1/partners/{BRAVO}"), Some(json!({"name": BRAVO_NAME})), HIDDEN_WRITE),
+        ("GET", "/api/v1/integrations", "/api/v1/integrations".into(), None, READ),
+        ("POST", "/api/v1/integrations", "/api/v1/integrations".into(), Some(integration(BRAVO, format!("bravo/g{n}"))), HIDDEN_CREATE),
+        ("POST", "/api/v1/integrations", "/api/v1/integrations".into(), Some(integration(ALPHA, format!("alpha/g{n}"))), MEMBER_WRITE),
+        ("GET", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ib}"), None, HIDDEN_READ),
+        ("PUT", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ib}"), Some(integration(BRAVO, "bravo/widget".into())), HIDDEN_WRITE),
+        ("PATCH", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ib}"), Some(json!({"name": "Widget"})), HIDDEN_WRITE),
+        ("PATCH", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ia}"), Some(json!({"name": "Widget"})), MEMBER_WRITE),
+    ]
+}
+
+/// Server-function cases: (endpoint under /api/, form fields, expectations).
+fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
+    let n = w.unique();
+    let f = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+    let ib = w.bravo_integration.to_string();
+    let ia = w.alpha_integration.to_string();
+    let target = w.target_user.to_string();
+    let invited = w.invited_user.to_string();
+    let integration = |current: &str, partner: &str, address: &str| {
+        f(&[("current_id", current), ("kind", "provider"), ("name", "Widget"), ("partner", partner), ("categories[]", "Networking"), ("tier", "community"), ("stage", "prepare"), ("source_address", address)])
+    };
+    vec![
+        ("partners/list", f(&[("query[page]", "1")]), READ),
+        ("partners/get", f(&[("slug", BRAVO)]), HIDDEN_READ),
+        ("partners/save", f(&[("current_slug", BRAVO), ("name", BRAVO_NAME), ("slug", BRAVO), ("kind", "infrastructure"), ("registry_namespace", "bravo")]), HIDDEN_WRITE),
+        ("partners/save", f(&[("name", &format!("Fn New {n}")), ("kind", "workflow")]), STAFF_WRITE),
+        ("partners/options", vec![], READ),
+        ("integrations/list", f(&[("query[page]", "1")]), READ),
+        ("integrations/get", f(&[("id", &ib)]), HIDDEN_READ),
+        ("integrations/check-address", f(&[("address", "acme/cloud")]), READ),
+        ("integrations/save", integration(&ib, BRAVO, "bravo/widget"), HIDDEN_WRITE),
+        ("integrations/save", integration(&ia, ALPHA, "alpha/widget"), MEMBER_WRITE),
+        ("auth/options", vec![], PUBLIC),
+        ("auth/invitation", f(&[("token", "no-such-invitation")]), PUBLIC),
+        ("auth/me", vec![], READ),
+        ("dashboard/overview", vec![], READ),
+        ("tokens/list", vec![], READ),
+        ("tokens/create", f(&[("name", "matrix")]), READ),
+        ("tokens/revoke", f(&[("id", "999999")]), OWN_ONLY),
+        ("users/list", vec![], ADMIN_ONLY),
+        ("users/get", f(&[("id", &target)]), ADMIN_ONLY),
+        ("users/invite", f(&[("email", &format!("new{n}@staff.example")), ("role", "viewer")]), ADMIN_ONLY),
+        ("users/reinvite", f(&[("id", &invited)]), ADMIN_ONLY),
+        ("users/save", f(&[("id", &target), ("name", "Target"), ("role", "viewer")]), ADMIN_ONLY),
+        ("users/set-active", f(&[("id", &target), ("active", "true")]), ADMIN_ONLY),
+    ]
+}
+
+async fn every_route_and_server_function_enforces_access(backend: Backend) {
+    let w = World::new(backend).await;
+
+    // The matrix covers exactly the routes the router documents…
+    let doc = server::http::api::document();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc.paths.paths.iter() {
+        let methods = [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("PATCH", item.patch.is_some()),
+            ("DELETE", item.delete.is_some()),
+        ];
+        for (m, present) in methods {
+            if present {
+                documented.insert((m.to_string(), path.clone()));
+            }
+        }
+    }
+    let covered: BTreeSet<_> = api_cases(&w).iter().map(|(m, p, ..)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, covered, "API routes without a matrix entry (left only) or stale entries (right only)");
+
+    // …and every registered server function.
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
+    let covered: BTreeSet<String> = fn_cases(&w).iter().map(|(p, ..)| format!("/api/{p}")).collect();
+    assert_eq!(registered, covered, "server functions without a matrix entry (left only) or stale entries (right only)");
+
+    for who in 0..5 {
+        for (method, _, path, body, want) in api_cases(&w) {
+            let client = &w.callers[who].1;
+            let mut req = client.request(method.parse().unwrap(), w.app.url(&path));
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            w.check(&format!("{method} {path}"), who, want[who], req).await;
+        }
+        for (endpoint, form, want) in fn_cases(&w) {
+            let client = &w.callers[who].1;
+            let req = client.post(w.app.url(&format!("/api/{endpoint}"))).form(&form);
+            w.check(&format!("server fn {endpoint}"), who, want[who], req).await;
+        }
+    }
+}
+
+async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) {
+    let w = World::new(backend).await;
+    let public = ["/sign-in", "/sign-in/refused", "/invite/{token}"];
+    let routes = leptos_axum::generate_route_list(app::App);
+    assert!(routes.len() >= 10, "{} routes", routes.len());
+    for route in routes {
+        let pattern = route.path().to_string();
+        let path = pattern
+            .replace("{slug}", BRAVO)
+            .replace("{id}", &w.bravo_integration.to_string())
+            .replace("{token}", "x");
+        let res = w.callers[0].1.get(w.app.url(&path)).send().await.unwrap();
+        if public.contains(&pattern.as_str()) {
+            assert!(res.status().as_u16() < 500, "{path}: {}", res.status());
+        } else {
+            assert_eq!(res.status(), 303, "anonymous GET {path}");
+            assert!(res.headers()["location"].to_str().unwrap().starts_with("/sign-in"), "{path}");
+        }
+    }
+    // Pages of Bravo answer a member of Alpha with 404 and no trace of Bravo.
+    let member = &w.callers[1].1;
+    for path in [format!("/partners/{BRAVO}"), format!("/partners/{BRAVO}/edit"), format!("/integrations/{}", w.bravo_integration), format!("/integrations/{}/edit", w.bravo_integration)] {
+        let res = member.get(w.app.url(&path)).send().await.unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 404, "{path}");
+        assert!(!body.contains(BRAVO_NAME), "{path} showed Bravo");
+    }
+    for path in ["/partners", "/integrations", "/integrations/new", "/"] {
+        let body = member.get(w.app.url(path)).send().await.unwrap().text().await.unwrap();
+        assert!(!body.contains(BRAVO_NAME), "{path} showed Bravo to a member of Alpha");
+    }
+    let res = member.get(w.app.url("/admin/users")).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn matrix_on_sqlite() {
+    every_route_and_server_function_enforces_access(Backend::Sqlite).await
+}
+#[tokio::test]
+async fn matrix_on_postgres() {
+    every_route_and_server_function_enforces_access(Backend::Postgres).await
+}
+#[tokio::test]
+async fn pages_on_sqlite() {
+    every_page_requires_sign_in_and_hides_other_partners(Backend::Sqlite).await
+}
+#[tokio::test]
+async fn pages_on_postgres() {
+    every_page_requires_sign_in_and_hides_other_partners(Backend::Postgres).await
+}
