@@ -1,4 +1,5 @@
-// Runs the release build of the server on a fresh SQLite database and drives
+// Runs the release build of the server on a fresh SQLite database, with a
+// real OpenID Connect provider beside it (oidc-server.mjs), and drives
 // Debian's Chromium (never a downloaded browser: there is none to download here).
 import { defineConfig } from '@playwright/test';
 import * as os from 'node:os';
@@ -7,6 +8,9 @@ import * as path from 'node:path';
 const port = Number(process.env.E2E_PORT ?? 3917);
 const dbDir = process.env.E2E_DB_DIR ?? path.join(os.tmpdir(), `tracker-e2e-${process.pid}`);
 const server = process.env.E2E_SERVER_BIN ?? 'target/release/server';
+const oidcPort = Number(process.env.E2E_OIDC_PORT ?? 3918);
+/** The administrator the tests sign in as (created with `server create-admin`). */
+export const STAFF_EMAIL = 'staff@example.test';
 
 export default defineConfig({
   testDir: './tests',
@@ -27,8 +31,14 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `${server} serve`,
+  webServer: [{
+    command: 'node oidc-server.mjs',
+    url: `http://127.0.0.1:${oidcPort}/.well-known/openid-configuration`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { OIDC_PORT: String(oidcPort) },
+  }, {
+    command: `sh -c '${server} create-admin --email ${STAFF_EMAIL} && exec ${server} serve'`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
@@ -40,6 +50,10 @@ export default defineConfig({
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: 'target/site',
       RUST_LOG: 'warn',
+      OIDC_ISSUER_URL: `http://127.0.0.1:${oidcPort}`,
+      OIDC_CLIENT_ID: 'tracker-e2e',
+      OIDC_CLIENT_SECRET: 'e2e-secret',
+      OIDC_LABEL: 'Example SSO',
     },
-  },
+  }],
 });

@@ -1,9 +1,11 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { hydrated, signIn } from './helpers';
 
-/** The wasm has taken over once the app marks the body. */
-async function hydrated(page: Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
+// Every journey starts signed in as staff, through the OIDC provider.
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
+});
 
 test('a reviewer adds a partner and a provider, fixing a malformed source address', async ({ page }) => {
   await page.goto('/partners');
@@ -51,9 +53,9 @@ test('a reviewer adds a partner and a provider, fixing a malformed source addres
   await expect(page.getByRole('link', { name: 'Journey Net provider' })).toBeVisible();
 });
 
-test('the address check button works only once the wasm has hydrated the page', async ({ page, request }) => {
+test('the address check button works only once the wasm has hydrated the page', async ({ page }) => {
   // As served, before any script runs, the button is disabled.
-  const html = await (await request.get('/integrations/new')).text();
+  const html = await (await page.request.get('/integrations/new')).text();
   expect(html).toMatch(/<button[^>]*id="check-address"[^>]*disabled/);
 
   await page.goto('/integrations/new');

@@ -55,6 +55,9 @@ pub struct OidcConfig {
     pub client_secret: String,
     /// The button's text, e.g. "Okta".
     pub label: String,
+    /// Accept an `email` claim that comes without `email_verified` (Entra ID
+    /// sends none). Only for providers where people cannot set their own address.
+    pub trust_unverified_email: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,7 @@ struct FileConfig {
     oidc_client_id: Option<String>,
     oidc_client_secret: Option<String>,
     oidc_label: Option<String>,
+    oidc_trust_unverified_email: Option<bool>,
     session_idle_hours: Option<i64>,
     session_max_hours: Option<i64>,
     invitation_hours: Option<i64>,
@@ -173,7 +177,11 @@ fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result
                 .or(file.oidc_client_id)
                 .ok_or(ConfigError::Invalid("OIDC_CLIENT_ID", "required when OIDC_ISSUER_URL is set".into()))?,
             client_secret: env("OIDC_CLIENT_SECRET").or(file.oidc_client_secret).unwrap_or_default(),
-            label: env("OIDC_LABEL").or(file.oidc_label).unwrap_or_else(|| "single sign-on".into()),
+            label: env("OIDC_LABEL").or(file.oidc_label.clone()).unwrap_or_else(|| "single sign-on".into()),
+            trust_unverified_email: match env("OIDC_TRUST_UNVERIFIED_EMAIL") {
+                Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
+                None => file.oidc_trust_unverified_email.unwrap_or(false),
+            },
         }),
     };
     let demo_sign_in = match env("DEMO_SIGN_IN") {

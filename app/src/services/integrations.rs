@@ -50,9 +50,13 @@ async fn validate(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<
     Ok((partner_id, valid))
 }
 
-async fn address_taken(db: &Db, valid: &ValidIntegration) -> AppError {
+async fn address_taken(db: &Db, caller: &Caller, valid: &ValidIntegration) -> AppError {
     let address = valid.source_address.as_ref().map(|a| a.fully_qualified()).unwrap_or_default();
-    let owner = store::id_by_source_address(db, &address).await.ok().flatten();
+    // Which integration holds it is said only to staff: it may be another partner's.
+    let owner = match caller.partner_scope() {
+        Some(_) => None,
+        None => store::id_by_source_address(db, &address).await.ok().flatten(),
+    };
     let which = owner.map(|id| format!(" (integration {id})")).unwrap_or_default();
     AppError::conflict("source_address", format!("{address} is already tracked{which}"))
 }
@@ -62,7 +66,7 @@ pub async fn create(db: &Db, caller: &Caller, input: &IntegrationInput) -> Resul
     let (partner_id, valid) = validate(db, caller, input).await?;
     match store::insert(db, partner_id, &valid, Utc::now()).await {
         Ok(id) => get(db, caller, id).await,
-        Err(e) if is_unique_violation(&e) => Err(address_taken(db, &valid).await),
+        Err(e) if is_unique_violation(&e) => Err(address_taken(db, caller, &valid).await),
         Err(e) => Err(e.into()),
     }
 }
@@ -74,7 +78,7 @@ pub async fn update(db: &Db, caller: &Caller, id: i64, input: &IntegrationInput)
     let (partner_id, valid) = validate(db, caller, input).await?;
     match store::update(db, id, partner_id, &valid, Utc::now()).await {
         Ok(()) => get(db, caller, id).await,
-        Err(e) if is_unique_violation(&e) => Err(address_taken(db, &valid).await),
+        Err(e) if is_unique_violation(&e) => Err(address_taken(db, caller, &valid).await),
         Err(e) => Err(e.into()),
     }
 }

@@ -44,6 +44,21 @@ pub async fn names(db: &Db, caller: &Caller) -> Result<Vec<(String, String, Stri
     })
 }
 
+/// Letting an organisation's members join gives them accounts: that is user
+/// management, so only admins may switch it on or point it elsewhere.
+fn check_auto_join(caller: &Caller, valid: &crate::domain::partner::ValidPartner, current: Option<&Partner>) -> Result<(), AppError> {
+    let changes = match current {
+        None => valid.github_auto_join,
+        Some(p) => valid.github_auto_join && (!p.github_auto_join || p.github_org != valid.github_org),
+    };
+    if changes && !caller.may(Action::ManageUsers) {
+        let mut fields = FieldErrors::new();
+        fields.insert("github_auto_join".into(), vec!["only an admin can let an organisation's members join automatically".into()]);
+        return Err(AppError::invalid(fields));
+    }
+    Ok(())
+}
+
 fn slug_taken(slug: &str) -> AppError {
     AppError::conflict("slug", format!("the slug \"{slug}\" is already taken by another partner"))
 }
@@ -52,6 +67,7 @@ fn slug_taken(slug: &str) -> AppError {
 pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput) -> Result<Partner, AppError> {
     caller.check(Action::ManagePartners, || "partners".into())?;
     let valid = input.validate().map_err(AppError::invalid)?;
+    check_auto_join(caller, &valid, None)?;
     match store::insert(db, &valid, Utc::now()).await {
         Ok(_) => get(db, caller, &valid.slug).await,
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&valid.slug)),
@@ -64,6 +80,7 @@ pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput) 
     let current = get(db, caller, slug).await?;
     caller.check(Action::EditPartner { partner: current.id }, || format!("partner \"{slug}\""))?;
     let valid = input.validate().map_err(AppError::invalid)?;
+    check_auto_join(caller, &valid, Some(&current))?;
     if valid.kind != current.kind {
         // A partner must stay allowed to own the integrations it has.
         let owned = integration_store::kinds_of_partner(db, current.id).await?;

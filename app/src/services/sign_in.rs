@@ -60,14 +60,19 @@ pub async fn resolve(db: &Db, identity: &Identity, invitation_hash: Option<&str>
             UserStatus::Active => Ok(user_id),
             UserStatus::Deactivated => Err(Refusal::Deactivated),
             // Bound but not active cannot happen; treat as an invitation to accept.
-            UserStatus::Invited => accept_invitation(db, user_id, now).await?,
+            UserStatus::Invited => match accept_invitation(db, user_id, now).await? {
+                Ok(id) => bind(db, identity, id, now).await?,
+                refused => refused,
+            },
         });
     }
-    // 2. An invitation link followed before signing in.
+    // 2. An invitation link followed before signing in: it binds whoever
+    // follows it, once, and only while the account is still invited.
     if let Some(link_hash) = invitation_hash {
         return Ok(match store::link(db, link_hash, "invitation").await? {
             Some((Some(user_id), expires, used)) => {
-                if used.is_some() {
+                let still_invited = store::get(db, user_id).await?.is_some_and(|u| u.status == UserStatus::Invited);
+                if used.is_some() || !still_invited {
                     Err(Refusal::InvitationUsed)
                 } else if expires <= now {
                     Err(Refusal::InvitationExpired)
@@ -85,6 +90,10 @@ pub async fn resolve(db: &Db, identity: &Identity, invitation_hash: Option<&str>
         if let Some(user) = store::get_by_email(db, &email).await? {
             return Ok(match user.status {
                 UserStatus::Deactivated => Err(Refusal::Deactivated),
+                // An account made by `create-admin` or the bootstrap link is
+                // claimed by its email once per provider; after that, a second
+                // identity with the same email is somebody else.
+                UserStatus::Active if store::has_identity(db, user.id, &identity.provider).await? => Err(Refusal::NotInvited),
                 UserStatus::Active => bind(db, identity, user.id, now).await?,
                 UserStatus::Invited => match accept_invitation(db, user.id, now).await? {
                     Ok(id) => bind(db, identity, id, now).await?,
@@ -126,8 +135,15 @@ async fn bind(db: &Db, identity: &Identity, user_id: i64, now: DateTime<Utc>) ->
         return Ok(Err(Refusal::Deactivated));
     }
     store::link_identity(db, &identity.provider, &identity.subject, user_id, now).await?;
+    // A name that is only the email's first part was a placeholder: take the provider's.
+    let placeholder = user.email.split('@').next().unwrap_or_default();
+    if let Some(name) = identity.name.as_deref().map(str::trim).filter(|n| !n.is_empty() && user.name == placeholder) {
+        store::set_name(db, user_id, name, now).await?;
+    }
     if user.status == UserStatus::Invited {
         store::set_status(db, user_id, UserStatus::Active, now).await?;
+        // Accepted: no other link of theirs may bind another identity.
+        store::use_up_invitations(db, user_id, now).await?;
     }
     Ok(Ok(user_id))
 }
@@ -185,7 +201,9 @@ pub async fn bootstrap_link(db: &Db, policy: &Policy, now: DateTime<Utc>) -> Res
 pub async fn use_bootstrap_link(db: &Db, secret: &str, email: &str, now: DateTime<Utc>) -> Result<Result<i64, Refusal>, AppError> {
     // Check the configured address first, so a bad setting does not use up the link.
     crate::domain::validate_email(&normalise_email(email)).map_err(|e| AppError::BadRequest(format!("BOOTSTRAP_ADMIN_EMAIL: {e}")))?;
-    if !store::consume_link(db, &hash(secret), "bootstrap", now).await? {
+    // Once an admin exists the bootstrap links are void, even unexpired ones
+    // (every instance prints one at start).
+    if store::active_admin_exists(db).await? || !store::consume_link(db, &hash(secret), "bootstrap", now).await? {
         return Ok(Err(Refusal::LinkExpired));
     }
     let (user_id, _) = ensure_admin(db, email, now).await?;

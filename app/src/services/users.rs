@@ -77,6 +77,8 @@ pub async fn reinvite(db: &Db, caller: &Caller, policy: &Policy, id: i64, now: D
     if user.status != UserStatus::Invited {
         return Err(AppError::BadRequest(format!("{} has already accepted; there is nothing to resend", user.email)));
     }
+    // The new link replaces the old ones.
+    store::use_up_invitations(db, id, now).await?;
     let secret = issue_link(db, policy, id, now).await?;
     Ok(Invitation { user, secret })
 }

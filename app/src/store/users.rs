@@ -97,6 +97,18 @@ pub async fn user_id_by_identity(db: &Db, provider: &str, subject: &str) -> Resu
     .await)
 }
 
+/// Whether the user already has an identity at `provider`.
+pub async fn has_identity(db: &Db, user_id: i64, provider: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = on_pool!(db, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM user_identities WHERE user_id = $1 AND provider = $2"
+    )
+    .bind(user_id)
+    .bind(provider)
+    .fetch_one(pool)
+    .await?);
+    Ok(n > 0)
+}
+
 pub async fn link_identity(db: &Db, provider: &str, subject: &str, user_id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| sqlx::query(
         "INSERT INTO user_identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)
@@ -159,6 +171,17 @@ pub async fn update(db: &Db, id: i64, name: &str, role: Role, partner_id: Option
     .bind(now)
     .execute(pool)
     .await.map(|_| ())?);
+    Ok(())
+}
+
+pub async fn set_name(db: &Db, id: i64, name: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
     Ok(())
 }
 
@@ -418,6 +441,19 @@ pub async fn consume_link(db: &Db, token_hash: &str, purpose: &str, now: DateTim
     .await?
     .rows_affected());
     Ok(n == 1)
+}
+
+/// Marks every unused invitation link of a user used (accepted, or replaced by a new one).
+pub async fn use_up_invitations(db: &Db, user_id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query(
+        "UPDATE sign_in_links SET used_at = $2 WHERE user_id = $1 AND purpose = 'invitation' AND used_at IS NULL"
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|_| ())?);
+    Ok(())
 }
 
 /// The newest invitation link of a user: (expires at, used at).

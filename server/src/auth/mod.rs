@@ -125,13 +125,15 @@ fn authority(url: &str) -> Option<&str> {
 }
 
 /// A browser's state-changing request must come from a page of ours: its
-/// `Origin` (or, failing that, `Referer`) names our host. Requests with
-/// neither come from scripts, not from another site's page.
+/// `Origin` (or, failing that, `Referer`) names `BASE_URL`'s host, or the
+/// loopback host it was sent to (so `localhost` and `127.0.0.1` both work on
+/// a local server; any other `Host` could be a DNS-rebound attacker's name).
+/// Requests with neither come from scripts, not from another site's page.
 fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_loopback_authority(h));
     let ours = |url: &str| {
         let a = authority(url);
-        a.is_some() && (a == host || a == authority(base_url))
+        a.is_some() && (a == authority(base_url) || (host.is_some() && a == host))
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
         return origin.to_str().map(ours).unwrap_or(false);
@@ -145,12 +147,24 @@ fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
     }
 }
 
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
 /// Every request passes here. It resolves the caller from an API token or
 /// the session cookie and attaches it to the request; refuses cross-origin
 /// writes; and turns away anonymous requests to anything not public (a
 /// JSON 401 under `/api`, a redirect to the sign-in page elsewhere).
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
+    // The static bundle is the same for everyone: no session lookup for it.
+    if path.starts_with("/pkg/") && is_safe(req.method()) {
+        return next.run(req).await;
+    }
     let now = Utc::now();
     let bearer = bearer(req.headers());
     if bearer.is_none() && !is_safe(req.method()) && !same_origin(req.headers(), &state.auth.base_url) {
@@ -219,8 +233,10 @@ pub fn encode(value: &str) -> String {
 /// Where to go after signing in: only a path on this site, never another
 /// host (`//evil.example` and `/\evil` included).
 pub fn safe_next(next: Option<&str>) -> String {
+    // Browsers drop tabs and newlines and read `\` as `/`, so any of them
+    // could turn a path into `//evil.example`.
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.chars().any(|c| c.is_control() || c == '\\') => n.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -259,6 +275,8 @@ mod tests {
             (Some("/\\evil.example"), "/"),
             (Some("partners"), "/"),
             (Some("/a\r\nSet-Cookie: x=y"), "/"),
+            (Some("/\t/evil.example"), "/"),
+            (Some("/x\\y"), "/"),
         ];
         for (input, expected) in cases {
             assert_eq!(safe_next(input), expected, "{input:?}");
@@ -276,7 +294,7 @@ mod tests {
             h
         };
         let base = "https://tracker.example.com";
-        let cases: [(&[(&'static str, &str)], bool); 8] = [
+        let cases: [(&[(&'static str, &str)], bool); 9] = [
             (&[("origin", "http://127.0.0.1:3000")], true),
             (&[("origin", "https://tracker.example.com")], true),
             (&[("origin", "https://evil.example")], false),
@@ -285,10 +303,16 @@ mod tests {
             (&[("sec-fetch-site", "same-origin")], true),
             (&[("referer", "https://evil.example/page")], false),
             (&[], true),
+            (&[("origin", "http://localhost:3000")], false),
         ];
         for (pairs, expected) in cases {
             assert_eq!(same_origin(&headers(pairs), base), expected, "{pairs:?}");
         }
+        // DNS rebinding: a hostile name pointing at us sends a matching Host and Origin.
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("evil.example:3000"));
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example:3000"));
+        assert!(!same_origin(&h, base));
     }
 
     #[test]

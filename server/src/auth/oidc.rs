@@ -229,9 +229,10 @@ impl OidcClient {
                 }
             }
         }
-        // Providers that do not send email_verified (e.g. Entra ID) vouch for
-        // the address by sending it; an explicit `false` is refused.
-        let email = email.filter(|_| verified != Some(false)).ok_or(OidcError::NoVerifiedEmail)?;
+        // The address is matched against invitations, so it must be verified;
+        // providers that never say (Entra ID) need OIDC_TRUST_UNVERIFIED_EMAIL.
+        let trusted = verified == Some(true) || (verified.is_none() && self.config.trust_unverified_email);
+        let email = email.filter(|_| trusted).ok_or(OidcError::NoVerifiedEmail)?;
         Ok(Identity {
             provider: "oidc".into(),
             subject: format!("{}|{}", discovery.issuer, claims.sub),

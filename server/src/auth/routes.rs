@@ -184,14 +184,19 @@ async fn callback(
         }
         Err(e) => return e.into_response(),
     };
-    let mut res = signed_in(&state, user_id, &pending.return_to).await;
+    let mut res = signed_in(&state, &headers, user_id, &pending.return_to).await;
     res.headers_mut().append(header::SET_COOKIE, clear);
     res
 }
 
-/// Starts a session and sends the browser on; any older session cookie is
-/// replaced, so the session id always changes at sign-in.
-async fn signed_in(state: &AppState, user_id: i64, next: &str) -> Response {
+/// Starts a session and sends the browser on. The browser's previous
+/// session, if any, is ended: the session id always changes at sign-in.
+async fn signed_in(state: &AppState, headers: &HeaderMap, user_id: i64, next: &str) -> Response {
+    if let Some(old) = super::cookie(headers, SESSION_COOKIE) {
+        if let Err(e) = sign_in::end_session(&state.db, &old).await {
+            return e.into_response();
+        }
+    }
     match sign_in::start_session(&state.db, &state.auth.config.policy, user_id, Utc::now()).await {
         Ok(secret) => {
             let mut res = Redirect::to(next).into_response();
@@ -229,13 +234,14 @@ async fn bootstrap_page(State(state): State<AppState>, Path(token): Path<String>
 async fn bootstrap_sign_in(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
     if let Some(res) = rate_limited(&state, &client).await {
         return res;
     }
     match sign_in::use_bootstrap_link(&state.db, &token, &state.auth.config.bootstrap_admin_email, Utc::now()).await {
-        Ok(Ok(user_id)) => signed_in(&state, user_id, "/").await,
+        Ok(Ok(user_id)) => signed_in(&state, &headers, user_id, "/").await,
         Ok(Err(_)) => message_page(StatusCode::GONE, "Link expired", Refusal::LinkExpired.message()),
         Err(e) => e.into_response(),
     }
@@ -246,12 +252,12 @@ struct DemoForm {
     user_id: i64,
 }
 
-async fn demo_sign_in(State(state): State<AppState>, Form(form): Form<DemoForm>) -> Response {
+async fn demo_sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<DemoForm>) -> Response {
     if !state.auth.demo_allowed {
         return message_page(StatusCode::NOT_FOUND, "Not available", "Demo sign-in is only offered on a local demo server.");
     }
     match sign_in::demo_user(&state.db, form.user_id).await {
-        Ok(Some(id)) => signed_in(&state, id, "/").await,
+        Ok(Some(id)) => signed_in(&state, &headers, id, "/").await,
         Ok(None) => message_page(StatusCode::NOT_FOUND, "Not available", "There is no such demo account."),
         Err(e) => e.into_response(),
     }

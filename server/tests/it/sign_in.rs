@@ -255,6 +255,63 @@ async fn an_invitation_link_binds_whoever_follows_it_once() {
 }
 
 #[tokio::test]
+async fn accepted_or_replaced_invitation_links_stop_working() {
+    let (app, github) = app_with_github(Backend::Postgres).await;
+    let invite = |email: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.client.post(app.url("/api/users/invite")).form(&[("email", email), ("role", "admin")]).send().await.unwrap();
+            let link = crate::helpers::json_of(res).await.1["link"].as_str().unwrap().to_string();
+            link.rsplit('/').next().unwrap().to_string()
+        }
+    };
+    // Accepted by signing in with the invited email: the link is used up.
+    let secret = invite("boss@staff.example").await;
+    github.sign_in_as(Account::new(701, "boss", "boss@staff.example"));
+    assert_eq!(location(&github_round_trip(&app, &browser(), "").await), "/");
+    github.sign_in_as(Account::new(702, "mallory", "mallory@mail.example"));
+    let res = github_round_trip(&app, &browser(), &format!("?invite={secret}")).await;
+    assert_eq!(location(&res), "/sign-in/refused?reason=invitation-used");
+    // A second GitHub account with the same email is not the same person.
+    github.sign_in_as(Account::new(703, "boss-alt", "boss@staff.example"));
+    let res = github_round_trip(&app, &browser(), "").await;
+    assert_eq!(location(&res), "/sign-in/refused?reason=not-invited");
+
+    // A new invitation link replaces the old one.
+    let old = invite("late@staff.example").await;
+    let user = app::store::users::get_by_email(&app.db, "late@staff.example").await.unwrap().unwrap();
+    let res = app.client.post(app.url("/api/users/reinvite")).form(&[("id", user.id.to_string())]).send().await.unwrap();
+    let new = crate::helpers::json_of(res).await.1["link"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    github.sign_in_as(Account::new(704, "late", "elsewhere@mail.example"));
+    let res = github_round_trip(&app, &browser(), &format!("?invite={old}")).await;
+    assert_eq!(location(&res), "/sign-in/refused?reason=invitation-used");
+    let res = github_round_trip(&app, &browser(), &format!("?invite={new}")).await;
+    assert_eq!(location(&res), "/");
+}
+
+#[tokio::test]
+async fn only_admins_let_an_organisation_join() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (_, reviewer) = app.client_as("rev@staff.example", Role::Reviewer, None).await;
+    let body = json!({"name": "Joiner", "kind": "infrastructure", "github_org": "joiner", "github_auto_join": true});
+    let (status, err) = crate::helpers::json_of(reviewer.post(app.url("/api/v1/partners")).json(&body).send().await.unwrap()).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["fields"]["github_auto_join"][0].as_str().unwrap().contains("only an admin"));
+    let (status, _) = app.post_json("/api/v1/partners", &body).await;
+    assert_eq!(status, 201);
+    // A reviewer may still edit the partner, leaving the rule as it is.
+    let (status, body) = crate::helpers::json_of(
+        reviewer.patch(app.url("/api/v1/partners/joiner")).json(&json!({"name": "Joiner Inc"})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Without a GitHub organisation the rule makes no sense.
+    let (status, err) = app.post_json("/api/v1/partners", &json!({"name": "Nobody", "kind": "workflow", "github_auto_join": true})).await;
+    assert_eq!(status, 422);
+    assert!(err["fields"]["github_auto_join"].is_array(), "{err}");
+}
+
+#[tokio::test]
 async fn deactivation_ends_sessions_and_tokens_at_once() {
     let app = spawn_app(Backend::Postgres).await;
     let (uid, api) = app.client_as("leaver@example.com", Role::Reviewer, None).await;
@@ -287,6 +344,9 @@ async fn the_bootstrap_link_works_once_and_expires() {
     // admin, so read the link the server printed.
     let app = spawn_app(Backend::Sqlite).await;
     let link = app.bootstrap_url.clone().expect("a bootstrap link at first start");
+    // spawn_app made an admin after start; take it away so none is active.
+    let test_admin = app::store::users::get_by_email(&app.db, "admin@tracker.test").await.unwrap().unwrap();
+    app::store::users::set_status(&app.db, test_admin.id, UserStatus::Deactivated, chrono::Utc::now()).await.unwrap();
     let b = browser();
     let page = b.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -309,9 +369,14 @@ async fn the_bootstrap_link_works_once_and_expires() {
         .unwrap();
     assert_eq!(browser().get(app.url(&format!("/auth/bootstrap/{old}"))).send().await.unwrap().status(), 410);
     assert_eq!(browser().post(app.url(&format!("/auth/bootstrap/{old}"))).send().await.unwrap().status(), 410);
-    // With an admin present, a restart prints no new link.
+    // With an admin present, a restart prints no new link, and a link another
+    // instance printed earlier no longer works.
     let none = app::services::sign_in::bootstrap_link(&app.db, &Default::default(), chrono::Utc::now()).await.unwrap();
     assert!(none.is_none());
+    let now = chrono::Utc::now();
+    let stale = "stale-bootstrap-secret";
+    app::store::users::insert_link(&app.db, &app::services::secret::hash(stale), "bootstrap", None, now, now + chrono::Duration::hours(1)).await.unwrap();
+    assert_eq!(browser().post(app.url(&format!("/auth/bootstrap/{stale}"))).send().await.unwrap().status(), 410);
 }
 
 #[tokio::test]
