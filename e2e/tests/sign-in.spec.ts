@@ -61,8 +61,7 @@ test('an admin invites a partner member, who accepts and sees only their partner
   const nia = await context.newPage();
   await nia.goto(link!);
   await expect(nia.getByText('Partner member of Invite Home')).toBeVisible();
-  await nia.route('**/authorize?*', (route) => route.continue({ url: `${route.request().url()}&login_hint=nia%40invitehome.example` }));
-  await nia.getByRole('link', { name: 'Sign in with Example SSO' }).click();
+  await signIn(nia, { as: 'nia@invitehome.example' });
   await expect(nia.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
   await expect(nia.getByText("You see Invite Home's integrations.")).toBeVisible();
   await nia.goto('/partners');
