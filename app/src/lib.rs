@@ -45,6 +45,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Who is signed in: the header and the pages' action buttons read it.
+    provide_context(components::CurrentCaller(Resource::new(|| (), |_| pages::sign_in::whoami())));
     // Marks the page once the wasm has taken over, for tests and styling.
     Effect::new(move |_| {
         if let Some(body) = document().body() {
@@ -86,7 +88,7 @@ pub fn App() -> impl IntoView {
 /// signed in, and the sign-out button.
 #[component]
 fn TopBar() -> impl IntoView {
-    let me = Resource::new(|| (), |_| pages::sign_in::whoami());
+    let components::CurrentCaller(me) = expect_context::<components::CurrentCaller>();
     view! {
         <header class="top">
             <a class="brand" href="/">"Integration Tracker"</a>

@@ -67,6 +67,10 @@ test('an admin invites a partner member, who accepts and sees only their partner
   await nia.goto('/partners');
   await expect(nia.getByRole('link', { name: 'Invite Home' })).toBeVisible();
   await expect(nia.getByText('Invite Elsewhere')).toHaveCount(0);
+  await expect(nia.getByRole('link', { name: 'Add partner' })).toHaveCount(0);
+  await nia.getByRole('link', { name: 'Invite Home' }).click();
+  await expect(nia.getByRole('link', { name: 'Add integration' })).toBeVisible();
+  await expect(nia.getByRole('link', { name: 'Edit partner' })).toHaveCount(0);
   const other = await nia.goto('/partners/invite-elsewhere');
   expect(other?.status()).toBe(404);
   // No Users link for a partner member, and the page itself says no.

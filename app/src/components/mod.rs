@@ -126,3 +126,27 @@ mod tests {
         );
     }
 }
+
+/// The signed-in caller, loaded once per page by the app shell and shared
+/// through context, so pages can show only the actions the caller may take.
+/// (Showing is a courtesy: the server checks every action again.)
+#[derive(Clone, Copy)]
+pub struct CurrentCaller(pub Resource<Result<Option<crate::domain::access::Caller>, AppError>>);
+
+/// Renders its children only when the signed-in caller may do `action`.
+#[component]
+pub fn Allowed(action: crate::domain::access::Action, children: ChildrenFn) -> impl IntoView {
+    let me = use_context::<CurrentCaller>();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let allowed = match me {
+                    Some(CurrentCaller(r)) => r.await.ok().flatten().is_some_and(|c| c.may(action)),
+                    None => false,
+                };
+                allowed.then(|| children.with_value(|c| c()))
+            })}
+        </Suspense>
+    }
+}

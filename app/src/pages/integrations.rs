@@ -1,7 +1,8 @@
 //! Integration screens: the list, an integration's page, and the
 //! create/edit form with a live check of the provider source address.
 
-use crate::components::{use_hydrated, ErrorNotice, FieldHelp, Pager, TextField};
+use crate::components::{use_hydrated, Allowed, ErrorNotice, FieldHelp, Pager, TextField};
+use crate::domain::access::Action as Do;
 use crate::domain::catalog::{IntegrationKind, Stage, Tier};
 use crate::domain::integration::{Integration, IntegrationQuery};
 use crate::domain::Page;
@@ -154,7 +155,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         <Title text="Integrations · Integration Tracker"/>
         <header class="page-head">
             <h1>"Integrations"</h1>
-            <A href="/integrations/new" attr:class="button primary">"Add integration"</A>
+            <Allowed action=Do::Write><A href="/integrations/new" attr:class="button primary">"Add integration"</A></Allowed>
         </header>
         <Form method="GET" action="/integrations" attr:class="filters" attr:role="search">
             <input type="hidden" name="partner" value=initial.partner.clone()/>
@@ -195,7 +196,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                             view! { <div class="empty"><p>"No integrations match these filters."</p><a href="/integrations">"Clear the filters"</a></div> }.into_any()
                         } else {
                             view! { <div class="empty"><p>"No integrations yet. Add a partner's provider or run task to start tracking it."</p>
-                                <a class="button primary" href="/integrations/new">"Add an integration"</a></div> }.into_any()
+                                <Allowed action=Do::Write><a class="button primary" href="/integrations/new">"Add an integration"</a></Allowed></div> }.into_any()
                         }
                     }
                     Ok(page) => {
@@ -267,7 +268,7 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
         </nav>
         <header class="page-head">
             <h1>{i.name.clone()}</h1>
-            <a class="button" href=format!("/integrations/{}/edit", i.id)>"Edit integration"</a>
+            <Allowed action=Do::EditIntegration { partner: i.partner_id }><a class="button" href=format!("/integrations/{}/edit", i.id)>"Edit integration"</a></Allowed>
         </header>
         <ol class="track" aria-label="Stages">{track}</ol>
         <dl class="details">

@@ -1,7 +1,8 @@
 //! Partner screens: the list with search and filters, a partner's page, and
 //! the create/edit form.
 
-use crate::components::{href_with, ErrorNotice, FieldHelp, Pager, TextField};
+use crate::components::{href_with, Allowed, ErrorNotice, FieldHelp, Pager, TextField};
+use crate::domain::access::Action;
 use crate::domain::catalog::{all_categories, PartnerKind};
 use crate::domain::integration::{Integration, IntegrationQuery};
 use crate::domain::partner::{contact_lines, Partner, PartnerQuery};
@@ -98,7 +99,7 @@ pub fn PartnersPage() -> impl IntoView {
         <Title text="Partners · Integration Tracker"/>
         <header class="page-head">
             <h1>"Partners"</h1>
-            <A href="/partners/new" attr:class="button primary">"Add partner"</A>
+            <Allowed action=Action::ManagePartners><A href="/partners/new" attr:class="button primary">"Add partner"</A></Allowed>
         </header>
         <Form method="GET" action="/partners" attr:class="filters" attr:role="search">
             <div class="field">
@@ -153,7 +154,7 @@ fn PartnerList(page: Page<Partner>, query: PartnerQuery) -> impl IntoView {
             view! {
                 <div class="empty">
                     <p>"No partners yet. Partners are the organisations in the program; add the first one to start tracking its integrations."</p>
-                    <a class="button primary" href="/partners/new">"Add the first partner"</a>
+                    <Allowed action=Action::ManagePartners><a class="button primary" href="/partners/new">"Add the first partner"</a></Allowed>
                 </div>
             }
             .into_any()
@@ -233,12 +234,13 @@ fn PartnerDetails(partner: Partner, integrations: Page<Integration>) -> impl Int
         "/integrations/new",
         &[("partner", p.slug.clone()), ("kind", if p.kind == PartnerKind::Workflow { "run_task".into() } else { "provider".into() })],
     );
+    let edit_href = format!("/partners/{}/edit", p.slug);
     view! {
         <Title text=format!("{} · Integration Tracker", p.name)/>
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/partners">"Partners"</a></nav>
         <header class="page-head">
             <h1>{p.name.clone()}</h1>
-            <a class="button" href=format!("/partners/{}/edit", p.slug)>"Edit partner"</a>
+            <Allowed action=Action::EditPartner { partner: p.id }><a class="button" href=edit_href.clone()>"Edit partner"</a></Allowed>
         </header>
         <dl class="details">
             <dt>"Slug"</dt><dd><code>{p.slug.clone()}</code></dd>
@@ -247,7 +249,8 @@ fn PartnerDetails(partner: Partner, integrations: Page<Integration>) -> impl Int
             <dd class="tags">{if p.categories.is_empty() { none() } else { p.categories.iter().map(|c| view! { <span class="tag">{c.clone()}</span> }).collect_view().into_any() }}</dd>
             <dt>"Support contacts"</dt><dd>{contacts}</dd>
             <dt>"GitHub organisation"</dt>
-            <dd>{match p.github_org.clone() { Some(o) => view! { <a href=format!("https://github.com/{o}")>{o.clone()}</a> }.into_any(), None => none() }}</dd>
+            <dd>{match p.github_org.clone() { Some(o) => view! { <a href=format!("https://github.com/{o}")>{o.clone()}</a> }.into_any(), None => none() }}
+                {p.github_auto_join.then(|| view! { <span class="hint">" · its members join when they sign in with GitHub"</span> })}</dd>
             <dt>"Registry namespace"</dt>
             <dd>{match p.registry_namespace.clone() { Some(n) => view! { <code>{n}</code> }.into_any(), None => none() }}</dd>
             <dt>"Alliance manager"</dt><dd>{manager}</dd>
@@ -255,7 +258,7 @@ fn PartnerDetails(partner: Partner, integrations: Page<Integration>) -> impl Int
         <section aria-labelledby="integrations-heading">
             <header class="section-head">
                 <h2 id="integrations-heading">"Integrations"</h2>
-                <a class="button primary" href=new_integration>"Add integration"</a>
+                <Allowed action=Action::EditIntegration { partner: p.id }><a class="button primary" href=new_integration.clone()>"Add integration"</a></Allowed>
             </header>
             {if integrations.items.is_empty() {
                 view! { <p class="empty">"This partner has no integrations yet. Add its first provider or run task."</p> }.into_any()

@@ -257,6 +257,24 @@ async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) 
     }
     let res = member.get(w.app.url("/admin/users")).send().await.unwrap();
     assert_eq!(res.status(), 403);
+
+    // Pages offer only the actions the caller may take.
+    let page = |who: usize, path: String| {
+        let client = w.callers[who].1.clone();
+        let url = w.app.url(&path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let (member, viewer, admin) = (1, 2, 4);
+    assert!(page(admin, "/partners".into()).await.contains("Add partner"));
+    assert!(!page(member, "/partners".into()).await.contains("Add partner"));
+    assert!(!page(viewer, "/partners".into()).await.contains("Add partner"));
+    let own = page(member, format!("/partners/{ALPHA}")).await;
+    assert!(own.contains("Add integration") && !own.contains("Edit partner"), "member on own partner");
+    let seen = page(viewer, format!("/partners/{BRAVO}")).await;
+    assert!(!seen.contains("Add integration") && !seen.contains("Edit partner"), "viewer");
+    assert!(!page(viewer, format!("/integrations/{}", w.bravo_integration)).await.contains("Edit integration"));
+    assert!(page(member, format!("/integrations/{}", w.alpha_integration)).await.contains("Edit integration"));
+    assert!(page(admin, format!("/partners/{BRAVO}")).await.contains("Edit partner"));
 }
 
 #[tokio::test]
