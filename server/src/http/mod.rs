@@ -25,8 +25,18 @@ use tower_http::trace::TraceLayer;
 /// Request bodies larger than this are refused (forms and JSON are small).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The app's page routes, worked out once per process. Generating them runs
+/// the app with resource loading suppressed process-wide (a global flag in
+/// leptos_server), so doing it while another server in the same process
+/// renders a page can leave that page waiting forever (leptos issue #4773);
+/// the test suite runs many servers in one process.
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = page_context(&state);
     let options = state.leptos_options.clone();
     Router::new()

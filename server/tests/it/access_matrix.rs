@@ -226,7 +226,7 @@ async fn every_route_and_server_function_enforces_access(backend: Backend) {
 async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) {
     let w = World::new(backend).await;
     let public = ["/sign-in", "/sign-in/refused", "/invite/{token}"];
-    let routes = leptos_axum::generate_route_list(app::App);
+    let routes = server::http::route_list();
     assert!(routes.len() >= 10, "{} routes", routes.len());
     for route in routes {
         let pattern = route.path().to_string();
