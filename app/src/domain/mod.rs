@@ -8,6 +8,7 @@ pub mod integration;
 pub mod partner;
 pub mod slug;
 pub mod source_address;
+pub mod task;
 pub mod user;
 
 use std::collections::BTreeMap;
