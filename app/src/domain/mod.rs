@@ -9,6 +9,7 @@ pub mod partner;
 pub mod slug;
 pub mod source_address;
 pub mod task;
+pub mod template;
 pub mod user;
 
 use std::collections::BTreeMap;

@@ -2,8 +2,6 @@
 //! where to go next. (Health charts and flags arrive with the dashboards issue.)
 
 use crate::domain::access::{Caller, Role};
-use crate::domain::integration::IntegrationQuery;
-use crate::domain::partner::PartnerQuery;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,6 +16,8 @@ pub struct DashboardData {
 
 #[server(endpoint = "dashboard/overview")]
 pub async fn load_dashboard() -> Result<DashboardData, AppError> {
+    use crate::domain::integration::IntegrationQuery;
+    use crate::domain::partner::PartnerQuery;
     use crate::services::{integrations, partners};
     let (db, caller) = crate::context::signed_in()?;
     // Only the totals are wanted: ask for pages of one.

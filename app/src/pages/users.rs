@@ -3,7 +3,7 @@
 
 use crate::components::{ErrorNotice, FieldHelp, Pager, TextField};
 use crate::domain::access::Role;
-use crate::domain::user::{User, UserInput, UserStatus};
+use crate::domain::user::{User, UserStatus};
 use crate::domain::Page;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -49,7 +49,7 @@ pub async fn invite_user(
     #[server(default)] partner: String,
 ) -> Result<SentInvitation, AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let input = UserInput { email, name, role, partner };
+    let input = crate::domain::user::UserInput { email, name, role, partner };
     let policy = crate::context::policy();
     let result = crate::services::users::invite(&db, &caller, &policy, &input, chrono::Utc::now()).await;
     crate::context::form_result(result.map(sent))
@@ -71,7 +71,7 @@ pub async fn save_user(
     #[server(default)] partner: String,
 ) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let input = UserInput { email: String::new(), name, role, partner };
+    let input = crate::domain::user::UserInput { email: String::new(), name, role, partner };
     let result = crate::services::users::update(&db, &caller, id, &input, chrono::Utc::now()).await;
     crate::context::form_result(result)?;
     leptos_axum::redirect("/admin/users");
