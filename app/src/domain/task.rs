@@ -153,6 +153,7 @@ pub fn transition(actor: Actor, action: TaskAction, task: TaskFacts, given: Give
 /// stage with no required tasks left open completes; the last stage
 /// (Support) never completes, it is open-ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StageStatus {
     Complete,
     Open,
@@ -176,6 +177,107 @@ pub fn stage_statuses(stages: &[Vec<(bool, TaskState)>]) -> Vec<StageStatus> {
         }
     }
     out
+}
+
+/// A task as people see it, with its history and what the caller may do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub key: String,
+    pub stage: super::catalog::Stage,
+    pub title: String,
+    pub help: String,
+    pub required: bool,
+    /// Completed by an observed fact rather than a report.
+    pub automatic: bool,
+    pub state: TaskState,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Oldest first.
+    pub events: Vec<TaskEvent>,
+    /// The actions the caller could take now.
+    pub allowed: Vec<TaskAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    pub action: TaskAction,
+    pub actor: String,
+    pub from: TaskState,
+    pub to: TaskState,
+    pub evidence_url: Option<String>,
+    pub note: Option<String>,
+    pub comment: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageView {
+    pub stage: super::catalog::Stage,
+    pub status: StageStatus,
+    pub tasks: Vec<TaskView>,
+}
+
+/// An integration's pipeline: its stages in track order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub integration_id: i64,
+    /// The open stage.
+    pub current: super::catalog::Stage,
+    pub stages: Vec<StageView>,
+}
+
+/// What a form or API client sends to act on a task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct TaskInput {
+    /// report, accept, request_changes or waive
+    pub action: String,
+    /// Evidence: a link (http or https).
+    pub evidence_url: String,
+    /// Evidence: a note (plain text or Markdown).
+    pub note: String,
+    /// The reviewer's comment, or the reason for a waiver.
+    pub comment: String,
+}
+
+/// A checked [`TaskInput`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTaskInput {
+    pub action: TaskAction,
+    pub evidence_url: Option<String>,
+    pub note: Option<String>,
+    pub comment: Option<String>,
+}
+
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+impl TaskInput {
+    pub fn validate(&self) -> Result<ValidTaskInput, super::FieldErrors> {
+        let mut p = super::Problems::default();
+        let action = match TaskAction::parse(self.action.trim()) {
+            Some(a @ (TaskAction::Report | TaskAction::Accept | TaskAction::RequestChanges | TaskAction::Waive)) => Some(a),
+            _ => {
+                p.add("action", "choose report, accept, request_changes or waive");
+                None
+            }
+        };
+        let evidence_url = super::optional(&self.evidence_url);
+        if let Some(url) = &evidence_url {
+            if let Err(e) = super::validate_web_url(url) {
+                p.add("evidence_url", e);
+            }
+        }
+        let note = super::optional(&self.note);
+        if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+            p.add("note", format!("at most {MAX_NOTE_CHARS} characters"));
+        }
+        let comment = super::optional(&self.comment);
+        if comment.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+            p.add("comment", format!("at most {MAX_NOTE_CHARS} characters"));
+        }
+        p.finish(ValidTaskInput { action: action.unwrap_or(TaskAction::Report), evidence_url, note, comment })
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +369,23 @@ mod tests {
             Err(Refused::Missing("give the reason for reopening the stage"))
         );
         assert!(transition(PARTNER, Reopen, facts(Accepted, true, false), FULL).is_err());
+    }
+
+    #[test]
+    fn task_inputs() {
+        let input = |action: &str, url: &str, note: &str| TaskInput { action: action.into(), evidence_url: url.into(), note: note.into(), comment: String::new() };
+        assert_eq!(input("report", "https://ci.example/run/1", "").validate().unwrap().action, Report);
+        assert_eq!(input(" accept ", "", "").validate().unwrap().evidence_url, None);
+        for (bad, field) in [
+            (input("observe", "", ""), "action"),
+            (input("", "", ""), "action"),
+            (input("report", "not a url", ""), "evidence_url"),
+            (input("report", "javascript:alert(1)", ""), "evidence_url"),
+            (input("report", "", &"x".repeat(MAX_NOTE_CHARS + 1)), "note"),
+        ] {
+            let errors = bad.validate().expect_err("should fail");
+            assert!(errors.contains_key(field), "{bad:?}: {errors:?}");
+        }
     }
 
     #[test]

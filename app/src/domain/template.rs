@@ -22,6 +22,19 @@ pub enum Fact {
     ManagerAssigned,
 }
 
+impl Fact {
+    /// The stored form.
+    pub fn key(self) -> &'static str {
+        match self {
+            Fact::RepositoryNamed => "repository_named",
+            Fact::LicenceApproved => "licence_approved",
+            Fact::VersionPublished => "version_published",
+            Fact::OwnNamespace => "own_namespace",
+            Fact::ManagerAssigned => "manager_assigned",
+        }
+    }
+}
+
 /// One task of a default checklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskTemplate {

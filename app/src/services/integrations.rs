@@ -65,7 +65,10 @@ async fn address_taken(db: &Db, caller: &Caller, valid: &ValidIntegration) -> Ap
 pub async fn create(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<Integration, AppError> {
     let (partner_id, valid) = validate(db, caller, input).await?;
     match store::insert(db, partner_id, &valid, Utc::now()).await {
-        Ok(id) => get(db, caller, id).await,
+        Ok(id) => {
+            super::pipeline::start(db, id, Utc::now()).await?;
+            get(db, caller, id).await
+        }
         Err(e) if is_unique_violation(&e) => Err(address_taken(db, caller, &valid).await),
         Err(e) => Err(e.into()),
     }

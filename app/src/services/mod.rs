@@ -5,6 +5,7 @@
 
 pub mod integrations;
 pub mod partners;
+pub mod pipeline;
 pub mod secret;
 pub mod sign_in;
 pub mod tokens;

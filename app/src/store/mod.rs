@@ -5,6 +5,7 @@
 
 pub mod integrations;
 pub mod partners;
+pub mod tasks;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -18,7 +18,8 @@ use app::domain::integration::{Integration, IntegrationInput, IntegrationQuery};
 use app::domain::partner::{Contact, Partner, PartnerInput, PartnerQuery};
 use app::domain::Page;
 use app::error::AppError;
-use app::services::{integrations, partners};
+use app::domain::task::{Pipeline, TaskInput};
+use app::services::{integrations, partners, pipeline};
 use app::store::Db;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -38,6 +39,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_partner, replace_partner, patch_partner))
         .routes(routes!(list_integrations, create_integration))
         .routes(routes!(get_integration, replace_integration, patch_integration))
+        .routes(routes!(get_pipeline))
+        .routes(routes!(act_on_task))
+        .routes(routes!(reopen_stage))
         .routes(routes!(openapi));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
@@ -68,7 +72,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Integration Tracker API", version = "1", description = "Partners and their integrations (providers and run tasks). Send a personal API token as `Authorization: Bearer <token>`."),
     modifiers(&BearerAuth),
-    components(schemas(Partner, PartnerInput, Contact, PartnerList, Integration, IntegrationInput, IntegrationList, ErrorBody))
+    components(schemas(Partner, PartnerInput, Contact, PartnerList, Integration, IntegrationInput, IntegrationList, TaskInput, ReopenInput, ErrorBody))
 )]
 pub struct ApiDoc;
 
@@ -222,4 +226,41 @@ async fn patch_integration(State(db): State<Db>, SignedIn(caller): SignedIn, Pat
     let current = integrations::get(&db, &caller, id).await?;
     let input: IntegrationInput = merge(&current.to_input(), patch)?;
     Ok(Json(integrations::update(&db, &caller, id, &input).await?))
+}
+
+/// An integration's stages in track order, each with its tasks, their
+/// history, and the actions the caller may take on each.
+#[utoipa::path(get, path = "/integrations/{id}/pipeline", tag = "pipeline",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The pipeline: {integration_id, current, stages: [{stage, status, tasks: [...]}]}"), (status = 404, body = ErrorBody)))]
+async fn get_pipeline(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<Json<Pipeline>> {
+    Ok(Json(pipeline::get(&db, &caller, integration_id(&id)?).await?))
+}
+
+/// Reports a task done with evidence (partner members, reviewers), or
+/// reviews it: accept, request changes (comment required), waive (optional
+/// tasks, reason required). Answers with the updated pipeline.
+#[utoipa::path(post, path = "/tasks/{id}", tag = "pipeline", request_body = TaskInput,
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The updated pipeline"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not allowed in the task's state, or changed meanwhile"), (status = 422, body = ErrorBody)))]
+async fn act_on_task(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>, ApiJson(input): ApiJson<TaskInput>) -> ApiResult<Json<Pipeline>> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("task {id}")))?;
+    Ok(Json(pipeline::act(&db, &caller, id, &input, chrono::Utc::now()).await?))
+}
+
+/// Why a stage is reopened.
+#[derive(serde::Deserialize, ToSchema, Default)]
+#[serde(default)]
+struct ReopenInput {
+    reason: String,
+}
+
+/// Reopens a completed stage (reviewers): its accepted tasks go back for
+/// changes with the reason as comment, and later stages wait again.
+#[utoipa::path(post, path = "/integrations/{id}/stages/{stage}/reopen", tag = "pipeline", request_body = ReopenInput,
+    params(("id" = i64, Path), ("stage" = String, Path, description = "A stage key, e.g. publish")),
+    responses((status = 200, description = "The updated pipeline"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn reopen_stage(State(db): State<Db>, SignedIn(caller): SignedIn, Path((id, stage)): Path<(String, String)>, ApiJson(input): ApiJson<ReopenInput>) -> ApiResult<Json<Pipeline>> {
+    Ok(Json(pipeline::reopen(&db, &caller, integration_id(&id)?, &stage, &input.reason, chrono::Utc::now()).await?))
 }

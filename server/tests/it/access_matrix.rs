@@ -22,6 +22,9 @@ enum Want {
     NotFound,
     /// 422: for a member, another partner's slug is "no such partner".
     Invalid,
+    /// 409: allowed to ask, but the rules of the thing say no (e.g. a stage
+    /// that is open cannot be reopened): the access check was passed.
+    Conflict,
 }
 use Want::*;
 
@@ -38,6 +41,8 @@ const OWN_ONLY: Row = [Unauthorized, NotFound, NotFound, NotFound, NotFound];
 const MEMBER_WRITE: Row = [Unauthorized, Ok, Forbidden, Ok, Ok];
 const MEMBER_STAFF_WRITE_OWN: Row = [Unauthorized, Forbidden, Forbidden, Ok, Ok];
 const HIDDEN_CREATE: Row = [Unauthorized, Invalid, Forbidden, Ok, Ok];
+/// Reviewing on another partner: members do not see it, viewers may not.
+const HIDDEN_REVIEW_REFUSED_BY_RULES: Row = [Unauthorized, NotFound, Forbidden, Conflict, Conflict];
 
 /// Partner Bravo's name: a member of Alpha must never see it in any answer.
 const BRAVO_NAME: &str = "Bravo Systems";
@@ -52,6 +57,7 @@ struct World {
     bravo_integration: i64,
     target_user: i64,
     invited_user: i64,
+    bravo_task: i64,
     counter: AtomicUsize,
 }
 
@@ -76,7 +82,10 @@ impl World {
         let target_user = app.user("target@staff.example", Role::Viewer, None, UserStatus::Active).await;
         let invited_user = app.user("invited@staff.example", Role::Viewer, None, UserStatus::Invited).await;
         let admin = app.client.clone();
+        let (_, pipeline) = app.get_json(&format!("/api/v1/integrations/{}/pipeline", ids[1])).await;
+        let bravo_task = pipeline["stages"][0]["tasks"][0]["id"].as_i64().expect("a task");
         World {
+            bravo_task,
             callers: vec![("anonymous", app.anonymous()), ("member", member), ("viewer", viewer), ("reviewer", reviewer), ("admin", admin)],
             app,
             alpha_integration: ids[0],
@@ -103,6 +112,7 @@ impl World {
             403 => Forbidden,
             404 => NotFound,
             422 => Invalid,
+            409 => Conflict,
             _ => panic!("{label} as {}: unexpected {status}: {body}", self.callers[who].0),
         };
         assert_eq!(got, want, "{label} as {}: {status} {body}", self.callers[who].0);
@@ -137,6 +147,9 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
         ("PUT", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ib}"), Some(integration(BRAVO, "bravo/widget".into())), HIDDEN_WRITE),
         ("PATCH", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ib}"), Some(json!({"name": "Widget"})), HIDDEN_WRITE),
         ("PATCH", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ia}"), Some(json!({"name": "Widget"})), MEMBER_WRITE),
+        ("GET", "/api/v1/integrations/{id}/pipeline", format!("/api/v1/integrations/{ib}/pipeline"), None, HIDDEN_READ),
+        ("POST", "/api/v1/tasks/{id}", format!("/api/v1/tasks/{}", w.bravo_task), Some(json!({"action": "report", "note": "matrix"})), HIDDEN_WRITE),
+        ("POST", "/api/v1/integrations/{id}/stages/{stage}/reopen", format!("/api/v1/integrations/{ib}/stages/prepare/reopen"), Some(json!({"reason": "matrix"})), HIDDEN_REVIEW_REFUSED_BY_RULES),
     ]
 }
 

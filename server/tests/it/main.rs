@@ -8,5 +8,6 @@ mod access_matrix;
 mod api_integrations;
 mod api_partners;
 mod pages;
+mod pipeline;
 mod sign_in;
 mod storage;

@@ -1,0 +1,245 @@
+//! The stage pipeline of an integration: its checklist, reporting and
+//! reviewing tasks, reopening a stage. The rules are `domain::task`; this
+//! module reads the checklist, asks the rules, and records what they allow.
+
+use crate::domain::access::{Action, Caller};
+use crate::domain::catalog::{IntegrationKind, Stage};
+use crate::domain::task::{
+    stage_statuses, transition, Actor, Given, Pipeline, StageStatus, StageView, TaskAction, TaskFacts, TaskInput,
+    TaskState, TaskView,
+};
+use crate::domain::template::default_checklist;
+use crate::domain::FieldErrors;
+use crate::error::AppError;
+use crate::store::tasks::{self as store, Change, NewTask, TaskRow};
+use crate::store::{integrations as integration_store, Db};
+use chrono::{DateTime, Utc};
+
+/// Gives an integration its track's default checklist if it has none.
+/// Tasks of stages before the integration's recorded stage start accepted
+/// (it was past them before checklists existed), so nothing moves backwards.
+pub async fn ensure_checklist(db: &Db, integration_id: i64, kind: IntegrationKind, stage: Stage, now: DateTime<Utc>) -> Result<(), AppError> {
+    let track = kind.track();
+    let reached = track.iter().position(|s| *s == stage).unwrap_or(0);
+    let tasks: Vec<NewTask> = default_checklist(kind)
+        .iter()
+        .map(|t| {
+            let before = track.iter().position(|s| *s == t.stage).unwrap_or(0) < reached;
+            NewTask {
+                key: t.key,
+                stage: t.stage,
+                title: t.title,
+                help: t.help,
+                required: t.required,
+                fact: t.automatic.map(|f| f.key()),
+                state: if before { TaskState::Accepted } else { TaskState::Open },
+            }
+        })
+        .collect();
+    store::create_checklist(db, integration_id, &tasks, now).await?;
+    Ok(())
+}
+
+/// (required, state) per stage of the track, in order.
+fn by_stage(track: &[Stage], rows: &[(TaskRow, Stage, TaskState)]) -> Vec<Vec<(bool, TaskState)>> {
+    track
+        .iter()
+        .map(|s| rows.iter().filter(|(_, st, _)| st == s).map(|(r, _, state)| (r.required, *state)).collect())
+        .collect()
+}
+
+fn current_stage(track: &[Stage], statuses: &[StageStatus]) -> Stage {
+    let i = statuses.iter().position(|s| *s == StageStatus::Open).unwrap_or(track.len() - 1);
+    track[i]
+}
+
+/// The actions a caller could take on a task now (for the page's buttons).
+fn allowed(caller: &Caller, facts: TaskFacts, may_edit: bool, may_review: bool) -> Vec<TaskAction> {
+    let full = Given { evidence: true, comment: true };
+    [TaskAction::Report, TaskAction::Accept, TaskAction::RequestChanges, TaskAction::Waive]
+        .into_iter()
+        .filter(|a| match a {
+            TaskAction::Report => may_edit,
+            _ => may_review,
+        })
+        .filter(|a| transition(Actor::Person(caller.role), *a, facts, full).is_ok())
+        .collect()
+}
+
+struct Loaded {
+    integration: crate::domain::integration::Integration,
+    rows: Vec<(TaskRow, Stage, TaskState)>,
+    statuses: Vec<StageStatus>,
+}
+
+async fn load(db: &Db, caller: &Caller, integration_id: i64) -> Result<Loaded, AppError> {
+    let integration = crate::services::integrations::get(db, caller, integration_id).await?;
+    ensure_checklist(db, integration.id, integration.kind, integration.stage, Utc::now()).await?;
+    let rows = store::for_integration(db, integration.id)
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.stage()?, r.state()?, r)))
+        .map(|x: Result<_, sqlx::Error>| x.map(|(st, state, r)| (r, st, state)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let track = integration.kind.track();
+    let statuses = stage_statuses(&by_stage(track, &rows));
+    Ok(Loaded { integration, rows, statuses })
+}
+
+/// An integration's pipeline as the caller may see it.
+pub async fn get(db: &Db, caller: &Caller, integration_id: i64) -> Result<Pipeline, AppError> {
+    let Loaded { integration, rows, statuses } = load(db, caller, integration_id).await?;
+    let track = integration.kind.track();
+    let partner = integration.partner_id;
+    let may_edit = caller.may(Action::EditIntegration { partner });
+    let may_review = caller.may(Action::Review { partner });
+    let mut events = store::events_for(db, integration.id).await?;
+    let stages = track
+        .iter()
+        .zip(&statuses)
+        .map(|(stage, status)| StageView {
+            stage: *stage,
+            status: *status,
+            tasks: rows
+                .iter()
+                .filter(|(_, s, _)| s == stage)
+                .map(|(r, _, state)| {
+                    let facts = TaskFacts { state: *state, required: r.required, stage_open: *status == StageStatus::Open };
+                    let mine: Vec<_> = events.iter().filter(|(id, _)| *id == r.id).map(|(_, e)| e.clone()).collect();
+                    TaskView {
+                        id: r.id,
+                        key: r.key.clone(),
+                        stage: *stage,
+                        title: r.title.clone(),
+                        help: r.help.clone(),
+                        required: r.required,
+                        automatic: r.fact.is_some(),
+                        state: *state,
+                        updated_at: r.updated_at,
+                        events: mine,
+                        allowed: allowed(caller, facts, may_edit, may_review),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    events.clear();
+    Ok(Pipeline { integration_id: integration.id, current: current_stage(track, &statuses), stages })
+}
+
+fn refused(e: crate::domain::task::Refused) -> AppError {
+    use crate::domain::task::Refused;
+    match e {
+        Refused::Role(_) => AppError::Forbidden,
+        Refused::Missing(m) => {
+            let field = if m.starts_with("add evidence") { "evidence_url" } else { "comment" };
+            let mut fields = FieldErrors::new();
+            fields.insert(field.into(), vec![m.to_string()]);
+            AppError::Validation { message: m.to_string(), fields }
+        }
+        other => AppError::Conflict { message: other.to_string(), fields: FieldErrors::new() },
+    }
+}
+
+fn changed_meanwhile() -> AppError {
+    AppError::Conflict { message: "someone changed this task meanwhile; reload to see its state".into(), fields: FieldErrors::new() }
+}
+
+/// Reports, accepts, requests changes on or waives one task.
+pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now: DateTime<Utc>) -> Result<Pipeline, AppError> {
+    let missing = || format!("task {task_id}");
+    let task = store::get(db, task_id).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    let Loaded { integration, rows, statuses } = load(db, caller, task.integration_id).await.map_err(|e| match e {
+        AppError::NotFound(_) => AppError::NotFound(missing()),
+        other => other,
+    })?;
+    let partner = integration.partner_id;
+    let valid = input.validate().map_err(AppError::invalid)?;
+    // Partner members act on their own partner only; reviewing needs a staff role.
+    match valid.action {
+        TaskAction::Report => caller.check(Action::EditIntegration { partner }, missing)?,
+        _ => caller.check(Action::Review { partner }, missing)?,
+    }
+    let track = integration.kind.track();
+    let (row, stage, state) = rows.iter().find(|(r, _, _)| r.id == task_id).ok_or(AppError::Internal)?;
+    let stage_open = statuses[track.iter().position(|s| s == stage).unwrap_or(0)] == StageStatus::Open;
+    let given = Given { evidence: valid.evidence_url.is_some() || valid.note.is_some(), comment: valid.comment.is_some() };
+    let facts = TaskFacts { state: *state, required: row.required, stage_open };
+    let to = transition(Actor::Person(caller.role), valid.action, facts, given).map_err(refused)?;
+    // Where the pipeline stands afterwards.
+    let after: Vec<_> = rows.iter().map(|(r, s, st)| (r.clone(), *s, if r.id == task_id { to } else { *st })).collect();
+    let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
+    let change = Change {
+        task_id,
+        from: *state,
+        to,
+        action: valid.action,
+        actor_id: Some(caller.user_id),
+        actor_name: &caller.name,
+        evidence_url: valid.evidence_url.as_deref(),
+        note: valid.note.as_deref(),
+        comment: valid.comment.as_deref(),
+    };
+    if !store::apply(db, integration.id, &[change], current, now).await? {
+        return Err(changed_meanwhile());
+    }
+    tracing::info!(task = task_id, action = valid.action.key(), by = caller.email, "task {}", to.key());
+    get(db, caller, integration.id).await
+}
+
+/// Reopens a completed stage: its accepted tasks go back for changes, with
+/// the reason as the comment, and later stages wait again.
+pub async fn reopen(db: &Db, caller: &Caller, integration_id: i64, stage: &str, reason: &str, now: DateTime<Utc>) -> Result<Pipeline, AppError> {
+    let Loaded { integration, rows, statuses } = load(db, caller, integration_id).await?;
+    caller.check(Action::Review { partner: integration.partner_id }, || format!("integration {integration_id}"))?;
+    let track = integration.kind.track();
+    let Some(index) = Stage::parse(stage.trim()).and_then(|s| track.iter().position(|t| *t == s)) else {
+        let mut fields = FieldErrors::new();
+        fields.insert("stage".into(), vec![format!("not a stage of this integration's track")]);
+        return Err(AppError::invalid(fields));
+    };
+    let stage = track[index];
+    let reason = reason.trim();
+    let given = Given { evidence: false, comment: !reason.is_empty() };
+    let stage_open = statuses[index] != StageStatus::Complete;
+    let mut changes = Vec::new();
+    let mut after = Vec::new();
+    for (r, s, st) in &rows {
+        let mut new_state = *st;
+        if *s == stage {
+            let facts = TaskFacts { state: *st, required: r.required, stage_open };
+            new_state = transition(Actor::Person(caller.role), TaskAction::Reopen, facts, given).map_err(refused)?;
+            if new_state != *st {
+                changes.push(Change {
+                    task_id: r.id,
+                    from: *st,
+                    to: new_state,
+                    action: TaskAction::Reopen,
+                    actor_id: Some(caller.user_id),
+                    actor_name: &caller.name,
+                    evidence_url: None,
+                    note: None,
+                    comment: Some(reason),
+                });
+            }
+        }
+        after.push((r.clone(), *s, new_state));
+    }
+    if changes.is_empty() {
+        return Err(AppError::Conflict { message: "this stage has no accepted task to reopen".into(), fields: FieldErrors::new() });
+    }
+    let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
+    if !store::apply(db, integration.id, &changes, current, now).await? {
+        return Err(changed_meanwhile());
+    }
+    tracing::info!(integration = integration.id, stage = stage.key(), by = caller.email, "stage reopened");
+    get(db, caller, integration.id).await
+}
+
+/// Used when an integration is created: its checklist starts at once.
+pub async fn start(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    if let Some(i) = integration_store::get(db, integration_id).await? {
+        ensure_checklist(db, i.id, i.kind, i.stage, now).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! Queries for checklists: each integration's tasks and their events.
+//! A task's change, its event and the integration's current stage are
+//! written in one transaction, and a change only applies if the task is
+//! still in the state it was read in (two reviewers acting at once: the
+//! second gets a conflict, not a silent overwrite).
+
+use crate::domain::catalog::Stage;
+use crate::domain::task::{TaskAction, TaskEvent, TaskState};
+use crate::on_pool;
+use crate::store::{decode_error, Db};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: i64,
+    pub integration_id: i64,
+    pub key: String,
+    pub stage: String,
+    pub position: i64,
+    pub title: String,
+    pub help: String,
+    pub required: bool,
+    pub fact: Option<String>,
+    pub state: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TaskRow {
+    pub fn stage(&self) -> Result<Stage, sqlx::Error> {
+        Stage::parse(&self.stage).ok_or_else(|| decode_error("stage", &self.stage))
+    }
+    pub fn state(&self) -> Result<TaskState, sqlx::Error> {
+        TaskState::parse(&self.state).ok_or_else(|| decode_error("task state", &self.state))
+    }
+}
+
+/// A new task of a checklist.
+pub struct NewTask<'a> {
+    pub key: &'a str,
+    pub stage: Stage,
+    pub title: &'a str,
+    pub help: &'a str,
+    pub required: bool,
+    pub fact: Option<&'a str>,
+    pub state: TaskState,
+}
+
+/// A change to record: the task's new state and the event saying why.
+pub struct Change<'a> {
+    pub task_id: i64,
+    pub from: TaskState,
+    pub to: TaskState,
+    pub action: TaskAction,
+    pub actor_id: Option<i64>,
+    pub actor_name: &'a str,
+    pub evidence_url: Option<&'a str>,
+    pub note: Option<&'a str>,
+    pub comment: Option<&'a str>,
+}
+
+const SELECT: &str = "SELECT id, integration_id, key, stage, position, title, help, required, fact, state, updated_at FROM tasks";
+
+pub async fn for_integration(db: &Db, integration_id: i64) -> Result<Vec<TaskRow>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE integration_id = $1 ORDER BY position, id");
+    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql).bind(integration_id).fetch_all(pool).await)
+}
+
+pub async fn get(db: &Db, task_id: i64) -> Result<Option<TaskRow>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE id = $1");
+    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql).bind(task_id).fetch_optional(pool).await)
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    task_id: i64,
+    action: String,
+    actor_name: String,
+    from_state: String,
+    to_state: String,
+    evidence_url: Option<String>,
+    note: Option<String>,
+    comment: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// The events of an integration's tasks, oldest first, as (task id, event).
+pub async fn events_for(db: &Db, integration_id: i64) -> Result<Vec<(i64, TaskEvent)>, sqlx::Error> {
+    let rows = on_pool!(db, |pool| sqlx::query_as::<_, EventRow>(
+        "SELECT e.task_id, e.action, e.actor_name, e.from_state, e.to_state, e.evidence_url, e.note, e.comment, e.created_at
+         FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE t.integration_id = $1 ORDER BY e.id"
+    )
+    .bind(integration_id)
+    .fetch_all(pool)
+    .await?);
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                r.task_id,
+                TaskEvent {
+                    action: TaskAction::parse(&r.action).ok_or_else(|| decode_error("task action", &r.action))?,
+                    from: TaskState::parse(&r.from_state).ok_or_else(|| decode_error("task state", &r.from_state))?,
+                    to: TaskState::parse(&r.to_state).ok_or_else(|| decode_error("task state", &r.to_state))?,
+                    actor: r.actor_name,
+                    evidence_url: r.evidence_url,
+                    note: r.note,
+                    comment: r.comment,
+                    at: r.created_at,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Gives an integration its checklist, unless it already has one; returns
+/// whether it was created.
+pub async fn create_checklist(db: &Db, integration_id: i64, tasks: &[NewTask<'_>], now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    on_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE integration_id = $1")
+            .bind(integration_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if existing > 0 {
+            return Ok(false);
+        }
+        for (i, t) in tasks.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO tasks (integration_id, key, stage, position, title, help, required, fact, state, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (integration_id, key) DO NOTHING",
+            )
+            .bind(integration_id)
+            .bind(t.key)
+            .bind(t.stage.key())
+            .bind(i as i64)
+            .bind(t.title)
+            .bind(t.help)
+            .bind(t.required)
+            .bind(t.fact)
+            .bind(t.state.key())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Applies changes and sets the integration's current stage, in one
+/// transaction; false (and nothing written) when a task was no longer in
+/// the state the change started from.
+pub async fn apply(db: &Db, integration_id: i64, changes: &[Change<'_>], current: Stage, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    on_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        for c in changes {
+            let updated = sqlx::query("UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
+                .bind(c.to.key())
+                .bind(now)
+                .bind(c.task_id)
+                .bind(c.from.key())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO task_events (task_id, action, actor_id, actor_name, from_state, to_state, evidence_url, note, comment, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(c.task_id)
+            .bind(c.action.key())
+            .bind(c.actor_id)
+            .bind(c.actor_name)
+            .bind(c.from.key())
+            .bind(c.to.key())
+            .bind(c.evidence_url)
+            .bind(c.note)
+            .bind(c.comment)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE integrations SET stage = $1, updated_at = $2 WHERE id = $3")
+            .bind(current.key())
+            .bind(now)
+            .bind(integration_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}
