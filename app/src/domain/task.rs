@@ -215,6 +215,8 @@ pub struct StageView {
     pub stage: super::catalog::Stage,
     pub status: StageStatus,
     pub tasks: Vec<TaskView>,
+    /// The caller may reopen it (a completed stage, and a reviewer).
+    pub reopenable: bool,
 }
 
 /// An integration's pipeline: its stages in track order.

@@ -296,6 +296,7 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
             <dt>"Repository"</dt>
             <dd>{match i.repository_url.clone() { Some(u) => { let text = u.clone(); view! { <a href=u>{text}</a> }.into_any() } None => none() }}</dd>
         </dl>
+        <crate::pages::pipeline::PipelineSection integration_id=i.id/>
     }
 }
 

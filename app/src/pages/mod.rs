@@ -4,6 +4,7 @@ pub mod account;
 pub mod home;
 pub mod integrations;
 pub mod partners;
+pub mod pipeline;
 pub mod sign_in;
 pub mod users;
 

@@ -100,6 +100,7 @@ pub async fn get(db: &Db, caller: &Caller, integration_id: i64) -> Result<Pipeli
         .map(|(stage, status)| StageView {
             stage: *stage,
             status: *status,
+            reopenable: may_review && *status == StageStatus::Complete,
             tasks: rows
                 .iter()
                 .filter(|(_, s, _)| s == stage)

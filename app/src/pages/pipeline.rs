@@ -1,0 +1,197 @@
+//! The pipeline on an integration's page: its stages in order, each task
+//! with its state, history and the forms the viewer's role allows (report
+//! with evidence, accept, request changes, waive; reopen a completed
+//! stage). Every form is a plain form post that also works before the wasm
+//! has loaded.
+
+use crate::components::ErrorNotice;
+use crate::domain::task::{Pipeline, StageStatus, StageView, TaskAction, TaskState, TaskView};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "pipeline/get")]
+pub async fn get_pipeline(integration_id: i64) -> Result<Pipeline, AppError> {
+    let (db, caller) = crate::context::signed_in()?;
+    crate::context::answer(crate::services::pipeline::get(&db, &caller, integration_id).await)
+}
+
+/// Acts on one task, then shows the integration again at that task.
+#[server(endpoint = "pipeline/act")]
+pub async fn act_on_task(
+    task_id: i64,
+    #[server(default)] action: String,
+    #[server(default)] evidence_url: String,
+    #[server(default)] note: String,
+    #[server(default)] comment: String,
+) -> Result<(), AppError> {
+    let (db, caller) = crate::context::signed_in()?;
+    let input = crate::domain::task::TaskInput { action, evidence_url, note, comment };
+    let result = crate::services::pipeline::act(&db, &caller, task_id, &input, chrono::Utc::now()).await;
+    let pipeline = crate::context::form_result(result)?;
+    leptos_axum::redirect(&format!("/integrations/{}#task-{task_id}", pipeline.integration_id));
+    Ok(())
+}
+
+#[server(endpoint = "pipeline/reopen")]
+pub async fn reopen_stage(integration_id: i64, #[server(default)] stage: String, #[server(default)] reason: String) -> Result<(), AppError> {
+    let (db, caller) = crate::context::signed_in()?;
+    let result = crate::services::pipeline::reopen(&db, &caller, integration_id, &stage, &reason, chrono::Utc::now()).await;
+    crate::context::form_result(result)?;
+    leptos_axum::redirect(&format!("/integrations/{integration_id}#stage-{stage}"));
+    Ok(())
+}
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn status_label(s: StageStatus) -> &'static str {
+    match s {
+        StageStatus::Complete => "Complete",
+        StageStatus::Open => "Open",
+        StageStatus::Locked => "Waiting for earlier stages",
+    }
+}
+
+#[component]
+pub fn PipelineSection(integration_id: i64) -> impl IntoView {
+    let act = ServerAction::<ActOnTask>::new();
+    let reopen = ServerAction::<ReopenStage>::new();
+    let pipeline = Resource::new(move || (act.version().get(), reopen.version().get()), move |_| get_pipeline(integration_id));
+    let error = Signal::derive(move || act.value().get().and_then(Result::err).or_else(|| reopen.value().get().and_then(Result::err)));
+    view! {
+        <section class="pipeline" aria-labelledby="pipeline-title">
+            <h2 id="pipeline-title">"Pipeline"</h2>
+            {move || error.get().map(|e| view! { <ErrorNotice error=e/> })}
+            <Transition fallback=|| view! { <p class="loading">"Loading the pipeline…"</p> }>
+                {move || Suspend::new(async move {
+                    match pipeline.await {
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                        Ok(p) => view! {
+                            <ol class="stages">
+                                {p.stages.into_iter().enumerate().map(|(i, s)| view! { <StageItem number=i + 1 stage=s integration_id act reopen/> }).collect_view()}
+                            </ol>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn StageItem(
+    number: usize,
+    stage: StageView,
+    integration_id: i64,
+    act: ServerAction<ActOnTask>,
+    reopen: ServerAction<ReopenStage>,
+) -> impl IntoView {
+    let key = stage.stage.key();
+    let open = stage.status == StageStatus::Open;
+    let reason_id = format!("reopen-{key}");
+    view! {
+        <li class=format!("stage stage-{}", match stage.status { StageStatus::Complete => "complete", StageStatus::Open => "open", StageStatus::Locked => "locked" })
+            id=format!("stage-{key}") aria-current=open.then_some("step")>
+            <h3>{format!("{number}. {}", stage.stage.label())}<span class="stage-status">{status_label(stage.status)}</span></h3>
+            <ul class="tasks">
+                {stage.tasks.into_iter().map(|t| view! { <TaskItem task=t act/> }).collect_view()}
+            </ul>
+            {stage.reopenable.then(|| view! {
+                <ActionForm action=reopen attr:class="form inline reopen">
+                    <input type="hidden" name="integration_id" value=integration_id.to_string()/>
+                    <input type="hidden" name="stage" value=key/>
+                    <div class="field">
+                        <label for=reason_id.clone()>"Reason for reopening"</label>
+                        <input id=reason_id type="text" name="reason" required=true/>
+                    </div>
+                    <button type="submit">{format!("Reopen {}", stage.stage.label())}</button>
+                </ActionForm>
+            })}
+        </li>
+    }
+}
+
+#[component]
+fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
+    let id = task.id;
+    let may = |a: TaskAction| task.allowed.contains(&a);
+    let (report, accept, changes, waive) = (may(TaskAction::Report), may(TaskAction::Accept), may(TaskAction::RequestChanges), may(TaskAction::Waive));
+    let f = move |name: &str| format!("t{id}-{name}");
+    let state_class = format!("task-state state-{}", task.state.key());
+    let history = task.events.iter().map(|e| {
+        let what = match e.action {
+            TaskAction::Report => "reported",
+            TaskAction::Accept => "accepted",
+            TaskAction::RequestChanges => "requested changes",
+            TaskAction::Waive => "waived it",
+            TaskAction::Observe => "observed it",
+            TaskAction::Reopen => "reopened the stage",
+        };
+        let url = e.evidence_url.clone();
+        view! {
+            <li>
+                <span class="who">{format!("{} {what}", e.actor)}</span>" · "<time>{when(e.at)}</time>
+                {url.map(|u| { let text = u.clone(); view! { <div>"Evidence: "<a href=u rel="nofollow noopener">{text}</a></div> } })}
+                {e.note.clone().map(|n| view! { <div class="note">{n}</div> })}
+                {e.comment.clone().map(|c| view! { <div class="comment">{c}</div> })}
+            </li>
+        }
+    }).collect_view();
+    view! {
+        <li class="task" id=format!("task-{id}")>
+            <div class="task-head">
+                <strong>{task.title.clone()}</strong>
+                <span class=state_class>{task.state.label()}</span>
+                {(!task.required).then(|| view! { <span class="hint">"optional"</span> })}
+                {task.automatic.then(|| view! { <span class="hint">"checked automatically"</span> })}
+            </div>
+            <p class="hint">{task.help.clone()}</p>
+            {(!task.events.is_empty()).then(|| view! { <ul class="history">{history}</ul> })}
+            {report.then(|| view! {
+                <ActionForm action=act attr:class="form task-form">
+                    <input type="hidden" name="task_id" value=id.to_string()/>
+                    <input type="hidden" name="action" value="report"/>
+                    <div class="field">
+                        <label for=f("url")>"Evidence link"</label>
+                        <input id=f("url") type="url" name="evidence_url" placeholder="https://…"/>
+                    </div>
+                    <div class="field">
+                        <label for=f("note")>"Note"</label>
+                        <textarea id=f("note") name="note" rows="2"></textarea>
+                    </div>
+                    <button type="submit" class="primary">{if task.state == TaskState::Reported { "Update report" } else { "Report done" }}</button>
+                </ActionForm>
+            })}
+            {accept.then(|| view! {
+                <ActionForm action=act attr:class="form inline">
+                    <input type="hidden" name="task_id" value=id.to_string()/>
+                    <input type="hidden" name="action" value="accept"/>
+                    <button type="submit" class="primary">"Accept"</button>
+                </ActionForm>
+            })}
+            {changes.then(|| view! {
+                <ActionForm action=act attr:class="form inline">
+                    <input type="hidden" name="task_id" value=id.to_string()/>
+                    <input type="hidden" name="action" value="request_changes"/>
+                    <div class="field">
+                        <label for=f("comment")>"What needs to change"</label>
+                        <input id=f("comment") type="text" name="comment"/>
+                    </div>
+                    <button type="submit">"Request changes"</button>
+                </ActionForm>
+            })}
+            {waive.then(|| view! {
+                <ActionForm action=act attr:class="form inline">
+                    <input type="hidden" name="task_id" value=id.to_string()/>
+                    <input type="hidden" name="action" value="waive"/>
+                    <div class="field">
+                        <label for=f("waive")>"Reason for waiving"</label>
+                        <input id=f("waive") type="text" name="comment"/>
+                    </div>
+                    <button type="submit">"Waive"</button>
+                </ActionForm>
+            })}
+        </li>
+    }
+}
