@@ -35,6 +35,7 @@ test('a partner reports a task, the reviewer asks for changes, then accepts, and
   await expect(dev.locator('#stage-prepare')).toContainText('Open');
   await expect(dev.locator('#stage-publish')).toContainText('Waiting for earlier stages');
   const devTask = dev.locator('li.task', { hasText: 'Documentation in the repository' });
+  await devTask.getByText('Report this task…').click();
   await devTask.getByLabel('Evidence link').fill('https://github.com/pipeworks/terraform-provider-pipe/tree/main/docs');
   await devTask.getByRole('button', { name: 'Report done' }).click();
   await expect(devTask.locator('.task-state')).toHaveText('Reported');
@@ -55,6 +56,7 @@ test('a partner reports a task, the reviewer asks for changes, then accepts, and
   await hydrated(dev);
   await expect(devTask.locator('.task-state')).toHaveText('Changes requested');
   await expect(devTask.getByText('Document the data sources too.')).toBeVisible();
+  await devTask.getByText('Report again…').click();
   await devTask.getByLabel('Note').fill('Data sources documented in docs/data-sources.');
   await devTask.getByRole('button', { name: 'Report done' }).click();
   await expect(devTask.locator('.task-state')).toHaveText('Reported');

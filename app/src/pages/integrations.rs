@@ -437,18 +437,30 @@ fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String,
                 </select>
                 <FieldHelp id="f-tier".into() hint=None error=field("tier")/>
             </div>
-            <div class="field" class:invalid=move || field("stage").get().is_some()>
-                <label for="f-stage">"Stage"</label>
-                <select id="f-stage" name="stage" aria-describedby="f-stage-hint f-stage-error">
-                    <option value="" selected=stage.is_empty()>"First stage of its track"</option>
-                    {IntegrationKind::ALL.iter().map(|k| view! {
-                        <optgroup label=format!("{} track", k.label())>
-                            {k.track().iter().map(|s| view! { <option value=s.key() selected=stage == s.key()>{s.label()}</option> }).collect_view()}
-                        </optgroup>
-                    }).collect_view()}
-                </select>
-                <FieldHelp id="f-stage".into() hint=Some("Stage logic arrives with the pipeline; for now the stage is recorded as given.".into()) error=field("stage")/>
-            </div>
+            {match existing.as_ref() {
+                // Once tracked, the pipeline moves the stage: it is shown, not edited.
+                Some(e) => view! {
+                    <div class="field">
+                        <span class="label">"Stage"</span>
+                        <input type="hidden" name="stage" value=e.stage.key()/>
+                        <p>{e.stage.label()}<span class="hint">" · moves with the pipeline: report and review its tasks"</span></p>
+                    </div>
+                }.into_any(),
+                None => view! {
+                    <div class="field" class:invalid=move || field("stage").get().is_some()>
+                        <label for="f-stage">"Stage"</label>
+                        <select id="f-stage" name="stage" aria-describedby="f-stage-hint f-stage-error">
+                            <option value="" selected=stage.is_empty()>"First stage of its track"</option>
+                            {IntegrationKind::ALL.iter().map(|k| view! {
+                                <optgroup label=format!("{} track", k.label())>
+                                    {k.track().iter().map(|s| view! { <option value=s.key() selected=stage == s.key()>{s.label()}</option> }).collect_view()}
+                                </optgroup>
+                            }).collect_view()}
+                        </select>
+                        <FieldHelp id="f-stage".into() hint=Some("Where it stands today, for integrations already under way: the tasks of earlier stages start accepted.".into()) error=field("stage")/>
+                    </div>
+                }.into_any(),
+            }}
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || action.pending().get()>
                     {move || if action.pending().get() { "Saving…" } else { "Save integration" }}

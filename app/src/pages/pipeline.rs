@@ -149,6 +149,8 @@ fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
             <p class="hint">{task.help.clone()}</p>
             {(!task.events.is_empty()).then(|| view! { <ul class="history">{history}</ul> })}
             {report.then(|| view! {
+                <details class="report-form">
+                <summary>{if task.state == TaskState::Open { "Report this task…" } else { "Report again…" }}</summary>
                 <ActionForm action=act attr:class="form task-form">
                     <input type="hidden" name="task_id" value=id.to_string()/>
                     <input type="hidden" name="action" value="report"/>
@@ -162,6 +164,7 @@ fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
                     </div>
                     <button type="submit" class="primary">{if task.state == TaskState::Reported { "Update report" } else { "Report done" }}</button>
                 </ActionForm>
+                </details>
             })}
             {accept.then(|| view! {
                 <ActionForm action=act attr:class="form inline">

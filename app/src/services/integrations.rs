@@ -78,7 +78,26 @@ pub async fn create(db: &Db, caller: &Caller, input: &IntegrationInput) -> Resul
 pub async fn update(db: &Db, caller: &Caller, id: i64, input: &IntegrationInput) -> Result<Integration, AppError> {
     let current = get(db, caller, id).await?;
     caller.check(Action::EditIntegration { partner: current.partner_id }, || format!("integration {id}"))?;
+    // An empty stage keeps the current one (the pipeline moves it).
+    let input = if input.stage.trim().is_empty() {
+        &IntegrationInput { stage: current.stage.key().into(), ..input.clone() }
+    } else {
+        input
+    };
     let (partner_id, valid) = validate(db, caller, input).await?;
+    if valid.kind != current.kind {
+        let mut fields = crate::domain::FieldErrors::new();
+        fields.insert("kind".into(), vec!["the kind cannot change once an integration is tracked (its checklist follows the kind's track); add a new integration instead".into()]);
+        return Err(AppError::invalid(fields));
+    }
+    if valid.stage != current.stage {
+        let mut fields = crate::domain::FieldErrors::new();
+        fields.insert(
+            "stage".into(),
+            vec![format!("the stage follows the pipeline (now {}): report and review its tasks, or reopen a stage, to move it", current.stage.label())],
+        );
+        return Err(AppError::invalid(fields));
+    }
     match store::update(db, id, partner_id, &valid, Utc::now()).await {
         Ok(()) => get(db, caller, id).await,
         Err(e) if is_unique_violation(&e) => Err(address_taken(db, caller, &valid).await),

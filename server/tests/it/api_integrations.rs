@@ -53,12 +53,22 @@ async fn integrations_can_be_created_read_listed_and_updated(app: TestApp) {
     assert_eq!(status, 201, "{run_task}");
     assert_eq!(run_task["source_address"], serde_json::Value::Null);
 
-    let (status, patched) = app
+    // The stage follows the pipeline; it cannot be set by editing.
+    let (status, refused) = app
         .send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"tier": "verified", "stage": "verify"}))
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused["fields"]["stage"][0].as_str().unwrap().contains("follows the pipeline"));
+    let (status, patched) = app
+        .send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"tier": "verified"}))
         .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["tier"], "verified");
-    assert_eq!(patched["stage"], "verify");
+    assert_eq!(patched["stage"], "prepare");
+    let (status, refused) = app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"kind": "run_task"})).await;
+    assert_eq!(status, 422, "{refused}");
+    let (_, still) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(still["kind"], "provider");
     assert_eq!(patched["source_address"], "registry.terraform.io/acme/cloud");
 
     let mut replacement = provider("acme", "acme/cloud2");
