@@ -99,7 +99,15 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.db.clone(), self.idle));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // Pages are written in several chunks: without TCP_NODELAY a small
+        // last chunk waits for the client's delayed ACK (~40 ms).
+        use axum::serve::ListenerExt;
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
         self.db.close().await;
         result
