@@ -14,7 +14,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
 /// Which ways in this server offers (from its configuration).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SignInOptions {
     pub github: bool,
     /// The OIDC button's label, when an OpenID Connect provider is configured.
@@ -35,7 +35,7 @@ pub struct SignInPageData {
 #[server(endpoint = "auth/options")]
 pub async fn load_sign_in_page() -> Result<SignInPageData, AppError> {
     let db = crate::context::db()?;
-    let options = use_context::<SignInOptions>().unwrap_or(SignInOptions { github: false, oidc: None, demo: false });
+    let options = use_context::<SignInOptions>().unwrap_or_default();
     let demo_users = if options.demo { crate::store::users::demo_users(&db).await? } else { Vec::new() };
     let awaiting_admin = !crate::store::users::active_admin_exists(&db).await?;
     Ok(SignInPageData { options, demo_users, awaiting_admin })
@@ -71,7 +71,7 @@ pub async fn invitation(token: String) -> Result<InvitationInfo, AppError> {
         return Ok(InvitationInfo::Expired);
     }
     let user = store::get(&db, user_id).await?.ok_or(AppError::Internal)?;
-    let options = use_context::<SignInOptions>().unwrap_or(SignInOptions { github: false, oidc: None, demo: false });
+    let options = use_context::<SignInOptions>().unwrap_or_default();
     Ok(InvitationInfo::Valid { email: user.email, role: user.role.label().into(), partner: user.partner_name, options })
 }
 

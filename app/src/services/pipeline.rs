@@ -74,12 +74,16 @@ struct Loaded {
 
 async fn load(db: &Db, caller: &Caller, integration_id: i64) -> Result<Loaded, AppError> {
     let integration = crate::services::integrations::get(db, caller, integration_id).await?;
-    ensure_checklist(db, integration.id, integration.kind, integration.stage, Utc::now()).await?;
-    let rows = store::for_integration(db, integration.id)
-        .await?
+    let mut stored = store::for_integration(db, integration.id).await?;
+    if stored.is_empty() {
+        // Integrations from before checklists existed get theirs on first view.
+        ensure_checklist(db, integration.id, integration.kind, integration.stage, Utc::now()).await?;
+        stored = store::for_integration(db, integration.id).await?;
+    }
+    let rows = stored
         .into_iter()
-        .map(|r| Ok((r.stage()?, r.state()?, r)))
-        .map(|x: Result<_, sqlx::Error>| x.map(|(st, state, r)| (r, st, state)))
+        .map(|r| Ok::<_, sqlx::Error>((r.stage()?, r.state()?, r)))
+        .map(|x| x.map(|(st, state, r)| (r, st, state)))
         .collect::<Result<Vec<_>, _>>()?;
     let track = integration.kind.track();
     let statuses = stage_statuses(&by_stage(track, &rows));
@@ -93,7 +97,7 @@ pub async fn get(db: &Db, caller: &Caller, integration_id: i64) -> Result<Pipeli
     let partner = integration.partner_id;
     let may_edit = caller.may(Action::EditIntegration { partner });
     let may_review = caller.may(Action::Review { partner });
-    let mut events = store::events_for(db, integration.id).await?;
+    let events = store::events_for(db, integration.id).await?;
     let stages = track
         .iter()
         .zip(&statuses)
@@ -124,7 +128,6 @@ pub async fn get(db: &Db, caller: &Caller, integration_id: i64) -> Result<Pipeli
                 .collect(),
         })
         .collect();
-    events.clear();
     Ok(Pipeline { integration_id: integration.id, current: current_stage(track, &statuses), stages })
 }
 

@@ -123,7 +123,7 @@ pub async fn link_identity(db: &Db, provider: &str, subject: &str, user_id: i64,
     Ok(())
 }
 
-/// Newest first, with the total.
+/// Active and invited people before deactivated ones, by email; with the total.
 pub async fn list(db: &Db, page: i64, per_page: i64) -> Result<(Vec<User>, i64), sqlx::Error> {
     let sql = format!("{USER} ORDER BY u.status = 'deactivated', LOWER(u.email) LIMIT $1 OFFSET $2");
     let (rows, total) = on_pool!(db, |pool| {

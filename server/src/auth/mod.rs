@@ -11,7 +11,6 @@ pub mod routes;
 use crate::config::AuthConfig;
 use crate::AppState;
 use app::domain::access::Caller;
-use app::error::AppError;
 use app::services::sign_in;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
@@ -169,9 +168,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let bearer = bearer(req.headers());
     if bearer.is_none() && !is_safe(req.method()) && !same_origin(req.headers(), &state.auth.base_url) {
         tracing::warn!(path, "refused a cross-origin request");
-        return AppError::BadRequest("cross-origin requests are not accepted".into())
-            .into_response()
-            .with_status(403);
+        return json_error(axum::http::StatusCode::FORBIDDEN, "cross-origin requests are not accepted");
     }
     let caller = match &bearer {
         Some(Ok(token)) => match sign_in::token_caller(&state.db, token, now).await {
@@ -203,26 +200,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
-fn unauthorized(message: &str) -> Response {
-    let mut res = (
-        axum::http::StatusCode::UNAUTHORIZED,
-        axum::Json(serde_json::json!({ "error": message })),
-    )
-        .into_response();
-    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    res
+/// The API's error body (`{"error": …}`) with a message of our own.
+fn json_error(status: axum::http::StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-trait WithStatus {
-    fn with_status(self, status: u16) -> Response;
-}
-impl WithStatus for Response {
-    fn with_status(mut self, status: u16) -> Response {
-        if let Ok(s) = axum::http::StatusCode::from_u16(status) {
-            *self.status_mut() = s;
-        }
-        self
-    }
+fn unauthorized(message: &str) -> Response {
+    let mut res = json_error(axum::http::StatusCode::UNAUTHORIZED, message);
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
 }
 
 /// Percent-encodes a value for a query string.

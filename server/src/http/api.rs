@@ -50,9 +50,11 @@ pub fn router() -> Router<AppState> {
     routes().0
 }
 
-/// The OpenAPI document: every API route with its methods.
+/// The OpenAPI document: every API route with its methods (built once;
+/// `/openapi.json` serves it on every call).
 pub fn document() -> utoipa::openapi::OpenApi {
-    routes().1
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| routes().1).clone()
 }
 
 /// Declares bearer-token authentication for every operation.

@@ -517,3 +517,40 @@ async fn the_cli_creates_admins_and_tokens() {
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn bad_user_management_input_is_refused_and_changes_nothing() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let call = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let req = app.client.post(app.url(path)).form(&form);
+        async move { crate::helpers::json_of(req.send().await.unwrap()).await }
+    };
+    let count = || async { app::store::users::list(&app.db, 1, 100).await.unwrap().1 };
+    let before = count().await;
+    // Bad email, unknown role, partner member without a partner, unknown partner.
+    for (form, field) in [
+        (vec![("email", "not-an-email".to_string()), ("role", "viewer".to_string())], "email"),
+        (vec![("email", "a@b.example".to_string()), ("role", "owner".to_string())], "role"),
+        (vec![("email", "a@b.example".to_string()), ("role", "partner".to_string())], "partner"),
+        (vec![("email", "a@b.example".to_string()), ("role", "partner".to_string()), ("partner", "nope".to_string())], "partner"),
+    ] {
+        let (status, err) = call("/api/users/invite", form).await;
+        assert_eq!(status, 422, "{err}");
+        assert!(err["Validation"]["fields"][field].is_array(), "{field}: {err}");
+    }
+    assert_eq!(count().await, before, "nothing was created");
+    // An email that already has an account is a conflict.
+    let (status, err) = call("/api/users/invite", vec![("email", "ADMIN@tracker.test".into()), ("role", "viewer".into())]).await;
+    assert_eq!(status, 409, "{err}");
+    // An admin cannot demote or deactivate themselves.
+    let me = app::store::users::get_by_email(&app.db, "admin@tracker.test").await.unwrap().unwrap();
+    let (status, _) = call("/api/users/save", vec![("id", me.id.to_string()), ("role", "viewer".into())]).await;
+    assert_eq!(status, 400);
+    let (status, _) = call("/api/users/set-active", vec![("id", me.id.to_string()), ("active", "false".into())]).await;
+    assert_eq!(status, 400);
+    let after = app::store::users::get(&app.db, me.id).await.unwrap().unwrap();
+    assert_eq!((after.role, after.status), (Role::Admin, UserStatus::Active));
+    // Demo sign-in is not offered by a server without the setting.
+    let res = browser().post(app.url("/auth/demo")).header("origin", app.url("")).form(&[("user_id", me.id.to_string())]).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
