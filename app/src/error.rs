@@ -15,10 +15,16 @@ pub enum AppError {
     NotFound(String),
     /// Input broke a rule; `fields` says which and why.
     #[error("{message}")]
-    Validation { message: String, fields: FieldErrors },
+    Validation {
+        message: String,
+        fields: FieldErrors,
+    },
     /// Input is fine but clashes with what is stored (e.g. a taken slug).
     #[error("{message}")]
-    Conflict { message: String, fields: FieldErrors },
+    Conflict {
+        message: String,
+        fields: FieldErrors,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("something went wrong on our side; please try again")]
@@ -30,7 +36,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(fields: FieldErrors) -> Self {
-        AppError::Validation { message: "please correct the highlighted fields".into(), fields }
+        AppError::Validation {
+            message: "please correct the highlighted fields".into(),
+            fields,
+        }
     }
 
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
@@ -108,7 +117,8 @@ mod ssr {
     /// `{"error": "...", "fields": {...}}` with the matching status.
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
-            let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut body = serde_json::json!({ "error": self.to_string() });
             if let Some(fields) = self.fields() {
                 body["fields"] = serde_json::json!(fields);

@@ -46,7 +46,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     // Who is signed in: the header and the pages' action buttons read it.
-    provide_context(components::CurrentCaller(Resource::new(|| (), |_| pages::sign_in::whoami())));
+    provide_context(components::CurrentCaller(Resource::new(
+        || (),
+        |_| pages::sign_in::whoami(),
+    )));
     // Marks the page once the wasm has taken over, for tests and styling.
     Effect::new(move |_| {
         if let Some(body) = document().body() {
@@ -70,6 +73,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/tokens") view=pages::account::TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=pages::users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users/:id") view=pages::users::UserPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/review") view=pages::review::ReviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners") view=pages::partners::PartnersPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/new") view=pages::partners::PartnerEditPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/:slug") view=pages::partners::PartnerPage ssr=SsrMode::Async/>
@@ -96,11 +101,13 @@ fn TopBar() -> impl IntoView {
                 {move || Suspend::new(async move {
                     me.await.ok().flatten().map(|caller| {
                         let admin = caller.role == domain::access::Role::Admin;
+                        let staff = caller.role.is_staff();
                         view! {
                             <nav aria-label="Main">
                                 <A href="/partners">"Partners"</A>
                                 <A href="/integrations">"Integrations"</A>
-                                {admin.then(|| view! { <A href="/admin/users">"Users"</A> })}
+                                {staff.then(|| view! { <A href="/review">"Review queue"</A> })}
+                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/audit">"Audit"</A> })}
                             </nav>
                             <div class="account">
                                 <a href="/settings/tokens" title="API tokens">{caller.name.clone()}</a>

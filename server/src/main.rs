@@ -47,7 +47,9 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         // The log goes to stderr: stdout is for what commands print (a token).
         .with_writer(std::io::stderr)
         .init();
@@ -78,16 +80,22 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let db = app::store::Db::connect(&config.database_url).await?;
             db.migrate().await?;
             match demo::seed(&db).await? {
-                demo::Seeded::Loaded { partners, integrations } => {
+                demo::Seeded::Loaded {
+                    partners,
+                    integrations,
+                } => {
                     println!("demo data loaded: {partners} partners, {integrations} integrations")
                 }
-                demo::Seeded::AlreadyHasData => println!("the database already has partners; demo data not loaded"),
+                demo::Seeded::AlreadyHasData => {
+                    println!("the database already has partners; demo data not loaded")
+                }
             }
         }
         Command::CreateAdmin { email } => {
             let db = app::store::Db::connect(&config.database_url).await?;
             db.migrate().await?;
-            let (_, changed) = app::services::sign_in::ensure_admin(&db, &email, chrono::Utc::now()).await?;
+            let (_, changed) =
+                app::services::sign_in::ensure_admin(&db, &email, chrono::Utc::now()).await?;
             // Messages on stderr, so scripts can rely on stdout.
             if changed {
                 eprintln!("{email} is now an active administrator; they sign in with GitHub or OpenID Connect using this email");
@@ -105,7 +113,8 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 Some(_) => return Err(format!("{email} is not active (invited or deactivated)").into()),
                 None => return Err(format!("no user with the email {email}; create one first (e.g. server create-admin --email {email})").into()),
             };
-            let (_, secret) = app::services::tokens::create_for(&db, user.id, &name, chrono::Utc::now()).await?;
+            let (_, secret) =
+                app::services::tokens::create_for(&db, user.id, &name, chrono::Utc::now()).await?;
             println!("{secret}");
         }
     }

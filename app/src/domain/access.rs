@@ -28,16 +28,27 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Read a partner and everything under it.
-    Read { partner: i64 },
+    Read {
+        partner: i64,
+    },
     /// Create partners, or change a partner's own record (name, kind, contacts).
     ManagePartners,
-    EditPartner { partner: i64 },
+    EditPartner {
+        partner: i64,
+    },
     /// Create or change an integration, or self-report on it.
-    EditIntegration { partner: i64 },
+    EditIntegration {
+        partner: i64,
+    },
     /// Accept work, ask for changes, decide on flags.
-    Review { partner: i64 },
+    Review {
+        partner: i64,
+    },
     /// Invite people, assign roles, deactivate accounts.
     ManageUsers,
+    /// Search the whole audit trail (timelines of one partner or
+    /// integration only need `Read`).
+    SearchAudit,
     /// Change anything at all: checked first, so a viewer's bad input
     /// gets "forbidden" rather than a list of field errors.
     Write,
@@ -59,13 +70,16 @@ pub fn decide(role: Role, own_partner: Option<i64>, action: Action) -> Decision 
     use Action::*;
     use Decision::*;
     let partner_of = |a: Action| match a {
-        Read { partner } | EditPartner { partner } | EditIntegration { partner } | Review { partner } => Some(partner),
-        ManagePartners | ManageUsers | Write => None,
+        Read { partner }
+        | EditPartner { partner }
+        | EditIntegration { partner }
+        | Review { partner } => Some(partner),
+        ManagePartners | ManageUsers | SearchAudit | Write => None,
     };
     match role {
         Role::Admin => Allow,
         Role::Reviewer => match action {
-            ManageUsers => Forbid,
+            ManageUsers | SearchAudit => Forbid,
             _ => Allow,
         },
         Role::Viewer => match action {
@@ -152,6 +166,10 @@ mod tests {
             (Role::Admin, EditIntegration { partner: OTHER }, Allow),
             (Role::Admin, Review { partner: OTHER }, Allow),
             (Role::Admin, ManageUsers, Allow),
+            (Role::Admin, SearchAudit, Allow),
+            (Role::Reviewer, SearchAudit, Forbid),
+            (Role::Viewer, SearchAudit, Forbid),
+            (Role::Partner, SearchAudit, Forbid),
             (Role::Admin, Write, Allow),
             (Role::Reviewer, Write, Allow),
             (Role::Viewer, Write, Forbid),
@@ -188,7 +206,13 @@ mod tests {
     #[test]
     fn a_member_without_a_partner_sees_nothing() {
         assert_eq!(decide(Role::Partner, None, Read { partner: OWN }), Hide);
-        let caller = Caller { user_id: 1, email: "a@b.c".into(), name: "A".into(), role: Role::Partner, partner: None };
+        let caller = Caller {
+            user_id: 1,
+            email: "a@b.c".into(),
+            name: "A".into(),
+            role: Role::Partner,
+            partner: None,
+        };
         assert_eq!(caller.partner_scope(), Some(-1));
     }
 
@@ -199,10 +223,20 @@ mod tests {
             email: "m@a.test".into(),
             name: "M".into(),
             role: Role::Partner,
-            partner: Some(PartnerRef { id: OWN, slug: "a".into(), name: "A".into() }),
+            partner: Some(PartnerRef {
+                id: OWN,
+                slug: "a".into(),
+                name: "A".into(),
+            }),
         };
         assert_eq!(member.check(Read { partner: OWN }, || "x".into()), Ok(()));
-        assert_eq!(member.check(ManageUsers, || "x".into()), Err(AppError::Forbidden));
-        assert_eq!(member.check(Read { partner: OTHER }, || "partner".into()), Err(AppError::NotFound("partner".into())));
+        assert_eq!(
+            member.check(ManageUsers, || "x".into()),
+            Err(AppError::Forbidden)
+        );
+        assert_eq!(
+            member.check(Read { partner: OTHER }, || "partner".into()),
+            Err(AppError::NotFound("partner".into()))
+        );
     }
 }

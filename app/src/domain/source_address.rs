@@ -39,9 +39,7 @@ impl SourceAddress {
             return err("enter a source address, e.g. hashicorp/aws");
         }
         if input.contains("://") {
-            return err(
-                "enter the address without a scheme: [hostname/]namespace/type, not a URL",
-            );
+            return err("enter the address without a scheme: [hostname/]namespace/type, not a URL");
         }
         let parts: Vec<&str> = input.split('/').collect();
         let (host, namespace, type_raw) = match parts.as_slice() {
@@ -53,11 +51,7 @@ impl SourceAddress {
             }
             [ns, ty] => (PUBLIC_REGISTRY_HOST.to_string(), *ns, *ty),
             [host, ns, ty] => (normalise_host(host)?, *ns, *ty),
-            _ => {
-                return err(
-                    "too many parts: a source address is [hostname/]namespace/type",
-                )
-            }
+            _ => return err("too many parts: a source address is [hostname/]namespace/type"),
         };
         if namespace.is_empty() {
             return err("the namespace is empty");
@@ -94,7 +88,11 @@ impl SourceAddress {
                 "terraform.io/builtin/… is built into Terraform, not a provider the program tracks",
             );
         }
-        Ok(Self { host, namespace, type_name })
+        Ok(Self {
+            host,
+            namespace,
+            type_name,
+        })
     }
 
     /// Rebuilds an address from the normalised parts stored in the database.
@@ -122,7 +120,11 @@ impl SourceAddress {
     pub fn host_display(&self) -> String {
         let (name, port) = split_port(&self.host);
         let (unicode, result) = idna::domain_to_unicode(name);
-        let name = if result.is_ok() { unicode } else { name.to_string() };
+        let name = if result.is_ok() {
+            unicode
+        } else {
+            name.to_string()
+        };
         match port {
             Some(p) => format!("{name}:{p}"),
             None => name,
@@ -155,7 +157,13 @@ impl fmt::Display for SourceAddress {
         if self.is_public_registry() {
             write!(f, "{}/{}", self.namespace, self.type_name)
         } else {
-            write!(f, "{}/{}/{}", self.host_display(), self.namespace, self.type_name)
+            write!(
+                f,
+                "{}/{}/{}",
+                self.host_display(),
+                self.namespace,
+                self.type_name
+            )
         }
     }
 }
@@ -172,7 +180,9 @@ fn normalise_label(raw: &str, what: &str) -> Result<String, SourceAddressError> 
         return err(format!("the {what} is empty"));
     }
     if label.contains('.') {
-        return err(format!("the {what} \"{raw}\" contains a dot; dots are not allowed"));
+        return err(format!(
+            "the {what} \"{raw}\" contains a dot; dots are not allowed"
+        ));
     }
     if label.contains("--") {
         return err(format!(
@@ -180,7 +190,9 @@ fn normalise_label(raw: &str, what: &str) -> Result<String, SourceAddressError> 
         ));
     }
     if label.starts_with('-') || label.ends_with('-') {
-        return err(format!("the {what} \"{raw}\" must not start or end with a dash"));
+        return err(format!(
+            "the {what} \"{raw}\" must not start or end with a dash"
+        ));
     }
     if let Some(bad) = label.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
         return err(format!(
@@ -211,7 +223,11 @@ fn normalise_host(raw: &str) -> Result<String, SourceAddressError> {
     let (name, port) = split_port(raw);
     let port = match port {
         None => None,
-        Some("") => return err(format!("the hostname \"{raw}\" ends with \":\" but has no port")),
+        Some("") => {
+            return err(format!(
+                "the hostname \"{raw}\" ends with \":\" but has no port"
+            ))
+        }
         Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
             return err(format!("the port \"{p}\" must be digits only"))
         }
@@ -236,7 +252,9 @@ fn normalise_host(raw: &str) -> Result<String, SourceAddressError> {
     }
     for label in name.split('.') {
         if label.is_empty() {
-            return err(format!("the hostname \"{raw}\" has an empty label (\"..\" or a dot at either end)"));
+            return err(format!(
+                "the hostname \"{raw}\" has an empty label (\"..\" or a dot at either end)"
+            ));
         }
         if label.starts_with("xn--") {
             return err(format!(
@@ -244,7 +262,9 @@ fn normalise_host(raw: &str) -> Result<String, SourceAddressError> {
             ));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return err(format!("the hostname label \"{label}\" must not start or end with a dash"));
+            return err(format!(
+                "the hostname label \"{label}\" must not start or end with a dash"
+            ));
         }
         if let Some(bad) = label.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
             return err(format!(
@@ -252,9 +272,8 @@ fn normalise_host(raw: &str) -> Result<String, SourceAddressError> {
             ));
         }
     }
-    let ascii = idna::domain_to_ascii(&name).map_err(|_| {
-        SourceAddressError(format!("\"{raw}\" is not a valid hostname"))
-    })?;
+    let ascii = idna::domain_to_ascii(&name)
+        .map_err(|_| SourceAddressError(format!("\"{raw}\" is not a valid hostname")))?;
     if ascii.split('.').any(|l| l.len() > 63) || ascii.len() > 253 {
         return err(format!("the hostname \"{raw}\" is too long"));
     }
@@ -270,27 +289,95 @@ mod tests {
 
     /// (input, fully-qualified form, display form)
     const VALID: &[(&str, &str, &str)] = &[
-        ("hashicorp/aws", "registry.terraform.io/hashicorp/aws", "hashicorp/aws"),
-        ("registry.Terraform.io/HashiCorp/AWS", "registry.terraform.io/hashicorp/aws", "hashicorp/aws"),
-        ("registry.terraform.io:443/hashicorp/aws", "registry.terraform.io/hashicorp/aws", "hashicorp/aws"),
-        ("  cisco/aci  ", "registry.terraform.io/cisco/aci", "cisco/aci"),
-        ("localhost:8080/foo/bar", "localhost:8080/foo/bar", "localhost:8080/foo/bar"),
-        ("example.com:081/acme/foo", "example.com:81/acme/foo", "example.com:81/acme/foo"),
-        ("example.com:0443/acme/foo", "example.com/acme/foo", "example.com/acme/foo"),
-        ("Terraform.Example.COM/ExampleCorp/OurCloud", "terraform.example.com/examplecorp/ourcloud", "terraform.example.com/examplecorp/ourcloud"),
-        ("münchen.de/stadt/wetter", "xn--mnchen-3ya.de/stadt/wetter", "münchen.de/stadt/wetter"),
-        ("MÜNCHEN.de/stadt/wetter", "xn--mnchen-3ya.de/stadt/wetter", "münchen.de/stadt/wetter"),
-        ("example.com/Испытание/demo", "example.com/испытание/demo", "example.com/испытание/demo"),
+        (
+            "hashicorp/aws",
+            "registry.terraform.io/hashicorp/aws",
+            "hashicorp/aws",
+        ),
+        (
+            "registry.Terraform.io/HashiCorp/AWS",
+            "registry.terraform.io/hashicorp/aws",
+            "hashicorp/aws",
+        ),
+        (
+            "registry.terraform.io:443/hashicorp/aws",
+            "registry.terraform.io/hashicorp/aws",
+            "hashicorp/aws",
+        ),
+        (
+            "  cisco/aci  ",
+            "registry.terraform.io/cisco/aci",
+            "cisco/aci",
+        ),
+        (
+            "localhost:8080/foo/bar",
+            "localhost:8080/foo/bar",
+            "localhost:8080/foo/bar",
+        ),
+        (
+            "example.com:081/acme/foo",
+            "example.com:81/acme/foo",
+            "example.com:81/acme/foo",
+        ),
+        (
+            "example.com:0443/acme/foo",
+            "example.com/acme/foo",
+            "example.com/acme/foo",
+        ),
+        (
+            "Terraform.Example.COM/ExampleCorp/OurCloud",
+            "terraform.example.com/examplecorp/ourcloud",
+            "terraform.example.com/examplecorp/ourcloud",
+        ),
+        (
+            "münchen.de/stadt/wetter",
+            "xn--mnchen-3ya.de/stadt/wetter",
+            "münchen.de/stadt/wetter",
+        ),
+        (
+            "MÜNCHEN.de/stadt/wetter",
+            "xn--mnchen-3ya.de/stadt/wetter",
+            "münchen.de/stadt/wetter",
+        ),
+        (
+            "example.com/Испытание/demo",
+            "example.com/испытание/demo",
+            "example.com/испытание/demo",
+        ),
         // decomposed ü (u + combining diaeresis) becomes the precomposed form
-        ("example.com/mu\u{0308}nchen/demo", "example.com/m\u{00fc}nchen/demo", "example.com/m\u{00fc}nchen/demo"),
+        (
+            "example.com/mu\u{0308}nchen/demo",
+            "example.com/m\u{00fc}nchen/demo",
+            "example.com/m\u{00fc}nchen/demo",
+        ),
         ("a-b/c-d", "registry.terraform.io/a-b/c-d", "a-b/c-d"),
         ("acme2/x1", "registry.terraform.io/acme2/x1", "acme2/x1"),
-        ("tf.internal.example:65535/team/net", "tf.internal.example:65535/team/net", "tf.internal.example:65535/team/net"),
-        ("terraform.io/hashicorp/terraform", "terraform.io/hashicorp/terraform", "terraform.io/hashicorp/terraform"),
-        ("hashicorp/terraformer", "registry.terraform.io/hashicorp/terraformer", "hashicorp/terraformer"),
-        ("registry.opentofu.org/opentofu/random", "registry.opentofu.org/opentofu/random", "registry.opentofu.org/opentofu/random"),
+        (
+            "tf.internal.example:65535/team/net",
+            "tf.internal.example:65535/team/net",
+            "tf.internal.example:65535/team/net",
+        ),
+        (
+            "terraform.io/hashicorp/terraform",
+            "terraform.io/hashicorp/terraform",
+            "terraform.io/hashicorp/terraform",
+        ),
+        (
+            "hashicorp/terraformer",
+            "registry.terraform.io/hashicorp/terraformer",
+            "hashicorp/terraformer",
+        ),
+        (
+            "registry.opentofu.org/opentofu/random",
+            "registry.opentofu.org/opentofu/random",
+            "registry.opentofu.org/opentofu/random",
+        ),
         ("1/2", "registry.terraform.io/1/2", "1/2"),
-        ("app.terraform.io/my-org/internal", "app.terraform.io/my-org/internal", "app.terraform.io/my-org/internal"),
+        (
+            "app.terraform.io/my-org/internal",
+            "app.terraform.io/my-org/internal",
+            "app.terraform.io/my-org/internal",
+        ),
     ];
 
     /// (input, a fragment the error message must contain)
@@ -313,10 +400,16 @@ mod tests {
         ("ac me/foo", "contains \" \""),
         ("acme/foo_bar", "contains \"_\""),
         ("acme/föö!", "contains \"!\""),
-        ("example.com/acme/terraform-provider-foo", "did you mean example.com/acme/foo?"),
+        (
+            "example.com/acme/terraform-provider-foo",
+            "did you mean example.com/acme/foo?",
+        ),
         ("acme/terraform-provider-foo", "did you mean acme/foo?"),
         ("acme/terraform-foo", "must not start with \"terraform-\""),
-        ("acme/terraform-provider-", "must not start with \"terraform-\""),
+        (
+            "acme/terraform-provider-",
+            "must not start with \"terraform-\"",
+        ),
         ("-/aws", "legacy namespace"),
         ("registry.terraform.io/-/aws", "legacy namespace"),
         ("terraform.io/builtin/terraform", "built into Terraform"),
@@ -332,10 +425,19 @@ mod tests {
         ("badhost!/acme/foo", "contains \"!\""),
         ("user@example.com/acme/foo", "contains \"@\""),
         ("xn--mnchen-3ya.de/acme/foo", "punycode"),
-        ("-bad.example.com/acme/foo", "must not start or end with a dash"),
+        (
+            "-bad.example.com/acme/foo",
+            "must not start or end with a dash",
+        ),
         ("[::1]:8080/acme/foo", "not allowed in a hostname"),
-        ("acme/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "longer than 64"),
-        ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com/acme/foo", "too long"),
+        (
+            "acme/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "longer than 64",
+        ),
+        (
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com/acme/foo",
+            "too long",
+        ),
     ];
 
     #[test]
@@ -343,7 +445,11 @@ mod tests {
         for (input, fq, display) in VALID {
             let addr = SourceAddress::parse(input)
                 .unwrap_or_else(|e| panic!("{input:?} should parse, got {e}"));
-            assert_eq!(addr.fully_qualified(), *fq, "fully qualified form of {input:?}");
+            assert_eq!(
+                addr.fully_qualified(),
+                *fq,
+                "fully qualified form of {input:?}"
+            );
             assert_eq!(addr.to_string(), *display, "display form of {input:?}");
         }
     }
@@ -352,7 +458,10 @@ mod tests {
     fn invalid_addresses_explain_why() {
         for (input, fragment) in INVALID {
             match SourceAddress::parse(input) {
-                Ok(a) => panic!("{input:?} should be refused, parsed as {}", a.fully_qualified()),
+                Ok(a) => panic!(
+                    "{input:?} should be refused, parsed as {}",
+                    a.fully_qualified()
+                ),
                 Err(e) => assert!(
                     e.0.contains(fragment),
                     "error for {input:?} should mention {fragment:?}, was {:?}",
@@ -366,7 +475,11 @@ mod tests {
     fn display_form_parses_back_to_the_same_address() {
         for (input, _, _) in VALID {
             let addr = SourceAddress::parse(input).unwrap();
-            assert_eq!(SourceAddress::parse(&addr.to_string()).unwrap(), addr, "{input:?}");
+            assert_eq!(
+                SourceAddress::parse(&addr.to_string()).unwrap(),
+                addr,
+                "{input:?}"
+            );
         }
     }
 
@@ -377,7 +490,12 @@ mod tests {
             public.registry_page_url().as_deref(),
             Some("https://registry.terraform.io/providers/cisco/aci")
         );
-        assert_eq!(SourceAddress::parse("example.com/a/b").unwrap().registry_page_url(), None);
+        assert_eq!(
+            SourceAddress::parse("example.com/a/b")
+                .unwrap()
+                .registry_page_url(),
+            None
+        );
     }
 
     #[test]

@@ -48,29 +48,124 @@ pub struct TaskTemplate {
     pub automatic: Option<Fact>,
 }
 
-const fn task(key: &'static str, stage: Stage, title: &'static str, help: &'static str) -> TaskTemplate {
-    TaskTemplate { key, stage, title, help, required: true, automatic: None }
+const fn task(
+    key: &'static str,
+    stage: Stage,
+    title: &'static str,
+    help: &'static str,
+) -> TaskTemplate {
+    TaskTemplate {
+        key,
+        stage,
+        title,
+        help,
+        required: true,
+        automatic: None,
+    }
 }
-const fn auto(key: &'static str, stage: Stage, title: &'static str, help: &'static str, fact: Fact) -> TaskTemplate {
-    TaskTemplate { key, stage, title, help, required: true, automatic: Some(fact) }
+const fn auto(
+    key: &'static str,
+    stage: Stage,
+    title: &'static str,
+    help: &'static str,
+    fact: Fact,
+) -> TaskTemplate {
+    TaskTemplate {
+        key,
+        stage,
+        title,
+        help,
+        required: true,
+        automatic: Some(fact),
+    }
 }
 
 use Stage::*;
 
 const PROVIDER: &[TaskTemplate] = &[
-    task("prepare.framework", Prepare, "Built with the plugin framework or SDK", "Link the provider's go.mod or the framework's use in the repository."),
-    auto("prepare.repository", Prepare, "Public repository named terraform-provider-<type>", "Checked from the repository URL and the source address.", Fact::RepositoryNamed),
-    auto("prepare.licence", Prepare, "Approved open source licence", "Checked from the repository's licence; a reviewer decides when GitHub cannot name it.", Fact::LicenceApproved),
-    task("prepare.docs", Prepare, "Documentation in the repository", "Link the docs/ directory."),
-    auto("publish.version", Publish, "A version is published on the registry", "Completed when the registry poller sees a published version.", Fact::VersionPublished),
-    task("publish.docs_render", Publish, "Documentation renders correctly on the registry", "Confirm after checking the provider's registry pages."),
-    auto("publish.namespace", Publish, "Published under the partner's own namespace", "The source address's namespace is the partner's registry namespace.", Fact::OwnNamespace),
-    task("apply.application", Apply, "Application to the technology partner program submitted", "Link or describe the submitted application."),
-    auto("apply.manager", Apply, "Alliance manager assigned", "Completed when the partner has an alliance manager.", Fact::ManagerAssigned),
-    task("verify.publisher", Verify, "Publisher authenticity verified", "Alliances staff verify the publisher."),
-    task("verify.membership", Verify, "Program membership confirmed", "Alliances staff confirm the membership."),
-    task("verify.integration", Verify, "Integration verified", "On acceptance the provider's tier becomes verified."),
-    task("support.contacts", Support, "Support contacts confirmed", "The partner confirms the support contacts on its page."),
+    task(
+        "prepare.framework",
+        Prepare,
+        "Built with the plugin framework or SDK",
+        "Link the provider's go.mod or the framework's use in the repository.",
+    ),
+    auto(
+        "prepare.repository",
+        Prepare,
+        "Public repository named terraform-provider-<type>",
+        "Checked from the repository URL and the source address.",
+        Fact::RepositoryNamed,
+    ),
+    auto(
+        "prepare.licence",
+        Prepare,
+        "Approved open source licence",
+        "Checked from the repository's licence; a reviewer decides when GitHub cannot name it.",
+        Fact::LicenceApproved,
+    ),
+    task(
+        "prepare.docs",
+        Prepare,
+        "Documentation in the repository",
+        "Link the docs/ directory.",
+    ),
+    auto(
+        "publish.version",
+        Publish,
+        "A version is published on the registry",
+        "Completed when the registry poller sees a published version.",
+        Fact::VersionPublished,
+    ),
+    task(
+        "publish.docs_render",
+        Publish,
+        "Documentation renders correctly on the registry",
+        "Confirm after checking the provider's registry pages.",
+    ),
+    auto(
+        "publish.namespace",
+        Publish,
+        "Published under the partner's own namespace",
+        "The source address's namespace is the partner's registry namespace.",
+        Fact::OwnNamespace,
+    ),
+    task(
+        "apply.application",
+        Apply,
+        "Application to the technology partner program submitted",
+        "Link or describe the submitted application.",
+    ),
+    auto(
+        "apply.manager",
+        Apply,
+        "Alliance manager assigned",
+        "Completed when the partner has an alliance manager.",
+        Fact::ManagerAssigned,
+    ),
+    task(
+        "verify.publisher",
+        Verify,
+        "Publisher authenticity verified",
+        "Alliances staff verify the publisher.",
+    ),
+    task(
+        "verify.membership",
+        Verify,
+        "Program membership confirmed",
+        "Alliances staff confirm the membership.",
+    ),
+    task(
+        "verify.integration",
+        Verify,
+        "Integration verified",
+        "On acceptance the provider's tier becomes verified.",
+    ),
+    task(
+        "support.contacts",
+        Support,
+        "Support contacts confirmed",
+        "The partner confirms the support contacts on its page.",
+    ),
 ];
 
 const RUN_TASK: &[TaskTemplate] = &[
@@ -100,13 +195,18 @@ pub fn default_checklist(kind: IntegrationKind) -> &'static [TaskTemplate] {
 /// Whether a repository URL names the provider's repository as the
 /// registry protocol expects: `…/terraform-provider-<type>`.
 pub fn repository_matches_type(repository_url: &str, type_name: &str) -> Result<(), String> {
-    let path = repository_url.trim().trim_end_matches('/').trim_end_matches(".git");
+    let path = repository_url
+        .trim()
+        .trim_end_matches('/')
+        .trim_end_matches(".git");
     let name = path.rsplit('/').next().unwrap_or_default().to_lowercase();
     let expected = format!("terraform-provider-{}", type_name.to_lowercase());
     if name == expected {
         Ok(())
     } else {
-        Err(format!("the repository is named \"{name}\"; the registry expects \"{expected}\""))
+        Err(format!(
+            "the repository is named \"{name}\"; the registry expects \"{expected}\""
+        ))
     }
 }
 
@@ -141,25 +241,67 @@ mod tests {
             assert_eq!(keys.len(), list.len(), "{kind:?}: duplicate keys");
             let track = kind.track();
             for stage in track {
-                assert!(list.iter().any(|t| t.stage == *stage), "{kind:?}: no task in {stage:?}");
+                assert!(
+                    list.iter().any(|t| t.stage == *stage),
+                    "{kind:?}: no task in {stage:?}"
+                );
             }
-            let positions: Vec<usize> = list.iter().map(|t| track.iter().position(|s| *s == t.stage).expect("stage of the track")).collect();
-            assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{kind:?}: tasks out of stage order");
-            assert!(list.iter().all(|t| t.key.contains('.') && !t.title.is_empty()));
+            let positions: Vec<usize> = list
+                .iter()
+                .map(|t| {
+                    track
+                        .iter()
+                        .position(|s| *s == t.stage)
+                        .expect("stage of the track")
+                })
+                .collect();
+            assert!(
+                positions.windows(2).all(|w| w[0] <= w[1]),
+                "{kind:?}: tasks out of stage order"
+            );
+            assert!(list
+                .iter()
+                .all(|t| t.key.contains('.') && !t.title.is_empty()));
         }
-        assert!(default_checklist(IntegrationKind::Provider).iter().any(|t| t.automatic == Some(Fact::VersionPublished)));
+        assert!(default_checklist(IntegrationKind::Provider)
+            .iter()
+            .any(|t| t.automatic == Some(Fact::VersionPublished)));
     }
 
     #[test]
     fn repository_names() {
         let cases = [
-            ("https://github.com/acme/terraform-provider-cloud", "cloud", true),
-            ("https://github.com/acme/terraform-provider-cloud/", "cloud", true),
-            ("https://github.com/acme/terraform-provider-cloud.git", "cloud", true),
-            ("https://github.com/Acme/Terraform-Provider-Cloud", "cloud", true),
+            (
+                "https://github.com/acme/terraform-provider-cloud",
+                "cloud",
+                true,
+            ),
+            (
+                "https://github.com/acme/terraform-provider-cloud/",
+                "cloud",
+                true,
+            ),
+            (
+                "https://github.com/acme/terraform-provider-cloud.git",
+                "cloud",
+                true,
+            ),
+            (
+                "https://github.com/Acme/Terraform-Provider-Cloud",
+                "cloud",
+                true,
+            ),
             ("https://github.com/acme/cloud-provider", "cloud", false),
-            ("https://github.com/acme/terraform-provider-cloudy", "cloud", false),
-            ("https://github.com/acme/terraform-provider-", "cloud", false),
+            (
+                "https://github.com/acme/terraform-provider-cloudy",
+                "cloud",
+                false,
+            ),
+            (
+                "https://github.com/acme/terraform-provider-",
+                "cloud",
+                false,
+            ),
             ("", "cloud", false),
         ];
         for (url, type_name, ok) in cases {

@@ -52,7 +52,11 @@ pub async fn check_source_address(address: String) -> Result<AddressCheck, AppEr
             display: a.to_string(),
             registry_url: a.registry_page_url(),
         }),
-        Err(e) => crate::context::answer(Err(AppError::invalid([("source_address".to_string(), vec![e.0])].into_iter().collect()))),
+        Err(e) => crate::context::answer(Err(AppError::invalid(
+            [("source_address".to_string(), vec![e.0])]
+                .into_iter()
+                .collect(),
+        ))),
     }
 }
 
@@ -90,7 +94,9 @@ pub async fn save_integration(
         match current_id.trim() {
             "" => integrations::create(&db, &caller, &input).await,
             id => {
-                let id = id.parse().map_err(|_| AppError::NotFound(format!("integration {id}")))?;
+                let id = id
+                    .parse()
+                    .map_err(|_| AppError::NotFound(format!("integration {id}")))?;
                 integrations::update(&db, &caller, id, &input).await
             }
         }
@@ -297,6 +303,7 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
             <dd>{match i.repository_url.clone() { Some(u) => { let text = u.clone(); view! { <a href=u>{text}</a> }.into_any() } None => none() }}</dd>
         </dl>
         <crate::pages::pipeline::PipelineSection integration_id=i.id/>
+        <crate::pages::audit::Timeline subject=crate::pages::audit::Subject::Integration(i.id)/>
     }
 }
 
@@ -328,12 +335,19 @@ pub fn IntegrationEditPage() -> impl IntoView {
 }
 
 #[component]
-fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String, String)>) -> impl IntoView {
+fn IntegrationForm(
+    existing: Option<Integration>,
+    partners: Vec<(String, String, String)>,
+) -> impl IntoView {
     let action = ServerAction::<SaveIntegration>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let field =
+        move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let query = use_query_map();
-    let mut v = existing.as_ref().map(Integration::to_input).unwrap_or_default();
+    let mut v = existing
+        .as_ref()
+        .map(Integration::to_input)
+        .unwrap_or_default();
     if existing.is_none() {
         let q = query.read_untracked();
         v.partner = q.get("partner").unwrap_or_default();
@@ -343,7 +357,10 @@ fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String,
         Some(e) => format!("Edit {}", e.name),
         None => "Add an integration".to_string(),
     };
-    let cancel = existing.as_ref().map(|e| format!("/integrations/{}", e.id)).unwrap_or_else(|| "/integrations".into());
+    let cancel = existing
+        .as_ref()
+        .map(|e| format!("/integrations/{}", e.id))
+        .unwrap_or_else(|| "/integrations".into());
 
     // After hydration the form adapts to the chosen kind; before it, every
     // option is shown and the server's validation has the last word.
@@ -353,7 +370,9 @@ fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String,
     let fits_kind = move |c: &'static str| {
         move || {
             !hydrated.get()
-                || IntegrationKind::parse(&kind.get()).map(|k| k.categories().contains(&c)).unwrap_or(true)
+                || IntegrationKind::parse(&kind.get())
+                    .map(|k| k.categories().contains(&c))
+                    .unwrap_or(true)
         }
     };
     let (address, set_address) = signal(v.source_address.clone());

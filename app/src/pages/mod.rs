@@ -1,10 +1,12 @@
 //! One module per screen, each with its server functions.
 
 pub mod account;
+pub mod audit;
 pub mod home;
 pub mod integrations;
 pub mod partners;
 pub mod pipeline;
+pub mod review;
 pub mod sign_in;
 pub mod users;
 

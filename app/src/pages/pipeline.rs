@@ -15,7 +15,8 @@ pub async fn get_pipeline(integration_id: i64) -> Result<Pipeline, AppError> {
     crate::context::answer(crate::services::pipeline::get(&db, &caller, integration_id).await)
 }
 
-/// Acts on one task, then shows the integration again at that task.
+/// Acts on one task, then shows the integration again at that task (or
+/// the review queue, when the form came from there: `back`).
 #[server(endpoint = "pipeline/act")]
 pub async fn act_on_task(
     task_id: i64,
@@ -23,25 +24,54 @@ pub async fn act_on_task(
     #[server(default)] evidence_url: String,
     #[server(default)] note: String,
     #[server(default)] comment: String,
+    #[server(default)] back: String,
 ) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let input = crate::domain::task::TaskInput { action, evidence_url, note, comment };
-    let result = crate::services::pipeline::act(&db, &caller, task_id, &input, chrono::Utc::now()).await;
+    let input = crate::domain::task::TaskInput {
+        action,
+        evidence_url,
+        note,
+        comment,
+    };
+    let result =
+        crate::services::pipeline::act(&db, &caller, task_id, &input, chrono::Utc::now()).await;
     let pipeline = crate::context::form_result(result)?;
-    leptos_axum::redirect(&format!("/integrations/{}#task-{task_id}", pipeline.integration_id));
+    // Only our own queue pages: never an open redirect.
+    let back_to_queue = (back == "/review" || back.starts_with("/review?"))
+        && !back.chars().any(|c| c.is_control() || c.is_whitespace());
+    if back_to_queue {
+        leptos_axum::redirect(&back);
+    } else {
+        leptos_axum::redirect(&format!(
+            "/integrations/{}#task-{task_id}",
+            pipeline.integration_id
+        ));
+    }
     Ok(())
 }
 
 #[server(endpoint = "pipeline/reopen")]
-pub async fn reopen_stage(integration_id: i64, #[server(default)] stage: String, #[server(default)] reason: String) -> Result<(), AppError> {
+pub async fn reopen_stage(
+    integration_id: i64,
+    #[server(default)] stage: String,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let result = crate::services::pipeline::reopen(&db, &caller, integration_id, &stage, &reason, chrono::Utc::now()).await;
+    let result = crate::services::pipeline::reopen(
+        &db,
+        &caller,
+        integration_id,
+        &stage,
+        &reason,
+        chrono::Utc::now(),
+    )
+    .await;
     crate::context::form_result(result)?;
     leptos_axum::redirect(&format!("/integrations/{integration_id}#stage-{stage}"));
     Ok(())
 }
 
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -57,8 +87,16 @@ fn status_label(s: StageStatus) -> &'static str {
 pub fn PipelineSection(integration_id: i64) -> impl IntoView {
     let act = ServerAction::<ActOnTask>::new();
     let reopen = ServerAction::<ReopenStage>::new();
-    let pipeline = Resource::new(move || (act.version().get(), reopen.version().get()), move |_| get_pipeline(integration_id));
-    let error = Signal::derive(move || act.value().get().and_then(Result::err).or_else(|| reopen.value().get().and_then(Result::err)));
+    let pipeline = Resource::new(
+        move || (act.version().get(), reopen.version().get()),
+        move |_| get_pipeline(integration_id),
+    );
+    let error = Signal::derive(move || {
+        act.value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| reopen.value().get().and_then(Result::err))
+    });
     view! {
         <section class="pipeline" aria-labelledby="pipeline-title">
             <h2 id="pipeline-title">"Pipeline"</h2>
@@ -116,7 +154,12 @@ fn StageItem(
 fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
     let id = task.id;
     let may = |a: TaskAction| task.allowed.contains(&a);
-    let (report, accept, changes, waive) = (may(TaskAction::Report), may(TaskAction::Accept), may(TaskAction::RequestChanges), may(TaskAction::Waive));
+    let (report, accept, changes, waive) = (
+        may(TaskAction::Report),
+        may(TaskAction::Accept),
+        may(TaskAction::RequestChanges),
+        may(TaskAction::Waive),
+    );
     let f = move |name: &str| format!("t{id}-{name}");
     let state_class = format!("task-state state-{}", task.state.key());
     let history = task.events.iter().map(|e| {
@@ -133,8 +176,8 @@ fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
             <li>
                 <span class="who">{format!("{} {what}", e.actor)}</span>" · "<time>{when(e.at)}</time>
                 {url.map(|u| { let text = u.clone(); view! { <div>"Evidence: "<a href=u rel="nofollow noopener">{text}</a></div> } })}
-                {e.note.clone().map(|n| view! { <div class="note">{n}</div> })}
-                {e.comment.clone().map(|c| view! { <div class="comment">{c}</div> })}
+                {e.note_html.clone().map(|n| view! { <div class="note markdown" inner_html=n></div> })}
+                {e.comment_html.clone().map(|c| view! { <div class="comment markdown" inner_html=c></div> })}
             </li>
         }
     }).collect_view();
@@ -159,7 +202,7 @@ fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
                         <input id=f("url") type="url" name="evidence_url" placeholder="https://…"/>
                     </div>
                     <div class="field">
-                        <label for=f("note")>"Note"</label>
+                        <label for=f("note")>"Note (Markdown)"</label>
                         <textarea id=f("note") name="note" rows="2"></textarea>
                     </div>
                     <button type="submit" class="primary">{if task.state == TaskState::Reported { "Update report" } else { "Report done" }}</button>

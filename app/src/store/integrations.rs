@@ -1,9 +1,11 @@
 //! Queries for integrations and their categories.
 
+use crate::domain::audit::Entry;
 use crate::domain::catalog::{IntegrationKind, Stage, Tier};
 use crate::domain::integration::{Integration, ValidIntegration};
 use crate::domain::source_address::SourceAddress;
 use crate::on_pool;
+use crate::store::audit::record;
 use crate::store::{decode_error, like_pattern, placeholders, program_order, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -41,7 +43,8 @@ struct IntegrationRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT i.id, i.kind, i.name, i.partner_id, p.slug AS partner_slug, p.name AS partner_name,
+const SELECT: &str =
+    "SELECT i.id, i.kind, i.name, i.partner_id, p.slug AS partner_slug, p.name AS partner_name,
     i.repository_url, i.tier, i.stage, i.source_host, i.source_namespace, i.source_type,
     i.verified_version_range, i.created_at, i.updated_at
   FROM integrations i JOIN partners p ON p.id = i.partner_id";
@@ -61,7 +64,8 @@ impl IntegrationRow {
         };
         Ok(Integration {
             id: self.id,
-            kind: IntegrationKind::parse(&self.kind).ok_or_else(|| decode_error("integration kind", &self.kind))?,
+            kind: IntegrationKind::parse(&self.kind)
+                .ok_or_else(|| decode_error("integration kind", &self.kind))?,
             tier: Tier::parse(&self.tier).ok_or_else(|| decode_error("tier", &self.tier))?,
             stage: Stage::parse(&self.stage).ok_or_else(|| decode_error("stage", &self.stage))?,
             name: self.name,
@@ -111,8 +115,11 @@ async fn attach(db: &Db, rows: Vec<IntegrationRow>) -> Result<Vec<Integration>, 
 /// One page of integrations, sorted by partner then name, and the total.
 pub async fn list(db: &Db, f: &IntegrationFilter) -> Result<(Vec<Integration>, i64), sqlx::Error> {
     let pattern = like_pattern(f.search.trim());
-    let list_sql = format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), LOWER(i.name), i.id LIMIT $7 OFFSET $8");
-    let count_sql = format!("SELECT COUNT(*) FROM integrations i JOIN partners p ON p.id = i.partner_id{WHERE}");
+    let list_sql =
+        format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), LOWER(i.name), i.id LIMIT $7 OFFSET $8");
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM integrations i JOIN partners p ON p.id = i.partner_id{WHERE}"
+    );
     let offset = (f.page - 1) * f.per_page;
     let (rows, total) = on_pool!(db, |pool| {
         let rows = sqlx::query_as::<_, IntegrationRow>(&list_sql)
@@ -142,7 +149,10 @@ pub async fn list(db: &Db, f: &IntegrationFilter) -> Result<(Vec<Integration>, i
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Integration>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE i.id = $1");
-    let row = on_pool!(db, |pool| sqlx::query_as::<_, IntegrationRow>(&sql).bind(id).fetch_optional(pool).await?);
+    let row = on_pool!(db, |pool| sqlx::query_as::<_, IntegrationRow>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
     match row {
         None => Ok(None),
         Some(r) => Ok(attach(db, vec![r]).await?.pop()),
@@ -165,16 +175,26 @@ fn address_columns(v: &ValidIntegration) -> [Option<String>; 4] {
 macro_rules! insert_categories {
     ($tx:ident, $id:expr, $v:expr) => {
         for c in &$v.categories {
-            sqlx::query("INSERT INTO integration_categories (integration_id, category) VALUES ($1, $2)")
-                .bind($id)
-                .bind(c)
-                .execute(&mut *$tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO integration_categories (integration_id, category) VALUES ($1, $2)",
+            )
+            .bind($id)
+            .bind(c)
+            .execute(&mut *$tx)
+            .await?;
         }
     };
 }
 
-pub async fn insert(db: &Db, partner_id: i64, v: &ValidIntegration, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+/// Inserts an integration with its categories and audit record in one
+/// transaction (the record gets the new id).
+pub async fn insert(
+    db: &Db,
+    partner_id: i64,
+    v: &ValidIntegration,
+    now: DateTime<Utc>,
+    audit: &Entry,
+) -> Result<i64, sqlx::Error> {
     let [address, host, namespace, type_name] = address_columns(v);
     let range = v.verified_version_range.as_ref().map(ToString::to_string);
     on_pool!(db, |pool| {
@@ -200,12 +220,27 @@ pub async fn insert(db: &Db, partner_id: i64, v: &ValidIntegration, now: DateTim
         .fetch_one(&mut *tx)
         .await?;
         insert_categories!(tx, id, v);
+        let audit = Entry {
+            target_id: Some(id),
+            integration_id: Some(id),
+            ..audit.clone()
+        };
+        record!(&mut *tx, &audit, now)?;
         tx.commit().await?;
         Ok(id)
     })
 }
 
-pub async fn update(db: &Db, id: i64, partner_id: i64, v: &ValidIntegration, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+/// Replaces an integration's fields and categories, and records the change,
+/// in one transaction.
+pub async fn update(
+    db: &Db,
+    id: i64,
+    partner_id: i64,
+    v: &ValidIntegration,
+    now: DateTime<Utc>,
+    audit: &Entry,
+) -> Result<(), sqlx::Error> {
     let [address, host, namespace, type_name] = address_columns(v);
     let range = v.verified_version_range.as_ref().map(ToString::to_string);
     on_pool!(db, |pool| {
@@ -231,15 +266,22 @@ pub async fn update(db: &Db, id: i64, partner_id: i64, v: &ValidIntegration, now
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM integration_categories WHERE integration_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM integration_categories WHERE integration_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         insert_categories!(tx, id, v);
+        record!(&mut *tx, audit, now)?;
         tx.commit().await?;
         Ok(())
     })
 }
 
 /// The kinds of integration a partner owns, to keep its kind consistent.
-pub async fn kinds_of_partner(db: &Db, partner_id: i64) -> Result<Vec<IntegrationKind>, sqlx::Error> {
+pub async fn kinds_of_partner(
+    db: &Db,
+    partner_id: i64,
+) -> Result<Vec<IntegrationKind>, sqlx::Error> {
     let kinds: Vec<String> = on_pool!(db, |pool| {
         sqlx::query_scalar("SELECT DISTINCT kind FROM integrations WHERE partner_id = $1")
             .bind(partner_id)

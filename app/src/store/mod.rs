@@ -3,6 +3,7 @@
 //! placeholders (SQLite accepts them) and run on either backend through
 //! [`on_pool!`]; only the migrations differ, as paired files.
 
+pub mod audit;
 pub mod integrations;
 pub mod partners;
 pub mod tasks;
@@ -92,7 +93,10 @@ impl Db {
 
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))
     }
 
     pub fn backend(&self) -> &'static str {
@@ -114,7 +118,10 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// `$1, $2, …` for an `IN (…)` list of `n` values.
 pub(crate) fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Sorts categories in the program's order, so every list reads the same.

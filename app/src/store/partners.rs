@@ -1,8 +1,10 @@
 //! Queries for partners, their categories and support contacts.
 
+use crate::domain::audit::Entry;
 use crate::domain::catalog::PartnerKind;
 use crate::domain::partner::{Contact, Partner, ValidPartner};
 use crate::on_pool;
+use crate::store::audit::record;
 use crate::store::{decode_error, like_pattern, placeholders, program_order, Db};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -35,7 +37,8 @@ struct PartnerRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.github_auto_join, p.registry_namespace,
+const SELECT: &str =
+    "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.github_auto_join, p.registry_namespace,
     p.alliance_manager_name, p.alliance_manager_email,
     (SELECT COUNT(*) FROM integrations i WHERE i.partner_id = p.id) AS integration_count,
     p.created_at, p.updated_at
@@ -49,10 +52,15 @@ const WHERE: &str = " WHERE ($1 = '%%' OR LOWER(p.name) LIKE $1 ESCAPE '\\' OR p
     AND ($4 = 0 OR p.id = $4)";
 
 impl PartnerRow {
-    fn into_partner(self, categories: Vec<String>, support_contacts: Vec<Contact>) -> Result<Partner, sqlx::Error> {
+    fn into_partner(
+        self,
+        categories: Vec<String>,
+        support_contacts: Vec<Contact>,
+    ) -> Result<Partner, sqlx::Error> {
         Ok(Partner {
             id: self.id,
-            kind: PartnerKind::parse(&self.kind).ok_or_else(|| decode_error("partner kind", &self.kind))?,
+            kind: PartnerKind::parse(&self.kind)
+                .ok_or_else(|| decode_error("partner kind", &self.kind))?,
             slug: self.slug,
             name: self.name,
             categories,
@@ -100,7 +108,10 @@ async fn attach(db: &Db, rows: Vec<PartnerRow>) -> Result<Vec<Partner>, sqlx::Er
     }
     let mut contact_map: HashMap<i64, Vec<Contact>> = HashMap::new();
     for (id, name, email) in contacts {
-        contact_map.entry(id).or_default().push(Contact { name, email });
+        contact_map
+            .entry(id)
+            .or_default()
+            .push(Contact { name, email });
     }
     rows.into_iter()
         .map(|r| {
@@ -141,7 +152,10 @@ pub async fn list(db: &Db, f: &PartnerFilter) -> Result<(Vec<Partner>, i64), sql
 
 pub async fn get_by_slug(db: &Db, slug: &str) -> Result<Option<Partner>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE p.slug = $1");
-    let row = on_pool!(db, |pool| sqlx::query_as::<_, PartnerRow>(&sql).bind(slug).fetch_optional(pool).await?);
+    let row = on_pool!(db, |pool| sqlx::query_as::<_, PartnerRow>(&sql)
+        .bind(slug)
+        .fetch_optional(pool)
+        .await?);
     match row {
         None => Ok(None),
         Some(r) => Ok(attach(db, vec![r]).await?.pop()),
@@ -152,10 +166,15 @@ pub async fn get_by_slug(db: &Db, slug: &str) -> Result<Option<Partner>, sqlx::E
 /// no more than that.
 pub async fn kind_by_slug(db: &Db, slug: &str) -> Result<Option<(i64, PartnerKind)>, sqlx::Error> {
     let row: Option<(i64, String)> = on_pool!(db, |pool| {
-        sqlx::query_as("SELECT id, kind FROM partners WHERE slug = $1").bind(slug).fetch_optional(pool).await?
+        sqlx::query_as("SELECT id, kind FROM partners WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(pool)
+            .await?
     });
     row.map(|(id, kind)| {
-        PartnerKind::parse(&kind).map(|k| (id, k)).ok_or_else(|| decode_error("partner kind", &kind))
+        PartnerKind::parse(&kind)
+            .map(|k| (id, k))
+            .ok_or_else(|| decode_error("partner kind", &kind))
     })
     .transpose()
 }
@@ -163,7 +182,9 @@ pub async fn kind_by_slug(db: &Db, slug: &str) -> Result<Option<(i64, PartnerKin
 /// All partner slugs and names, for pickers.
 pub async fn names(db: &Db) -> Result<Vec<(String, String, String)>, sqlx::Error> {
     Ok(on_pool!(db, |pool| {
-        sqlx::query_as("SELECT slug, name, kind FROM partners ORDER BY LOWER(name), id").fetch_all(pool).await?
+        sqlx::query_as("SELECT slug, name, kind FROM partners ORDER BY LOWER(name), id")
+            .fetch_all(pool)
+            .await?
     }))
 }
 
@@ -190,8 +211,14 @@ macro_rules! insert_children {
     };
 }
 
-/// Inserts a partner with its categories and contacts in one transaction.
-pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+/// Inserts a partner with its categories, contacts and audit record in one
+/// transaction (the record gets the new id).
+pub async fn insert(
+    db: &Db,
+    p: &ValidPartner,
+    now: DateTime<Utc>,
+    audit: &Entry,
+) -> Result<i64, sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -211,13 +238,26 @@ pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>) -> Result<i64
         .fetch_one(&mut *tx)
         .await?;
         insert_children!(tx, id, p);
+        let audit = Entry {
+            target_id: Some(id),
+            partner_id: Some(id),
+            ..audit.clone()
+        };
+        record!(&mut *tx, &audit, now)?;
         tx.commit().await?;
         Ok(id)
     })
 }
 
-/// Replaces a partner's fields, categories and contacts in one transaction.
-pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+/// Replaces a partner's fields, categories and contacts, and records the
+/// change, in one transaction.
+pub async fn update(
+    db: &Db,
+    id: i64,
+    p: &ValidPartner,
+    now: DateTime<Utc>,
+    audit: &Entry,
+) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         sqlx::query(
@@ -238,9 +278,16 @@ pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>) -> R
         .bind(p.github_auto_join)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM partner_categories WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM support_contacts WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM partner_categories WHERE partner_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM support_contacts WHERE partner_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         insert_children!(tx, id, p);
+        record!(&mut *tx, audit, now)?;
         tx.commit().await?;
         Ok(())
     })

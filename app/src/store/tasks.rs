@@ -4,9 +4,11 @@
 //! still in the state it was read in (two reviewers acting at once: the
 //! second gets a conflict, not a silent overwrite).
 
+use crate::domain::audit::Entry;
 use crate::domain::catalog::Stage;
 use crate::domain::task::{TaskAction, TaskEvent, TaskState};
 use crate::on_pool;
+use crate::store::audit::record;
 use crate::store::{decode_error, Db};
 use chrono::{DateTime, Utc};
 
@@ -62,12 +64,18 @@ const SELECT: &str = "SELECT id, integration_id, key, stage, position, title, he
 
 pub async fn for_integration(db: &Db, integration_id: i64) -> Result<Vec<TaskRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE integration_id = $1 ORDER BY position, id");
-    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql).bind(integration_id).fetch_all(pool).await)
+    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql)
+        .bind(integration_id)
+        .fetch_all(pool)
+        .await)
 }
 
 pub async fn get(db: &Db, task_id: i64) -> Result<Option<TaskRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE id = $1");
-    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql).bind(task_id).fetch_optional(pool).await)
+    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql)
+        .bind(task_id)
+        .fetch_optional(pool)
+        .await)
 }
 
 #[derive(sqlx::FromRow)]
@@ -84,26 +92,37 @@ struct EventRow {
 }
 
 /// The events of an integration's tasks, oldest first, as (task id, event).
-pub async fn events_for(db: &Db, integration_id: i64) -> Result<Vec<(i64, TaskEvent)>, sqlx::Error> {
-    let rows = on_pool!(db, |pool| sqlx::query_as::<_, EventRow>(
+pub async fn events_for(
+    db: &Db,
+    integration_id: i64,
+) -> Result<Vec<(i64, TaskEvent)>, sqlx::Error> {
+    let rows = on_pool!(db, |pool| {
+        sqlx::query_as::<_, EventRow>(
         "SELECT e.task_id, e.action, e.actor_name, e.from_state, e.to_state, e.evidence_url, e.note, e.comment, e.created_at
          FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE t.integration_id = $1 ORDER BY e.id"
     )
     .bind(integration_id)
     .fetch_all(pool)
-    .await?);
+    .await?
+    });
     rows.into_iter()
         .map(|r| {
             Ok((
                 r.task_id,
                 TaskEvent {
-                    action: TaskAction::parse(&r.action).ok_or_else(|| decode_error("task action", &r.action))?,
-                    from: TaskState::parse(&r.from_state).ok_or_else(|| decode_error("task state", &r.from_state))?,
-                    to: TaskState::parse(&r.to_state).ok_or_else(|| decode_error("task state", &r.to_state))?,
+                    action: TaskAction::parse(&r.action)
+                        .ok_or_else(|| decode_error("task action", &r.action))?,
+                    from: TaskState::parse(&r.from_state)
+                        .ok_or_else(|| decode_error("task state", &r.from_state))?,
+                    to: TaskState::parse(&r.to_state)
+                        .ok_or_else(|| decode_error("task state", &r.to_state))?,
                     actor: r.actor_name,
                     evidence_url: r.evidence_url,
                     note: r.note,
                     comment: r.comment,
+                    // Rendering is the service's business.
+                    note_html: None,
+                    comment_html: None,
                     at: r.created_at,
                 },
             ))
@@ -113,13 +132,20 @@ pub async fn events_for(db: &Db, integration_id: i64) -> Result<Vec<(i64, TaskEv
 
 /// Gives an integration its checklist, unless it already has one; returns
 /// whether it was created.
-pub async fn create_checklist(db: &Db, integration_id: i64, tasks: &[NewTask<'_>], now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+pub async fn create_checklist(
+    db: &Db,
+    integration_id: i64,
+    tasks: &[NewTask<'_>],
+    now: DateTime<Utc>,
+    audit: &Entry,
+) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
-        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE integration_id = $1")
-            .bind(integration_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let existing: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE integration_id = $1")
+                .bind(integration_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if existing > 0 {
             return Ok(false);
         }
@@ -142,26 +168,36 @@ pub async fn create_checklist(db: &Db, integration_id: i64, tasks: &[NewTask<'_>
             .execute(&mut *tx)
             .await?;
         }
+        record!(&mut *tx, audit, now)?;
         tx.commit().await?;
         Ok(true)
     })
 }
 
-/// Applies changes and sets the integration's current stage, in one
-/// transaction; false (and nothing written) when a task was no longer in
-/// the state the change started from.
-pub async fn apply(db: &Db, integration_id: i64, changes: &[Change<'_>], current: Stage, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+/// Applies changes, sets the integration's current stage and writes the
+/// audit records, in one transaction; false (and nothing written) when a
+/// task was no longer in the state the change started from.
+pub async fn apply(
+    db: &Db,
+    integration_id: i64,
+    changes: &[Change<'_>],
+    current: Stage,
+    now: DateTime<Utc>,
+    audit: &[Entry],
+) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         for c in changes {
-            let updated = sqlx::query("UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
-                .bind(c.to.key())
-                .bind(now)
-                .bind(c.task_id)
-                .bind(c.from.key())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let updated = sqlx::query(
+                "UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+            )
+            .bind(c.to.key())
+            .bind(now)
+            .bind(c.task_id)
+            .bind(c.from.key())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if updated != 1 {
                 tx.rollback().await?;
                 return Ok(false);
@@ -189,7 +225,94 @@ pub async fn apply(db: &Db, integration_id: i64, changes: &[Change<'_>], current
             .bind(integration_id)
             .execute(&mut *tx)
             .await?;
+        for entry in audit {
+            record!(&mut *tx, entry, now)?;
+        }
         tx.commit().await?;
         Ok(true)
+    })
+}
+
+/// Which tasks a queue lists.
+pub struct QueueFilter {
+    pub states: Vec<TaskState>,
+    /// 0: every partner.
+    pub partner_id: i64,
+    /// Lower-case; empty: any alliance manager.
+    pub manager_email: String,
+    /// Only tasks of their integration's current stage.
+    pub current_stage_only: bool,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct QueueRow {
+    pub task_id: i64,
+    pub title: String,
+    pub stage: String,
+    pub state: String,
+    pub since: DateTime<Utc>,
+    pub integration_id: i64,
+    pub integration_name: String,
+    pub partner_slug: String,
+    pub partner_name: String,
+    pub last_actor: Option<String>,
+    pub evidence_url: Option<String>,
+    pub note: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// Tasks in the given states, oldest first (the longest wait on top), with
+/// their latest event, and how many match in all.
+pub async fn queue(db: &Db, f: &QueueFilter) -> Result<(Vec<QueueRow>, i64), sqlx::Error> {
+    // The fixed parameters come first: $1–$3; the states follow them.
+    let states: String = (0..f.states.len())
+        .map(|i| format!("${}", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let from = format!(
+        " FROM tasks t JOIN integrations i ON i.id = t.integration_id JOIN partners p ON p.id = i.partner_id
+          WHERE ($1 = 0 OR p.id = $1) AND ($2 = '' OR LOWER(p.alliance_manager_email) = $2)
+            AND ($3 = 0 OR t.stage = i.stage) AND t.state IN ({states})"
+    );
+    let n = f.states.len();
+    let list_sql = format!(
+        "SELECT t.id AS task_id, t.title, t.stage, t.state, t.updated_at AS since, i.id AS integration_id,
+                i.name AS integration_name, p.slug AS partner_slug, p.name AS partner_name,
+                e.actor_name AS last_actor, e.evidence_url, e.note, e.comment
+         {from_rest}
+         ORDER BY t.updated_at, t.id LIMIT ${} OFFSET ${}",
+        n + 4,
+        n + 5,
+        from_rest = from.replacen(
+            "JOIN partners p ON p.id = i.partner_id",
+            "JOIN partners p ON p.id = i.partner_id
+             LEFT JOIN task_events e ON e.id = (SELECT MAX(x.id) FROM task_events x WHERE x.task_id = t.id)",
+            1
+        )
+    );
+    let count_sql = format!("SELECT COUNT(*){from}");
+    let current = i64::from(f.current_stage_only);
+    on_pool!(db, |pool| {
+        let mut list = sqlx::query_as::<_, QueueRow>(&list_sql)
+            .bind(f.partner_id)
+            .bind(&f.manager_email)
+            .bind(current);
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
+            .bind(f.partner_id)
+            .bind(&f.manager_email)
+            .bind(current);
+        for s in &f.states {
+            list = list.bind(s.key());
+            count = count.bind(s.key());
+        }
+        let rows = list
+            .bind(f.per_page)
+            .bind((f.page - 1) * f.per_page)
+            .fetch_all(pool)
+            .await?;
+        let total = count.fetch_one(pool).await?;
+        Ok((rows, total))
     })
 }

@@ -25,10 +25,13 @@ where
                 message: format!("the JSON does not fit: {}", e.body_text()),
                 fields: Default::default(),
             }),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(AppError::BadRequest("send the body as JSON with Content-Type: application/json".into()))
-            }
-            Err(e) => Err(AppError::BadRequest(format!("the body is not valid JSON: {}", e.body_text()))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::BadRequest(
+                "send the body as JSON with Content-Type: application/json".into(),
+            )),
+            Err(e) => Err(AppError::BadRequest(format!(
+                "the body is not valid JSON: {}",
+                e.body_text()
+            ))),
         }
     }
 }

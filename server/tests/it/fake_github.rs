@@ -70,12 +70,17 @@ impl FakeGithub {
             .route("/user/emails", get(emails))
             .route("/user/orgs", get(orgs))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake GitHub");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake GitHub");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        FakeGithub { url: format!("http://{addr}"), inner }
+        FakeGithub {
+            url: format!("http://{addr}"),
+            inner,
+        }
     }
 
     /// The account the next authorization signs in as.
@@ -93,21 +98,46 @@ struct AuthorizeQuery {
     code_challenge: Option<String>,
 }
 
-async fn authorize(State(inner): State<Arc<Mutex<Inner>>>, Query(q): Query<AuthorizeQuery>) -> Response {
+async fn authorize(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Query(q): Query<AuthorizeQuery>,
+) -> Response {
     if q.client_id != CLIENT_ID {
         return (StatusCode::NOT_FOUND, "unknown client").into_response();
     }
     let scope = q.scope.unwrap_or_default();
-    assert!(scope.contains("read:org") && scope.contains("user:email"), "asked for scopes {scope:?}");
+    assert!(
+        scope.contains("read:org") && scope.contains("user:email"),
+        "asked for scopes {scope:?}"
+    );
     let mut inner = inner.lock().expect("lock");
     let Some(account) = inner.next.clone() else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "test did not choose an account").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "test did not choose an account",
+        )
+            .into_response();
     };
     inner.counter += 1;
     let code = format!("code{}", inner.counter);
-    inner.codes.insert(code.clone(), (account, q.code_challenge.unwrap_or_default(), q.redirect_uri.clone()));
-    let sep = if q.redirect_uri.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{}{sep}code={code}&state={}", q.redirect_uri, q.state)).into_response()
+    inner.codes.insert(
+        code.clone(),
+        (
+            account,
+            q.code_challenge.unwrap_or_default(),
+            q.redirect_uri.clone(),
+        ),
+    );
+    let sep = if q.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    Redirect::to(&format!(
+        "{}{sep}code={code}&state={}",
+        q.redirect_uri, q.state
+    ))
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -120,26 +150,40 @@ struct TokenForm {
 }
 
 /// GitHub answers errors here with status 200 and an `error` field.
-async fn access_token(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, Form(f): Form<TokenForm>) -> Json<serde_json::Value> {
+async fn access_token(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    Form(f): Form<TokenForm>,
+) -> Json<serde_json::Value> {
     assert!(
-        headers.get("accept").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json")),
+        headers
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json")),
         "the token request must ask for JSON"
     );
     if f.client_id != CLIENT_ID || f.client_secret != CLIENT_SECRET {
-        return Json(json!({"error": "incorrect_client_credentials", "error_description": "The client_id and/or client_secret passed are incorrect."}));
+        return Json(
+            json!({"error": "incorrect_client_credentials", "error_description": "The client_id and/or client_secret passed are incorrect."}),
+        );
     }
     let mut inner = inner.lock().expect("lock");
     let Some((account, challenge, redirect_uri)) = inner.codes.remove(&f.code) else {
-        return Json(json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}));
+        return Json(
+            json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}),
+        );
     };
     if f.redirect_uri.as_deref().is_some_and(|r| r != redirect_uri) {
         return Json(json!({"error": "redirect_uri_mismatch"}));
     }
     if !challenge.is_empty() {
         let verifier = f.code_verifier.unwrap_or_default();
-        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(verifier.as_bytes()));
         if computed != challenge {
-            return Json(json!({"error": "bad_verification_code", "error_description": "PKCE verification failed"}));
+            return Json(
+                json!({"error": "bad_verification_code", "error_description": "PKCE verification failed"}),
+            );
         }
     }
     inner.counter += 1;
@@ -149,7 +193,12 @@ async fn access_token(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap
 }
 
 fn account_of(inner: &Arc<Mutex<Inner>>, headers: &HeaderMap) -> Option<Account> {
-    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.to_string();
+    let token = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?
+        .to_string();
     inner.lock().ok()?.tokens.get(&token).cloned()
 }
 
@@ -158,7 +207,9 @@ fn unauthorized() -> Response {
 }
 
 async fn user(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
-    let Some(a) = account_of(&inner, &headers) else { return unauthorized() };
+    let Some(a) = account_of(&inner, &headers) else {
+        return unauthorized();
+    };
     Json(json!({
         "login": a.login, "id": a.id, "node_id": "MDQ6VXNlcjE=", "type": "User", "site_admin": false,
         "name": a.name, "company": null, "email": null, "html_url": format!("https://github.com/{}", a.login),
@@ -168,7 +219,9 @@ async fn user(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Res
 }
 
 async fn emails(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
-    let Some(a) = account_of(&inner, &headers) else { return unauthorized() };
+    let Some(a) = account_of(&inner, &headers) else {
+        return unauthorized();
+    };
     let list: Vec<_> = a
         .emails
         .iter()
@@ -178,7 +231,9 @@ async fn emails(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> R
 }
 
 async fn orgs(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
-    let Some(a) = account_of(&inner, &headers) else { return unauthorized() };
+    let Some(a) = account_of(&inner, &headers) else {
+        return unauthorized();
+    };
     let list: Vec<_> = a
         .orgs
         .iter()

@@ -7,6 +7,7 @@ mod helpers;
 mod access_matrix;
 mod api_integrations;
 mod api_partners;
+mod audit;
 mod pages;
 mod pipeline;
 mod sign_in;
