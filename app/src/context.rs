@@ -50,10 +50,7 @@ pub(crate) fn db() -> Result<Db, AppError> {
 /// Sets the HTTP status of the page being rendered (e.g. 404 for a
 /// partner that does not exist); only takes effect on async-rendered routes.
 pub fn set_status(status: u16) {
-    if let (Some(res), Ok(code)) = (
-        use_context::<ResponseOptions>(),
-        StatusCode::from_u16(status),
-    ) {
+    if let (Some(res), Ok(code)) = (use_context::<ResponseOptions>(), StatusCode::from_u16(status)) {
         res.set_status(code);
     }
 }
@@ -75,19 +72,11 @@ pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 pub fn form_result<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     let result = answer(result);
     let Err(error) = &result else { return result };
-    let (Some(parts), Some(res)) = (use_context::<Parts>(), use_context::<ResponseOptions>())
-    else {
+    let (Some(parts), Some(res)) = (use_context::<Parts>(), use_context::<ResponseOptions>()) else {
         return result;
     };
-    let accepts_html = parts
-        .headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    let referer = parts
-        .headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok());
+    let accepts_html = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    let referer = parts.headers.get(header::REFERER).and_then(|v| v.to_str().ok());
     if let (true, Some(referer)) = (accepts_html, referer) {
         let mut back = referer.to_string();
         ServerFnUrlError::<AppError>::strip_error_info(&mut back);

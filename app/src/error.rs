@@ -15,16 +15,10 @@ pub enum AppError {
     NotFound(String),
     /// Input broke a rule; `fields` says which and why.
     #[error("{message}")]
-    Validation {
-        message: String,
-        fields: FieldErrors,
-    },
+    Validation { message: String, fields: FieldErrors },
     /// Input is fine but clashes with what is stored (e.g. a taken slug).
     #[error("{message}")]
-    Conflict {
-        message: String,
-        fields: FieldErrors,
-    },
+    Conflict { message: String, fields: FieldErrors },
     #[error("{0}")]
     BadRequest(String),
     #[error("something went wrong on our side; please try again")]
@@ -36,10 +30,7 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(fields: FieldErrors) -> Self {
-        AppError::Validation {
-            message: "please correct the highlighted fields".into(),
-            fields,
-        }
+        AppError::Validation { message: "please correct the highlighted fields".into(), fields }
     }
 
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
@@ -52,9 +43,7 @@ impl AppError {
     /// Messages for one form field, if this error has any.
     pub fn field(&self, name: &str) -> Option<String> {
         match self {
-            AppError::Validation { fields, .. } | AppError::Conflict { fields, .. } => {
-                fields.get(name).map(|m| m.join("; "))
-            }
+            AppError::Validation { fields, .. } | AppError::Conflict { fields, .. } => fields.get(name).map(|m| m.join("; ")),
             _ => None,
         }
     }
@@ -117,8 +106,7 @@ mod ssr {
     /// `{"error": "...", "fields": {...}}` with the matching status.
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
-            let status =
-                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut body = serde_json::json!({ "error": self.to_string() });
             if let Some(fields) = self.fields() {
                 body["fields"] = serde_json::json!(fields);

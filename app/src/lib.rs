@@ -46,10 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     // Who is signed in: the header and the pages' action buttons read it.
-    provide_context(components::CurrentCaller(Resource::new(
-        || (),
-        |_| pages::sign_in::whoami(),
-    )));
+    provide_context(components::CurrentCaller(Resource::new(|| (), |_| pages::sign_in::whoami())));
     // Marks the page once the wasm has taken over, for tests and styling.
     Effect::new(move |_| {
         if let Some(body) = document().body() {

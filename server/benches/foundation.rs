@@ -44,11 +44,7 @@ async fn timed(client: &reqwest::Client, url: &str, n: usize, want_success: bool
     for _ in 0..n {
         let start = Instant::now();
         let res = client.get(url).send().await.expect("request");
-        assert!(
-            !want_success || res.status().is_success(),
-            "{url}: {}",
-            res.status()
-        );
+        assert!(!want_success || res.status().is_success(), "{url}: {}", res.status());
         res.bytes().await.expect("body");
         times.push(start.elapsed());
     }
@@ -67,16 +63,10 @@ fn main() {
     for i in 0..n {
         let _ = std::hint::black_box(SourceAddress::parse(ADDRESSES[i % ADDRESSES.len()]));
     }
-    println!(
-        "source address parse+normalise: {}",
-        per_op(start.elapsed(), n)
-    );
+    println!("source address parse+normalise: {}", per_op(start.elapsed(), n));
 
     let constraints = Constraints::parse("~> 2.1, != 2.3.1").expect("constraint");
-    let versions: Vec<Version> = ["2.1.0", "2.3.1", "2.9.9", "3.0.0", "2.4.0-beta"]
-        .iter()
-        .map(|v| Version::parse(v).unwrap())
-        .collect();
+    let versions: Vec<Version> = ["2.1.0", "2.3.1", "2.9.9", "3.0.0", "2.4.0-beta"].iter().map(|v| Version::parse(v).unwrap()).collect();
     let start = Instant::now();
     for i in 0..n {
         std::hint::black_box(constraints.matches(&versions[i % versions.len()]));
@@ -88,105 +78,49 @@ fn main() {
     }
     println!("version constraint parse: {}", per_op(start.elapsed(), n));
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let dir = std::env::temp_dir().join(format!("tracker-bench-{}", std::process::id()));
-        let config =
-            Config::for_tests(&format!("sqlite://{}/bench.db", dir.display())).expect("config");
+        let config = Config::for_tests(&format!("sqlite://{}/bench.db", dir.display())).expect("config");
         let app = Application::build(&config).await.expect("build");
         server::demo::seed(app.db()).await.expect("seed");
         let base = format!("http://{}", app.local_addr());
-        println!(
-            "memory after start-up and demo seed (server and client in one process): {} KiB",
-            rss_kib().unwrap_or(0)
-        );
+        println!("memory after start-up and demo seed (server and client in one process): {} KiB", rss_kib().unwrap_or(0));
         // Every request is signed in: API calls with a demo admin's token,
         // pages with a session cookie, so the numbers include the lookups.
-        let people = app::store::users::demo_users(app.db())
-            .await
-            .expect("demo users");
-        let admin = people
-            .iter()
-            .find(|p| p.role == app::domain::access::Role::Admin)
-            .expect("demo admin");
-        let member = people
-            .iter()
-            .find(|p| p.role == app::domain::access::Role::Partner)
-            .expect("demo member");
+        let people = app::store::users::demo_users(app.db()).await.expect("demo users");
+        let admin = people.iter().find(|p| p.role == app::domain::access::Role::Admin).expect("demo admin");
+        let member = people.iter().find(|p| p.role == app::domain::access::Role::Partner).expect("demo member");
         let now = chrono::Utc::now();
-        let (_, token) = app::services::tokens::create_for(app.db(), admin.user_id, "bench", now)
-            .await
-            .expect("token");
-        let (_, member_token) =
-            app::services::tokens::create_for(app.db(), member.user_id, "bench", now)
-                .await
-                .expect("token");
-        let session = app::services::sign_in::start_session(
-            app.db(),
-            &Default::default(),
-            admin.user_id,
-            now,
-        )
-        .await
-        .expect("session");
+        let (_, token) = app::services::tokens::create_for(app.db(), admin.user_id, "bench", now).await.expect("token");
+        let (_, member_token) = app::services::tokens::create_for(app.db(), member.user_id, "bench", now).await.expect("token");
+        let session = app::services::sign_in::start_session(app.db(), &Default::default(), admin.user_id, now).await.expect("session");
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let with = |header: reqwest::header::HeaderName, value: String| {
             let mut headers = reqwest::header::HeaderMap::new();
             headers.insert(header, value.parse().expect("header"));
-            reqwest::Client::builder()
-                .default_headers(headers)
-                .build()
-                .expect("client")
+            reqwest::Client::builder().default_headers(headers).build().expect("client")
         };
         let client = with(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
-        let browser = with(
-            reqwest::header::COOKIE,
-            format!("tracker_session={session}"),
-        );
-        let member_client = with(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {member_token}"),
-        );
-        let anonymous = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        println!(
-            "GET /partners anonymous (redirect to sign-in): {}",
-            latency_any(&anonymous, &format!("{base}/partners"), 500).await
-        );
-        println!(
-            "GET /api/v1/partners (20 per page): {}",
-            latency(&client, &format!("{base}/api/v1/partners"), 500).await
-        );
+        let browser = with(reqwest::header::COOKIE, format!("tracker_session={session}"));
+        let member_client = with(reqwest::header::AUTHORIZATION, format!("Bearer {member_token}"));
+        let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        println!("GET /partners anonymous (redirect to sign-in): {}", latency_any(&anonymous, &format!("{base}/partners"), 500).await);
+        println!("GET /api/v1/partners (20 per page): {}", latency(&client, &format!("{base}/api/v1/partners"), 500).await);
         println!(
             "GET /api/v1/integrations?stage=support: {}",
-            latency(
-                &client,
-                &format!("{base}/api/v1/integrations?stage=support"),
-                500
-            )
-            .await
+            latency(&client, &format!("{base}/api/v1/integrations?stage=support"), 500).await
         );
         println!(
             "GET /api/v1/integrations as a partner member (scoped): {}",
             latency(&member_client, &format!("{base}/api/v1/integrations"), 500).await
         );
-        println!(
-            "GET /partners (server-rendered page, session cookie): {}",
-            latency(&browser, &format!("{base}/partners"), 500).await
-        );
+        println!("GET /partners (server-rendered page, session cookie): {}", latency(&browser, &format!("{base}/partners"), 500).await);
         println!(
             "GET /integrations/1 (server-rendered page, session cookie): {}",
             latency(&browser, &format!("{base}/integrations/1"), 500).await
         );
-        println!(
-            "memory after 3,000 requests: {} KiB",
-            rss_kib().unwrap_or(0)
-        );
+        println!("memory after 3,000 requests: {} KiB", rss_kib().unwrap_or(0));
         let _ = std::fs::remove_dir_all(&dir);
     });
 }

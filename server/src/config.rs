@@ -111,38 +111,21 @@ impl Config {
         let file = match env("TRACKER_CONFIG") {
             None => FileConfig::default(),
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| ConfigError::File(path.clone(), e))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File(path.clone(), e))?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse(path, e))?
             }
         };
-        let database_url = env("DATABASE_URL")
-            .or(file.database_url.clone())
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        let addr = env("LEPTOS_SITE_ADDR")
-            .or(file.site_addr.clone())
-            .unwrap_or_else(|| DEFAULT_SITE_ADDR.into());
-        let site_addr = addr
-            .parse()
-            .map_err(|e| ConfigError::Address(addr.clone(), e))?;
-        let log_filter = env("RUST_LOG")
-            .or(file.log_filter.clone())
-            .unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
+        let database_url = env("DATABASE_URL").or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let addr = env("LEPTOS_SITE_ADDR").or(file.site_addr.clone()).unwrap_or_else(|| DEFAULT_SITE_ADDR.into());
+        let site_addr = addr.parse().map_err(|e| ConfigError::Address(addr.clone(), e))?;
+        let log_filter = env("RUST_LOG").or(file.log_filter.clone()).unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
         let auth = auth_config(&env, file)?;
-        Ok(Self {
-            database_url,
-            site_addr,
-            log_filter,
-            leptos: leptos_options(site_addr)?,
-            auth,
-        })
+        Ok(Self { database_url, site_addr, log_filter, leptos: leptos_options(site_addr)?, auth })
     }
 
     /// Settings for tests: the given database, any free port.
     pub fn for_tests(database_url: &str) -> Result<Self, ConfigError> {
-        let site_addr: SocketAddr = "127.0.0.1:0"
-            .parse()
-            .map_err(|e| ConfigError::Address("127.0.0.1:0".into(), e))?;
+        let site_addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| ConfigError::Address("127.0.0.1:0".into(), e))?;
         Ok(Self {
             database_url: database_url.into(),
             site_addr,
@@ -163,91 +146,43 @@ impl Config {
 
 pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@tracker.localhost";
 
-fn auth_config(
-    env: &dyn Fn(&str) -> Option<String>,
-    file: FileConfig,
-) -> Result<AuthConfig, ConfigError> {
-    let number =
-        |key: &'static str, file_value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
-            match env(key) {
-                Some(v) => v
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        ConfigError::Invalid(
-                            key,
-                            format!("expected a positive whole number, got \"{v}\""),
-                        )
-                    }),
-                None => Ok(file_value.unwrap_or(default)),
-            }
-        };
-    let policy = app::services::sign_in::Policy {
-        session_idle: chrono::Duration::hours(number(
-            "SESSION_IDLE_HOURS",
-            file.session_idle_hours,
-            12,
-        )?),
-        session_absolute: chrono::Duration::hours(number(
-            "SESSION_MAX_HOURS",
-            file.session_max_hours,
-            168,
-        )?),
-        invitation_ttl: chrono::Duration::hours(number(
-            "INVITATION_HOURS",
-            file.invitation_hours,
-            168,
-        )?),
-        bootstrap_ttl: chrono::Duration::minutes(number(
-            "BOOTSTRAP_LINK_MINUTES",
-            file.bootstrap_link_minutes,
-            60,
-        )?),
+fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result<AuthConfig, ConfigError> {
+    let number = |key: &'static str, file_value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
+        match env(key) {
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::Invalid(key, format!("expected a positive whole number, got \"{v}\""))),
+            None => Ok(file_value.unwrap_or(default)),
+        }
     };
-    let github = match (
-        env("GITHUB_CLIENT_ID").or(file.github_client_id),
-        env("GITHUB_CLIENT_SECRET").or(file.github_client_secret),
-    ) {
+    let policy = app::services::sign_in::Policy {
+        session_idle: chrono::Duration::hours(number("SESSION_IDLE_HOURS", file.session_idle_hours, 12)?),
+        session_absolute: chrono::Duration::hours(number("SESSION_MAX_HOURS", file.session_max_hours, 168)?),
+        invitation_ttl: chrono::Duration::hours(number("INVITATION_HOURS", file.invitation_hours, 168)?),
+        bootstrap_ttl: chrono::Duration::minutes(number("BOOTSTRAP_LINK_MINUTES", file.bootstrap_link_minutes, 60)?),
+    };
+    let github = match (env("GITHUB_CLIENT_ID").or(file.github_client_id), env("GITHUB_CLIENT_SECRET").or(file.github_client_secret)) {
         (Some(client_id), Some(client_secret)) => Some(GithubConfig {
             client_id,
             client_secret,
-            web_url: trim_slash(
-                env("GITHUB_URL")
-                    .or(file.github_url)
-                    .unwrap_or_else(|| "https://github.com".into()),
-            ),
-            api_url: trim_slash(
-                env("GITHUB_API_URL")
-                    .or(file.github_api_url)
-                    .unwrap_or_else(|| "https://api.github.com".into()),
-            ),
+            web_url: trim_slash(env("GITHUB_URL").or(file.github_url).unwrap_or_else(|| "https://github.com".into())),
+            api_url: trim_slash(env("GITHUB_API_URL").or(file.github_api_url).unwrap_or_else(|| "https://api.github.com".into())),
         }),
         (None, None) => None,
-        _ => {
-            return Err(ConfigError::Invalid(
-                "GITHUB_CLIENT_ID",
-                "set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or neither".into(),
-            ))
-        }
+        _ => return Err(ConfigError::Invalid("GITHUB_CLIENT_ID", "set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or neither".into())),
     };
     let oidc = match env("OIDC_ISSUER_URL").or(file.oidc_issuer_url) {
         None => None,
         Some(issuer_url) => Some(OidcConfig {
             issuer_url: trim_slash(issuer_url),
-            client_id: env("OIDC_CLIENT_ID").or(file.oidc_client_id).ok_or(
-                ConfigError::Invalid(
-                    "OIDC_CLIENT_ID",
-                    "required when OIDC_ISSUER_URL is set".into(),
-                ),
-            )?,
-            client_secret: env("OIDC_CLIENT_SECRET")
-                .or(file.oidc_client_secret)
-                .unwrap_or_default(),
-            label: env("OIDC_LABEL")
-                .or(file.oidc_label.clone())
-                .unwrap_or_else(|| "single sign-on".into()),
+            client_id: env("OIDC_CLIENT_ID")
+                .or(file.oidc_client_id)
+                .ok_or(ConfigError::Invalid("OIDC_CLIENT_ID", "required when OIDC_ISSUER_URL is set".into()))?,
+            client_secret: env("OIDC_CLIENT_SECRET").or(file.oidc_client_secret).unwrap_or_default(),
+            label: env("OIDC_LABEL").or(file.oidc_label.clone()).unwrap_or_else(|| "single sign-on".into()),
             trust_unverified_email: match env("OIDC_TRUST_UNVERIFIED_EMAIL") {
                 Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
                 None => file.oidc_trust_unverified_email.unwrap_or(false),
@@ -278,9 +213,7 @@ fn trim_slash(url: String) -> String {
 /// Leptos reads its own settings (site root, bundle name…) from variables
 /// that cargo-leptos sets; outside cargo-leptos (tests) we fill the bundle name.
 fn leptos_options(site_addr: SocketAddr) -> Result<LeptosOptions, ConfigError> {
-    let mut options = leptos::config::get_configuration(None)
-        .map_err(|e| ConfigError::Leptos(e.to_string()))?
-        .leptos_options;
+    let mut options = leptos::config::get_configuration(None).map_err(|e| ConfigError::Leptos(e.to_string()))?.leptos_options;
     if options.output_name.is_empty() {
         options.output_name = Arc::from(OUTPUT_NAME);
     }

@@ -15,23 +15,14 @@ use app::store::Db;
 use chrono::Utc;
 
 pub enum Seeded {
-    Loaded {
-        partners: usize,
-        integrations: usize,
-    },
+    Loaded { partners: usize, integrations: usize },
     AlreadyHasData,
 }
 
 /// (name, kind, partner categories, namespace, products)
 /// A product is (kind, product name, provider type or "", host or "").
 type Product = (&'static str, &'static str, &'static str, &'static str);
-type DemoPartner = (
-    &'static str,
-    &'static str,
-    &'static [&'static str],
-    &'static str,
-    &'static [Product],
-);
+type DemoPartner = (&'static str, &'static str, &'static [&'static str], &'static str, &'static [Product]);
 
 const P: &str = "provider";
 const R: &str = "run_task";
@@ -42,69 +33,42 @@ const PARTNERS: &[DemoPartner] = &[
         "infrastructure",
         &["Public Cloud", "IaaS"],
         "nimbus",
-        &[
-            (P, "Nimbus Cloud", "nimbus", ""),
-            (P, "Nimbus Edge", "edge", ""),
-            (P, "Nimbus DNS", "dns", ""),
-        ],
+        &[(P, "Nimbus Cloud", "nimbus", ""), (P, "Nimbus Edge", "edge", ""), (P, "Nimbus DNS", "dns", "")],
     ),
     (
         "Stratus Networks",
         "infrastructure",
         &["Networking"],
         "stratusnet",
-        &[
-            (P, "Stratus SD-WAN", "sdwan", ""),
-            (P, "Stratus Fabric", "fabric", ""),
-            (P, "Stratus Firewall", "firewall", ""),
-        ],
+        &[(P, "Stratus SD-WAN", "sdwan", ""), (P, "Stratus Fabric", "fabric", ""), (P, "Stratus Firewall", "firewall", "")],
     ),
     (
         "Kelvin Data",
         "infrastructure",
         &["Database", "Data Management"],
         "kelvindata",
-        &[
-            (P, "Kelvin DB", "kelvindb", ""),
-            (
-                P,
-                "Kelvin Streams",
-                "streams",
-                "terraform.kelvindata.example",
-            ),
-        ],
+        &[(P, "Kelvin DB", "kelvindb", ""), (P, "Kelvin Streams", "streams", "terraform.kelvindata.example")],
     ),
     (
         "Orbital Containers",
         "infrastructure",
         &["Container Orchestration", "PaaS"],
         "orbital",
-        &[
-            (P, "Orbital Kubernetes", "kube", ""),
-            (P, "Orbital Registry", "registry", ""),
-            (P, "Orbital Mesh", "mesh", ""),
-        ],
+        &[(P, "Orbital Kubernetes", "kube", ""), (P, "Orbital Registry", "registry", ""), (P, "Orbital Mesh", "mesh", "")],
     ),
     (
         "Granite Storage",
         "infrastructure",
         &["Data Management", "IaaS"],
         "granite",
-        &[
-            (P, "Granite Object Store", "objectstore", ""),
-            (P, "Granite Backup", "backup", "registry.opentofu.org"),
-        ],
+        &[(P, "Granite Object Store", "objectstore", ""), (P, "Granite Backup", "backup", "registry.opentofu.org")],
     ),
     (
         "Lumen Logs",
         "infrastructure",
         &["Logging & Monitoring"],
         "lumenlogs",
-        &[
-            (P, "Lumen Logs", "lumen", ""),
-            (P, "Lumen Alerts", "alerts", ""),
-            (P, "Lumen Traces", "traces", ""),
-        ],
+        &[(P, "Lumen Logs", "lumen", ""), (P, "Lumen Alerts", "alerts", ""), (P, "Lumen Traces", "traces", "")],
     ),
     (
         "Keystone Identity",
@@ -122,10 +86,7 @@ const PARTNERS: &[DemoPartner] = &[
         "infrastructure",
         &["Comms & Messaging"],
         "harbormsg",
-        &[
-            (P, "Harbor Queues", "queues", ""),
-            (P, "Harbor Notify", "notify", "tf.harbor.example:8443"),
-        ],
+        &[(P, "Harbor Queues", "queues", ""), (P, "Harbor Notify", "notify", "tf.harbor.example:8443")],
     ),
     (
         "Atlas Assets",
@@ -139,21 +100,14 @@ const PARTNERS: &[DemoPartner] = &[
         "infrastructure",
         &["Web Services", "PaaS"],
         "meridianweb",
-        &[
-            (P, "Meridian CDN", "cdn", ""),
-            (P, "Meridian Functions", "functions", ""),
-            (P, "Meridian Certificates", "certs", ""),
-        ],
+        &[(P, "Meridian CDN", "cdn", ""), (P, "Meridian Functions", "functions", ""), (P, "Meridian Certificates", "certs", "")],
     ),
     (
         "Alpenwerk Rechenzentrum",
         "infrastructure",
         &["IaaS", "Public Cloud"],
         "alpenwerk",
-        &[
-            (P, "Alpenwerk Cloud", "cloud", "münchen.example"),
-            (P, "Alpenwerk Netz", "netz", "münchen.example"),
-        ],
+        &[(P, "Alpenwerk Cloud", "cloud", "münchen.example"), (P, "Alpenwerk Netz", "netz", "münchen.example")],
     ),
     (
         "Tidepool Automation",
@@ -171,133 +125,55 @@ const PARTNERS: &[DemoPartner] = &[
         "workflow",
         &["Code Scanning"],
         "",
-        &[
-            (R, "Sentinel IaC Scan", "", ""),
-            (R, "Sentinel Drift Guard", "", ""),
-            (R, "Sentinel Licence Check", "", ""),
-        ],
+        &[(R, "Sentinel IaC Scan", "", ""), (R, "Sentinel Drift Guard", "", ""), (R, "Sentinel Licence Check", "", "")],
     ),
-    (
-        "Ledgerline",
-        "workflow",
-        &["Cost Estimation"],
-        "",
-        &[
-            (R, "Ledgerline Cost Check", "", ""),
-            (R, "Ledgerline Budget Gate", "", ""),
-        ],
-    ),
+    ("Ledgerline", "workflow", &["Cost Estimation"], "", &[(R, "Ledgerline Cost Check", "", ""), (R, "Ledgerline Budget Gate", "", "")]),
     (
         "Watchtower Observability",
         "workflow",
         &["Monitoring"],
         "",
-        &[
-            (R, "Watchtower Change Events", "", ""),
-            (R, "Watchtower SLO Gate", "", ""),
-        ],
+        &[(R, "Watchtower Change Events", "", ""), (R, "Watchtower SLO Gate", "", "")],
     ),
-    (
-        "Zerogate",
-        "workflow",
-        &["Zero Trust Security"],
-        "",
-        &[
-            (R, "Zerogate Policy Check", "", ""),
-            (R, "Zerogate Access Review", "", ""),
-        ],
-    ),
-    (
-        "Auditrail",
-        "workflow",
-        &["Audit"],
-        "",
-        &[
-            (R, "Auditrail Evidence Export", "", ""),
-            (R, "Auditrail Policy Log", "", ""),
-        ],
-    ),
-    (
-        "Ticketwise",
-        "workflow",
-        &["ITSM"],
-        "",
-        &[
-            (R, "Ticketwise Change Approval", "", ""),
-            (R, "Ticketwise Incident Link", "", ""),
-        ],
-    ),
-    (
-        "Pipewright",
-        "workflow",
-        &["CI/CD", "VCS"],
-        "",
-        &[
-            (R, "Pipewright Gate", "", ""),
-            (R, "Pipewright Artifact Check", "", ""),
-        ],
-    ),
+    ("Zerogate", "workflow", &["Zero Trust Security"], "", &[(R, "Zerogate Policy Check", "", ""), (R, "Zerogate Access Review", "", "")]),
+    ("Auditrail", "workflow", &["Audit"], "", &[(R, "Auditrail Evidence Export", "", ""), (R, "Auditrail Policy Log", "", "")]),
+    ("Ticketwise", "workflow", &["ITSM"], "", &[(R, "Ticketwise Change Approval", "", ""), (R, "Ticketwise Incident Link", "", "")]),
+    ("Pipewright", "workflow", &["CI/CD", "VCS"], "", &[(R, "Pipewright Gate", "", ""), (R, "Pipewright Artifact Check", "", "")]),
     (
         "Cobalt Security",
         "both",
         &["Security & Authentication", "Code Scanning"],
         "cobaltsec",
-        &[
-            (P, "Cobalt WAF", "waf", ""),
-            (R, "Cobalt Misconfig Scan", "", ""),
-            (R, "Cobalt Secrets Scan", "", ""),
-        ],
+        &[(P, "Cobalt WAF", "waf", ""), (R, "Cobalt Misconfig Scan", "", ""), (R, "Cobalt Secrets Scan", "", "")],
     ),
     (
         "Prism Monitoring",
         "both",
         &["Logging & Monitoring", "Monitoring"],
         "prism",
-        &[
-            (P, "Prism Dashboards", "dashboards", ""),
-            (R, "Prism Deploy Markers", "", ""),
-        ],
+        &[(P, "Prism Dashboards", "dashboards", ""), (R, "Prism Deploy Markers", "", "")],
     ),
-    (
-        "Beacon Git",
-        "both",
-        &["VCS", "CI/CD"],
-        "beacongit",
-        &[
-            (P, "Beacon Repos", "repos", ""),
-            (R, "Beacon Plan Comments", "", ""),
-        ],
-    ),
+    ("Beacon Git", "both", &["VCS", "CI/CD"], "beacongit", &[(P, "Beacon Repos", "repos", ""), (R, "Beacon Plan Comments", "", "")]),
     (
         "Quarry Costs",
         "both",
         &["Cost Estimation", "Utility"],
         "quarry",
-        &[
-            (P, "Quarry Budgets", "budgets", ""),
-            (R, "Quarry Cost Estimate", "", ""),
-        ],
+        &[(P, "Quarry Budgets", "budgets", ""), (R, "Quarry Cost Estimate", "", "")],
     ),
     (
         "Northwind SSO",
         "both",
         &["SSO", "Security & Authentication"],
         "northwindsso",
-        &[
-            (P, "Northwind Apps", "apps", "app.terraform.io"),
-            (R, "Northwind Session Check", "", ""),
-        ],
+        &[(P, "Northwind Apps", "apps", "app.terraform.io"), (R, "Northwind Session Check", "", "")],
     ),
     (
         "Helix Database",
         "infrastructure",
         &["Database"],
         "helixdb",
-        &[
-            (P, "Helix Cloud", "helix", ""),
-            (P, "Helix Atlas Cluster", "cluster", ""),
-            (P, "Helix Backup Vault", "vault", ""),
-        ],
+        &[(P, "Helix Cloud", "helix", ""), (P, "Helix Atlas Cluster", "cluster", ""), (P, "Helix Backup Vault", "vault", "")],
     ),
 ];
 
@@ -312,74 +188,27 @@ const MANAGERS: &[(&str, &str)] = &[
 /// by the sign-in page's picker on a local demo server.
 const PEOPLE: &[(&str, &str, Role, &str)] = &[
     ("Ada Admin", "ada.admin@alliances.example", Role::Admin, ""),
-    (
-        "Priya Raman",
-        "priya.raman@alliances.example",
-        Role::Reviewer,
-        "",
-    ),
-    (
-        "Victor Viewer",
-        "victor.viewer@alliances.example",
-        Role::Viewer,
-        "",
-    ),
-    (
-        "Nadia Nimbus",
-        "nadia@nimbuscloud.example",
-        Role::Partner,
-        "nimbus-cloud",
-    ),
-    (
-        "Sam Sentinel",
-        "sam@sentinelscan.example",
-        Role::Partner,
-        "sentinel-scan",
-    ),
+    ("Priya Raman", "priya.raman@alliances.example", Role::Reviewer, ""),
+    ("Victor Viewer", "victor.viewer@alliances.example", Role::Viewer, ""),
+    ("Nadia Nimbus", "nadia@nimbuscloud.example", Role::Partner, "nimbus-cloud"),
+    ("Sam Sentinel", "sam@sentinelscan.example", Role::Partner, "sentinel-scan"),
 ];
 
-async fn add_person(
-    db: &Db,
-    (name, email, role, partner): &(&str, &str, Role, &str),
-) -> Result<i64, AppError> {
+async fn add_person(db: &Db, (name, email, role, partner): &(&str, &str, Role, &str)) -> Result<i64, AppError> {
     let partner_id = match *partner {
         "" => None,
-        slug => app::store::partners::kind_by_slug(db, slug)
-            .await?
-            .map(|(id, _)| id),
+        slug => app::store::partners::kind_by_slug(db, slug).await?.map(|(id, _)| id),
     };
-    let new = NewUser {
-        email,
-        name,
-        role: *role,
-        partner_id,
-        status: UserStatus::Active,
-        demo: true,
-    };
-    let audit = Entry::system("user.create", TargetKind::User, None, email)
-        .summary(format!("Demo account {email} added"));
+    let new = NewUser { email, name, role: *role, partner_id, status: UserStatus::Active, demo: true };
+    let audit = Entry::system("user.create", TargetKind::User, None, email).summary(format!("Demo account {email} added"));
     Ok(user_store::insert(db, &new, Utc::now(), &audit).await?)
 }
 
 /// Loads the demo set unless the database already holds partners.
 pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
     // The seed acts as a passing administrator, so every rule applies.
-    let seeder = Caller {
-        user_id: 0,
-        email: "seed@localhost".into(),
-        name: "Demo seed".into(),
-        role: Role::Admin,
-        partner: None,
-    };
-    let existing = partners::list(
-        db,
-        &seeder,
-        &PartnerQuery {
-            per_page: Some(1),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let seeder = Caller { user_id: 0, email: "seed@localhost".into(), name: "Demo seed".into(), role: Role::Admin, partner: None };
+    let existing = partners::list(db, &seeder, &PartnerQuery { per_page: Some(1), ..Default::default() }).await?;
     if existing.total > 0 {
         return Ok(Seeded::AlreadyHasData);
     }
@@ -397,14 +226,8 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
                 kind: kind.to_string(),
                 categories: categories.iter().map(|c| c.to_string()).collect(),
                 support_contacts: vec![
-                    Contact {
-                        name: "Support desk".into(),
-                        email: format!("support@{domain}"),
-                    },
-                    Contact {
-                        name: "Partner engineering".into(),
-                        email: format!("partners@{domain}"),
-                    },
+                    Contact { name: "Support desk".into(), email: format!("support@{domain}") },
+                    Contact { name: "Partner engineering".into(), email: format!("partners@{domain}") },
                 ],
                 github_org: slug.clone(),
                 github_auto_join: false,
@@ -422,48 +245,18 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
             let tier = demo_tier(kind, stage, integration_count);
             let (source_address, repository_url, range) = match kind {
                 IntegrationKind::Provider => {
-                    let ns = if namespace.is_empty() {
-                        slug.as_str()
-                    } else {
-                        namespace
-                    };
-                    let address = if host.is_empty() {
-                        format!("{ns}/{type_name}")
-                    } else {
-                        format!("{host}/{ns}/{type_name}")
-                    };
-                    let repo = format!(
-                        "https://github.com/{}/terraform-provider-{type_name}",
-                        partner.slug
-                    );
-                    let range = if tier == Tier::Verified {
-                        format!("~> {}.0", 1 + integration_count % 4)
-                    } else {
-                        String::new()
-                    };
+                    let ns = if namespace.is_empty() { slug.as_str() } else { namespace };
+                    let address = if host.is_empty() { format!("{ns}/{type_name}") } else { format!("{host}/{ns}/{type_name}") };
+                    let repo = format!("https://github.com/{}/terraform-provider-{type_name}", partner.slug);
+                    let range = if tier == Tier::Verified { format!("~> {}.0", 1 + integration_count % 4) } else { String::new() };
                     (address, repo, range)
                 }
-                IntegrationKind::RunTask => (
-                    String::new(),
-                    format!(
-                        "https://github.com/{}/{}",
-                        partner.slug,
-                        app::domain::slug::slugify(product)
-                    ),
-                    String::new(),
-                ),
+                IntegrationKind::RunTask => {
+                    (String::new(), format!("https://github.com/{}/{}", partner.slug, app::domain::slug::slugify(product)), String::new())
+                }
             };
-            let fitting: Vec<String> = partner
-                .categories
-                .iter()
-                .filter(|c| kind.categories().contains(&c.as_str()))
-                .cloned()
-                .collect();
-            let categories = if fitting.is_empty() {
-                vec![kind.categories()[0].to_string()]
-            } else {
-                fitting
-            };
+            let fitting: Vec<String> = partner.categories.iter().filter(|c| kind.categories().contains(&c.as_str())).cloned().collect();
+            let categories = if fitting.is_empty() { vec![kind.categories()[0].to_string()] } else { fitting };
             integrations::create(
                 db,
                 &seeder,
@@ -488,10 +281,7 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
             add_person(db, person).await?;
         }
     }
-    Ok(Seeded::Loaded {
-        partners: PARTNERS.len(),
-        integrations: integration_count,
-    })
+    Ok(Seeded::Loaded { partners: PARTNERS.len(), integrations: integration_count })
 }
 
 /// Providers past Verify are mostly verified; a few are archived or community.

@@ -49,37 +49,15 @@ impl Application {
     }
 
     pub async fn with_db(config: &Config, db: Db) -> Result<Self, StartError> {
-        let listener = TcpListener::bind(config.site_addr)
-            .await
-            .map_err(|e| StartError::Bind(config.site_addr, e))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| StartError::Bind(config.site_addr, e))?;
-        let base_url = config
-            .auth
-            .base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{local}"));
-        let auth = auth::Auth::new(
-            config.auth.clone(),
-            base_url.clone(),
-            local.ip().is_loopback(),
-        );
-        let state = AppState {
-            leptos_options: config.leptos.clone(),
-            db: db.clone(),
-            auth: std::sync::Arc::new(auth),
-        };
+        let listener = TcpListener::bind(config.site_addr).await.map_err(|e| StartError::Bind(config.site_addr, e))?;
+        let local = listener.local_addr().map_err(|e| StartError::Bind(config.site_addr, e))?;
+        let base_url = config.auth.base_url.clone().unwrap_or_else(|| format!("http://{local}"));
+        let auth = auth::Auth::new(config.auth.clone(), base_url.clone(), local.ip().is_loopback());
+        let state = AppState { leptos_options: config.leptos.clone(), db: db.clone(), auth: std::sync::Arc::new(auth) };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).
         let policy = &config.auth.policy;
-        let bootstrap_url = match app::services::sign_in::bootstrap_link(
-            &db,
-            policy,
-            chrono::Utc::now(),
-        )
-        .await
-        {
+        let bootstrap_url = match app::services::sign_in::bootstrap_link(&db, policy, chrono::Utc::now()).await {
             Ok(Some(secret)) => {
                 let url = format!("{base_url}/auth/bootstrap/{secret}");
                 tracing::warn!(
@@ -94,14 +72,7 @@ impl Application {
                 None
             }
         };
-        Ok(Self {
-            listener,
-            router: http::router(state),
-            db,
-            base_url,
-            bootstrap_url,
-            idle: policy.session_idle,
-        })
+        Ok(Self { listener, router: http::router(state), db, base_url, bootstrap_url, idle: policy.session_idle })
     }
 
     /// The address links and OAuth callbacks are built from.
@@ -115,9 +86,7 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn db(&self) -> &Db {
@@ -125,14 +94,9 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes open requests.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.db.clone(), self.idle));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // Pages are written in several chunks: without TCP_NODELAY a small
         // last chunk waits for the client's delayed ACK (~40 ms).
         use axum::serve::ListenerExt;
@@ -141,9 +105,7 @@ impl Application {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
         self.db.close().await;
         result

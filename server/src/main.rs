@@ -47,9 +47,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")))
         // The log goes to stderr: stdout is for what commands print (a token).
         .with_writer(std::io::stderr)
         .init();
@@ -80,10 +78,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let db = app::store::Db::connect(&config.database_url).await?;
             db.migrate().await?;
             match demo::seed(&db).await? {
-                demo::Seeded::Loaded {
-                    partners,
-                    integrations,
-                } => {
+                demo::Seeded::Loaded { partners, integrations } => {
                     println!("demo data loaded: {partners} partners, {integrations} integrations")
                 }
                 demo::Seeded::AlreadyHasData => {
@@ -94,8 +89,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         Command::CreateAdmin { email } => {
             let db = app::store::Db::connect(&config.database_url).await?;
             db.migrate().await?;
-            let (_, changed) =
-                app::services::sign_in::ensure_admin(&db, &email, chrono::Utc::now()).await?;
+            let (_, changed) = app::services::sign_in::ensure_admin(&db, &email, chrono::Utc::now()).await?;
             // Messages on stderr, so scripts can rely on stdout.
             if changed {
                 eprintln!("{email} is now an active administrator; they sign in with GitHub or OpenID Connect using this email");
@@ -111,10 +105,13 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let user = match user {
                 Some(u) if u.status == app::domain::user::UserStatus::Active => u,
                 Some(_) => return Err(format!("{email} is not active (invited or deactivated)").into()),
-                None => return Err(format!("no user with the email {email}; create one first (e.g. server create-admin --email {email})").into()),
+                None => {
+                    return Err(
+                        format!("no user with the email {email}; create one first (e.g. server create-admin --email {email})").into()
+                    )
+                }
             };
-            let (_, secret) =
-                app::services::tokens::create_for(&db, user.id, &name, chrono::Utc::now()).await?;
+            let (_, secret) = app::services::tokens::create_for(&db, user.id, &name, chrono::Utc::now()).await?;
             println!("{secret}");
         }
     }

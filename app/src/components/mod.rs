@@ -39,11 +39,7 @@ pub fn TextField(
 
 /// The hint and error lines under a field.
 #[component]
-pub fn FieldHelp(
-    id: String,
-    hint: Option<String>,
-    #[prop(into)] error: Signal<Option<String>>,
-) -> impl IntoView {
+pub fn FieldHelp(id: String, hint: Option<String>, #[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
     view! {
         {hint.map(|h| view! { <p class="hint" id=format!("{id}-hint")>{h}</p> })}
         <p class="field-error" id=format!("{id}-error") aria-live="polite">{move || error.get()}</p>
@@ -53,13 +49,9 @@ pub fn FieldHelp(
 /// The message of an error that is not about one field (or the summary).
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
-    let detail = error.fields().map(|f| {
-        f.iter()
-            .map(|(field, messages)| {
-                format!("{}: {}", field.replace('_', " "), messages.join("; "))
-            })
-            .collect::<Vec<_>>()
-    });
+    let detail = error
+        .fields()
+        .map(|f| f.iter().map(|(field, messages)| format!("{}: {}", field.replace('_', " "), messages.join("; "))).collect::<Vec<_>>());
     view! {
         <div class="notice error" role="alert">
             <p>{error.to_string()}</p>
@@ -73,9 +65,7 @@ pub fn encode(value: &str) -> String {
     let mut out = String::new();
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -84,11 +74,7 @@ pub fn encode(value: &str) -> String {
 
 /// `path?k=v&…` with empty values left out.
 pub fn href_with(path: &str, params: &[(&str, String)]) -> String {
-    let query: Vec<String> = params
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
+    let query: Vec<String> = params.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", encode(v))).collect();
     if query.is_empty() {
         path.to_string()
     } else {
@@ -98,13 +84,7 @@ pub fn href_with(path: &str, params: &[(&str, String)]) -> String {
 
 /// "Previous / page N of M / Next" links that keep the list's filters.
 #[component]
-pub fn Pager(
-    path: &'static str,
-    params: Vec<(&'static str, String)>,
-    page: i64,
-    pages: i64,
-    total: i64,
-) -> impl IntoView {
+pub fn Pager(path: &'static str, params: Vec<(&'static str, String)>, page: i64, pages: i64, total: i64) -> impl IntoView {
     let link = move |p: i64| {
         let mut all = params.clone();
         all.push(("page", if p > 1 { p.to_string() } else { String::new() }));
@@ -135,10 +115,7 @@ mod tests {
     fn hrefs_encode_and_skip_empty_values() {
         assert_eq!(href_with("/partners", &[("q", "".into())]), "/partners");
         assert_eq!(
-            href_with(
-                "/partners",
-                &[("q", "a b&c".into()), ("category", "CI/CD".into())]
-            ),
+            href_with("/partners", &[("q", "a b&c".into()), ("category", "CI/CD".into())]),
             "/partners?q=a%20b%26c&category=CI%2FCD"
         );
     }

@@ -70,10 +70,7 @@ pub fn decide(role: Role, own_partner: Option<i64>, action: Action) -> Decision 
     use Action::*;
     use Decision::*;
     let partner_of = |a: Action| match a {
-        Read { partner }
-        | EditPartner { partner }
-        | EditIntegration { partner }
-        | Review { partner } => Some(partner),
+        Read { partner } | EditPartner { partner } | EditIntegration { partner } | Review { partner } => Some(partner),
         ManagePartners | ManageUsers | SearchAudit | Write => None,
     };
     match role {
@@ -206,13 +203,7 @@ mod tests {
     #[test]
     fn a_member_without_a_partner_sees_nothing() {
         assert_eq!(decide(Role::Partner, None, Read { partner: OWN }), Hide);
-        let caller = Caller {
-            user_id: 1,
-            email: "a@b.c".into(),
-            name: "A".into(),
-            role: Role::Partner,
-            partner: None,
-        };
+        let caller = Caller { user_id: 1, email: "a@b.c".into(), name: "A".into(), role: Role::Partner, partner: None };
         assert_eq!(caller.partner_scope(), Some(-1));
     }
 
@@ -223,20 +214,10 @@ mod tests {
             email: "m@a.test".into(),
             name: "M".into(),
             role: Role::Partner,
-            partner: Some(PartnerRef {
-                id: OWN,
-                slug: "a".into(),
-                name: "A".into(),
-            }),
+            partner: Some(PartnerRef { id: OWN, slug: "a".into(), name: "A".into() }),
         };
         assert_eq!(member.check(Read { partner: OWN }, || "x".into()), Ok(()));
-        assert_eq!(
-            member.check(ManageUsers, || "x".into()),
-            Err(AppError::Forbidden)
-        );
-        assert_eq!(
-            member.check(Read { partner: OTHER }, || "partner".into()),
-            Err(AppError::NotFound("partner".into()))
-        );
+        assert_eq!(member.check(ManageUsers, || "x".into()), Err(AppError::Forbidden));
+        assert_eq!(member.check(Read { partner: OTHER }, || "partner".into()), Err(AppError::NotFound("partner".into())));
     }
 }

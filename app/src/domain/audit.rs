@@ -18,14 +18,8 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 6] = [
-        TargetKind::Partner,
-        TargetKind::Integration,
-        TargetKind::Task,
-        TargetKind::Stage,
-        TargetKind::User,
-        TargetKind::Token,
-    ];
+    pub const ALL: [TargetKind; 6] =
+        [TargetKind::Partner, TargetKind::Integration, TargetKind::Task, TargetKind::Stage, TargetKind::User, TargetKind::Token];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -87,42 +81,17 @@ impl Entry {
     /// A change made by a signed-in person.
     /// (A caller without an account, such as the demo seed with id 0, is
     /// recorded by name only.)
-    pub fn by(
-        caller: &super::access::Caller,
-        action: &str,
-        target_kind: TargetKind,
-        target_id: Option<i64>,
-        label: &str,
-    ) -> Self {
+    pub fn by(caller: &super::access::Caller, action: &str, target_kind: TargetKind, target_id: Option<i64>, label: &str) -> Self {
         let id = (caller.user_id > 0).then_some(caller.user_id);
         Self::new(id, &caller.name, action, target_kind, target_id, label)
     }
 
     /// A change the tracker made by itself (checklists, observed facts).
-    pub fn system(
-        action: &str,
-        target_kind: TargetKind,
-        target_id: Option<i64>,
-        label: &str,
-    ) -> Self {
-        Self::new(
-            None,
-            "Integration Tracker",
-            action,
-            target_kind,
-            target_id,
-            label,
-        )
+    pub fn system(action: &str, target_kind: TargetKind, target_id: Option<i64>, label: &str) -> Self {
+        Self::new(None, "Integration Tracker", action, target_kind, target_id, label)
     }
 
-    fn new(
-        actor_id: Option<i64>,
-        actor_name: &str,
-        action: &str,
-        target_kind: TargetKind,
-        target_id: Option<i64>,
-        label: &str,
-    ) -> Self {
+    fn new(actor_id: Option<i64>, actor_name: &str, action: &str, target_kind: TargetKind, target_id: Option<i64>, label: &str) -> Self {
         Entry {
             actor_id,
             actor_name: actor_name.to_string(),
@@ -138,24 +107,15 @@ impl Entry {
     }
 
     pub fn partner(self, id: i64) -> Self {
-        Entry {
-            partner_id: Some(id),
-            ..self
-        }
+        Entry { partner_id: Some(id), ..self }
     }
 
     pub fn integration(self, id: i64) -> Self {
-        Entry {
-            integration_id: Some(id),
-            ..self
-        }
+        Entry { integration_id: Some(id), ..self }
     }
 
     pub fn summary(self, summary: impl Into<String>) -> Self {
-        Entry {
-            summary: summary.into(),
-            ..self
-        }
+        Entry { summary: summary.into(), ..self }
     }
 
     pub fn changes(self, changes: Vec<FieldChange>) -> Self {
@@ -195,29 +155,14 @@ pub type Fields = Vec<(&'static str, String)>;
 /// The fields whose values differ between two snapshots (empty values read
 /// as absent). A field only in one snapshot counts as changed.
 pub fn changes(before: &Fields, after: &Fields) -> Vec<FieldChange> {
-    let value = |fields: &Fields, name: &str| {
-        fields
-            .iter()
-            .find(|(f, _)| *f == name)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
+    let value = |fields: &Fields, name: &str| fields.iter().find(|(f, _)| *f == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
     let mut names: Vec<&'static str> = after.iter().map(|(f, _)| *f).collect();
-    names.extend(
-        before
-            .iter()
-            .map(|(f, _)| *f)
-            .filter(|f| !after.iter().any(|(a, _)| a == f)),
-    );
+    names.extend(before.iter().map(|(f, _)| *f).filter(|f| !after.iter().any(|(a, _)| a == f)));
     names
         .into_iter()
         .filter_map(|name| {
             let (b, a) = (value(before, name), value(after, name));
-            (b != a).then(|| FieldChange {
-                field: name.to_string(),
-                before: b,
-                after: a,
-            })
+            (b != a).then(|| FieldChange { field: name.to_string(), before: b, after: a })
         })
         .collect()
 }
@@ -320,49 +265,25 @@ mod tests {
     }
 
     fn c(field: &str, before: Option<&str>, after: Option<&str>) -> FieldChange {
-        FieldChange {
-            field: field.into(),
-            before: before.map(Into::into),
-            after: after.map(Into::into),
-        }
+        FieldChange { field: field.into(), before: before.map(Into::into), after: after.map(Into::into) }
     }
 
     #[test]
     fn changes_lists_only_differences() {
         let cases: Vec<(Fields, Fields, Vec<FieldChange>)> = vec![
             (f(&[("name", "A")]), f(&[("name", "A")]), vec![]),
-            (
-                f(&[("name", "A")]),
-                f(&[("name", "B")]),
-                vec![c("name", Some("A"), Some("B"))],
-            ),
+            (f(&[("name", "A")]), f(&[("name", "B")]), vec![c("name", Some("A"), Some("B"))]),
             // Empty and absent read the same.
             (f(&[("org", "")]), f(&[("org", "")]), vec![]),
-            (
-                f(&[("org", "")]),
-                f(&[("org", "acme")]),
-                vec![c("org", None, Some("acme"))],
-            ),
-            (
-                f(&[("org", "acme")]),
-                f(&[("org", "")]),
-                vec![c("org", Some("acme"), None)],
-            ),
+            (f(&[("org", "")]), f(&[("org", "acme")]), vec![c("org", None, Some("acme"))]),
+            (f(&[("org", "acme")]), f(&[("org", "")]), vec![c("org", Some("acme"), None)]),
             // Order follows the new snapshot; vanished fields come last.
             (
                 f(&[("a", "1"), ("b", "2"), ("gone", "x")]),
                 f(&[("b", "3"), ("a", "0")]),
-                vec![
-                    c("b", Some("2"), Some("3")),
-                    c("a", Some("1"), Some("0")),
-                    c("gone", Some("x"), None),
-                ],
+                vec![c("b", Some("2"), Some("3")), c("a", Some("1"), Some("0")), c("gone", Some("x"), None)],
             ),
-            (
-                f(&[]),
-                f(&[("tier", "verified")]),
-                vec![c("tier", None, Some("verified"))],
-            ),
+            (f(&[]), f(&[("tier", "verified")]), vec![c("tier", None, Some("verified"))]),
         ];
         for (before, after, want) in cases {
             assert_eq!(changes(&before, &after), want, "{before:?} → {after:?}");
@@ -372,10 +293,7 @@ mod tests {
     #[test]
     fn created_skips_empty_fields() {
         let got = created(&f(&[("name", "Acme"), ("org", ""), ("auto", "no")]));
-        assert_eq!(
-            got,
-            vec![c("name", None, Some("Acme")), c("auto", None, Some("no"))]
-        );
+        assert_eq!(got, vec![c("name", None, Some("Acme")), c("auto", None, Some("no"))]);
     }
 
     #[test]
@@ -386,18 +304,10 @@ mod tests {
             to: to.into(),
             ..Default::default()
         };
-        let ok = q("task", "2026-01-01", "2026-01-01")
-            .validate()
-            .expect("valid");
+        let ok = q("task", "2026-01-01", "2026-01-01").validate().expect("valid");
         assert_eq!(ok.target, Some(TargetKind::Task));
-        assert_eq!(
-            ok.from.map(|d| d.to_rfc3339()),
-            Some("2026-01-01T00:00:00+00:00".into())
-        );
-        assert_eq!(
-            ok.until.map(|d| d.to_rfc3339()),
-            Some("2026-01-02T00:00:00+00:00".into())
-        );
+        assert_eq!(ok.from.map(|d| d.to_rfc3339()), Some("2026-01-01T00:00:00+00:00".into()));
+        assert_eq!(ok.until.map(|d| d.to_rfc3339()), Some("2026-01-02T00:00:00+00:00".into()));
         let cases = [
             (q("widget", "", ""), "target"),
             (q("", "yesterday", ""), "from"),
@@ -413,20 +323,10 @@ mod tests {
 
     #[test]
     fn field_names_read_as_a_list() {
-        let names = |fields: &[&str]| {
-            field_names(
-                &fields
-                    .iter()
-                    .map(|f| c(f, None, Some("x")))
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let names = |fields: &[&str]| field_names(&fields.iter().map(|f| c(f, None, Some("x"))).collect::<Vec<_>>());
         assert_eq!(names(&[]), "nothing");
         assert_eq!(names(&["tier"]), "tier");
-        assert_eq!(
-            names(&["name", "repository_url"]),
-            "name and repository url"
-        );
+        assert_eq!(names(&["name", "repository_url"]), "name and repository url");
         assert_eq!(names(&["name", "tier", "stage"]), "name, tier and stage");
     }
 

@@ -120,17 +120,8 @@ impl PartnerKind {
     }
 }
 
-pub const WORKFLOW_CATEGORIES: &[&str] = &[
-    "Code Scanning",
-    "Cost Estimation",
-    "Monitoring",
-    "Zero Trust Security",
-    "Audit",
-    "ITSM",
-    "SSO",
-    "CI/CD",
-    "VCS",
-];
+pub const WORKFLOW_CATEGORIES: &[&str] =
+    &["Code Scanning", "Cost Estimation", "Monitoring", "Zero Trust Security", "Audit", "ITSM", "SSO", "CI/CD", "VCS"];
 
 pub const INFRASTRUCTURE_CATEGORIES: &[&str] = &[
     "Public Cloud",
@@ -175,10 +166,7 @@ mod tests {
             assert_eq!(Tier::parse(k.key()), Some(*k));
         }
         assert_eq!(PartnerKind::parse("Both"), None);
-        assert_eq!(
-            Tier::expected(),
-            "official, verified, community or archived"
-        );
+        assert_eq!(Tier::expected(), "official, verified, community or archived");
     }
 
     #[test]
@@ -188,10 +176,7 @@ mod tests {
             assert_eq!(track.len(), 5);
             assert_eq!(track.last(), Some(&Stage::Support));
         }
-        assert_eq!(
-            IntegrationKind::RunTask.track()[1].label(),
-            "Develop & Test"
-        );
+        assert_eq!(IntegrationKind::RunTask.track()[1].label(), "Develop & Test");
     }
 
     #[test]

@@ -69,9 +69,7 @@ impl Version {
     pub fn parse(s: &str) -> Result<Self, ConstraintError> {
         let (v, given) = parse_partial(s.trim())?;
         if given < 3 {
-            return Err(ConstraintError(format!(
-                "\"{s}\" is not a full version: expected MAJOR.MINOR.PATCH"
-            )));
+            return Err(ConstraintError(format!("\"{s}\" is not a full version: expected MAJOR.MINOR.PATCH")));
         }
         Ok(v)
     }
@@ -130,10 +128,7 @@ fn parse_partial(s: &str) -> Result<(Version, usize), ConstraintError> {
         return fail("a version is missing");
     }
     if s.starts_with('v') || s.starts_with('V') {
-        return fail(format!(
-            "\"{s}\": remove the \"v\" prefix (write {})",
-            &s[1..]
-        ));
+        return fail(format!("\"{s}\": remove the \"v\" prefix (write {})", &s[1..]));
     }
     let (rest, build) = match s.split_once('+') {
         Some((r, b)) => (r, b.to_string()),
@@ -145,65 +140,37 @@ fn parse_partial(s: &str) -> Result<(Version, usize), ConstraintError> {
     };
     let parts: Vec<&str> = core.split('.').collect();
     if parts.len() > 3 {
-        return fail(format!(
-            "\"{s}\" has {} numeric parts; a version has at most three (MAJOR.MINOR.PATCH)",
-            parts.len()
-        ));
+        return fail(format!("\"{s}\" has {} numeric parts; a version has at most three (MAJOR.MINOR.PATCH)", parts.len()));
     }
     let mut nums = [0u64; 3];
     for (i, p) in parts.iter().enumerate() {
         if matches!(*p, "*" | "x" | "X") {
             let prefix = parts[..i].join(".");
-            let hint = if prefix.is_empty() {
-                "1.0".to_string()
-            } else {
-                format!("{prefix}.0")
-            };
-            return fail(format!(
-                "\"{s}\": wildcards are not supported; use ~> (e.g. ~> {hint})"
-            ));
+            let hint = if prefix.is_empty() { "1.0".to_string() } else { format!("{prefix}.0") };
+            return fail(format!("\"{s}\": wildcards are not supported; use ~> (e.g. ~> {hint})"));
         }
         if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
             return fail(format!("\"{s}\" is not a version number"));
         }
         if p.len() > 1 && p.starts_with('0') {
-            return fail(format!(
-                "\"{s}\": version numbers must not have leading zeros"
-            ));
+            return fail(format!("\"{s}\": version numbers must not have leading zeros"));
         }
-        nums[i] = p
-            .parse()
-            .map_err(|_| ConstraintError(format!("\"{s}\": number too large")))?;
+        nums[i] = p.parse().map_err(|_| ConstraintError(format!("\"{s}\": number too large")))?;
     }
     let prerelease = match pre {
         None => Vec::new(),
         Some(p) => {
             let ids: Vec<String> = p.split('.').map(str::to_string).collect();
-            if ids.iter().any(|id| {
-                id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            }) {
+            if ids.iter().any(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
                 return fail(format!("\"{s}\" has an invalid prerelease part"));
             }
             ids
         }
     };
-    if !build.is_empty()
-        && !build
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-    {
+    if !build.is_empty() && !build.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
         return fail(format!("\"{s}\" has invalid build metadata"));
     }
-    Ok((
-        Version {
-            major: nums[0],
-            minor: nums[1],
-            patch: nums[2],
-            prerelease,
-            build,
-        },
-        parts.len(),
-    ))
+    Ok((Version { major: nums[0], minor: nums[1], patch: nums[2], prerelease, build }, parts.len()))
 }
 
 fn parse_condition(raw: &str) -> Result<Condition, ConstraintError> {
@@ -213,43 +180,24 @@ fn parse_condition(raw: &str) -> Result<Condition, ConstraintError> {
     }
     for (bad, good) in [("=>", ">="), ("=<", "<=")] {
         if s.starts_with(bad) {
-            return fail(format!(
-                "\"{bad}\" is not an operator: did you mean \"{good}\"?"
-            ));
+            return fail(format!("\"{bad}\" is not an operator: did you mean \"{good}\"?"));
         }
     }
     if s.starts_with("==") {
         return fail("\"==\" is not an operator: use \"=\" (or just the version)");
     }
-    let ops: [(&str, Op); 7] = [
-        ("~>", Op::Pessimistic),
-        (">=", Op::Ge),
-        ("<=", Op::Le),
-        ("!=", Op::Ne),
-        (">", Op::Gt),
-        ("<", Op::Lt),
-        ("=", Op::Eq),
-    ];
-    let (op, rest) = ops
-        .iter()
-        .find_map(|(t, op)| s.strip_prefix(t).map(|r| (*op, r)))
-        .unwrap_or((Op::Eq, s));
+    let ops: [(&str, Op); 7] =
+        [("~>", Op::Pessimistic), (">=", Op::Ge), ("<=", Op::Le), ("!=", Op::Ne), (">", Op::Gt), ("<", Op::Lt), ("=", Op::Eq)];
+    let (op, rest) = ops.iter().find_map(|(t, op)| s.strip_prefix(t).map(|r| (*op, r))).unwrap_or((Op::Eq, s));
     let rest = rest.trim();
     if let Some(first) = rest.chars().next() {
         if !first.is_ascii_alphanumeric() && first != '*' {
-            let token: String = s
-                .chars()
-                .take_while(|c| !c.is_ascii_alphanumeric() && !c.is_whitespace())
-                .collect();
-            return fail(format!(
-                "unknown operator \"{token}\": use one of =, !=, >, >=, <, <=, ~>"
-            ));
+            let token: String = s.chars().take_while(|c| !c.is_ascii_alphanumeric() && !c.is_whitespace()).collect();
+            return fail(format!("unknown operator \"{token}\": use one of =, !=, >, >=, <, <=, ~>"));
         }
     }
     if rest.split_whitespace().count() > 1 {
-        return fail(format!(
-            "\"{s}\" holds more than one condition: separate conditions with commas (e.g. \">= 1.0, < 2.0\")"
-        ));
+        return fail(format!("\"{s}\" holds more than one condition: separate conditions with commas (e.g. \">= 1.0, < 2.0\")"));
     }
     let (version, given) = parse_partial(rest)?;
     Ok(Condition { op, version, given })
@@ -262,9 +210,7 @@ impl Constraints {
             return fail("enter a version constraint, e.g. ~> 2.0");
         }
         if s.contains("||") {
-            return fail(
-                "\"||\" is not supported: Terraform constraints are all-of, separated by commas",
-            );
+            return fail("\"||\" is not supported: Terraform constraints are all-of, separated by commas");
         }
         if s.contains(" - ") {
             return fail("ranges with \"-\" are not supported: write \">= A, <= B\"");
@@ -325,11 +271,7 @@ impl fmt::Display for Condition {
             Op::Le => "<=",
             Op::Pessimistic => {
                 // `~>` keeps the user's precision, but never a bare major.
-                let pre = if v.is_prerelease() {
-                    format!("-{}", v.prerelease.join("."))
-                } else {
-                    String::new()
-                };
+                let pre = if v.is_prerelease() { format!("-{}", v.prerelease.join(".")) } else { String::new() };
                 return match self.given {
                     1 | 2 => write!(f, "~> {}.{}{pre}", v.major, v.minor),
                     _ => write!(f, "~> {}.{}.{}{pre}", v.major, v.minor, v.patch),
@@ -353,22 +295,12 @@ mod tests {
 
     /// (constraint, canonical form, versions that match, versions that do not)
     const CASES: &[(&str, &str, &[&str], &[&str])] = &[
-        (
-            "~> 1.0.4",
-            "~> 1.0.4",
-            &["1.0.4", "1.0.10"],
-            &["1.0.3", "1.1.0", "2.0.0"],
-        ),
+        ("~> 1.0.4", "~> 1.0.4", &["1.0.4", "1.0.10"], &["1.0.3", "1.1.0", "2.0.0"]),
         ("~> 1.2", "~> 1.2", &["1.2.0", "1.9.9"], &["1.1.9", "2.0.0"]),
         ("~> 1", "~> 1.0", &["1.0.0", "1.99.0"], &["0.9.0", "2.0.0"]),
         ("~> 0.1", "~> 0.1", &["0.1.0", "0.9.0"], &["1.0.0", "0.0.9"]),
         ("~>2.0", "~> 2.0", &["2.0.0", "2.5.1"], &["3.0.0"]),
-        (
-            ">= 1.0, < 2.0",
-            ">= 1.0.0, < 2.0.0",
-            &["1.0.0", "1.9.9"],
-            &["0.9.9", "2.0.0"],
-        ),
+        (">= 1.0, < 2.0", ">= 1.0.0, < 2.0.0", &["1.0.0", "1.9.9"], &["0.9.9", "2.0.0"]),
         (">=1.0,<2.0", ">= 1.0.0, < 2.0.0", &["1.5.0"], &["2.0.0"]),
         ("!= 1.2.3", "!= 1.2.3", &["1.2.2", "1.2.4"], &["1.2.3"]),
         ("= 1.0", "1.0.0", &["1.0.0"], &["1.0.1", "0.9.0"]),
@@ -379,51 +311,16 @@ mod tests {
         ("< 2", "< 2.0.0", &["1.99.99"], &["2.0.0"]),
         (">= 1.0, >= 1.0", ">= 1.0.0", &["1.0.0"], &["0.1.0"]),
         (">= 1.0.0, >= 1.0", ">= 1.0.0", &["1.0.0"], &[]),
-        (
-            "~> 2.0, != 2.3.1",
-            "~> 2.0, != 2.3.1",
-            &["2.3.0", "2.3.2"],
-            &["2.3.1", "3.0.0"],
-        ),
+        ("~> 2.0, != 2.3.1", "~> 2.0, != 2.3.1", &["2.3.0", "2.3.2"], &["2.3.1", "3.0.0"]),
         // prereleases: only an exact condition selects one
-        (
-            "= 1.2.0-beta",
-            "1.2.0-beta",
-            &["1.2.0-beta"],
-            &["1.2.0", "1.2.0-beta.2"],
-        ),
-        (
-            ">= 1.0",
-            ">= 1.0.0",
-            &["1.2.0"],
-            &["1.2.0-beta", "2.0.0-rc.1"],
-        ),
+        ("= 1.2.0-beta", "1.2.0-beta", &["1.2.0-beta"], &["1.2.0", "1.2.0-beta.2"]),
+        (">= 1.0", ">= 1.0.0", &["1.2.0"], &["1.2.0-beta", "2.0.0-rc.1"]),
         ("~> 1.2", "~> 1.2", &[], &["1.3.0-alpha"]),
-        (
-            "1.2.0-rc.1, >= 1.0",
-            "1.2.0-rc.1, >= 1.0.0",
-            &["1.2.0-rc.1"],
-            &["1.2.0-rc.2"],
-        ),
-        (
-            "~> 1.2.0-beta",
-            "~> 1.2.0-beta",
-            &["1.2.0", "1.2.5"],
-            &["1.3.0", "1.2.0-beta"],
-        ),
-        (
-            "  >=  1.0 ,  < 1.5  ",
-            ">= 1.0.0, < 1.5.0",
-            &["1.4.9"],
-            &["1.5.0"],
-        ),
+        ("1.2.0-rc.1, >= 1.0", "1.2.0-rc.1, >= 1.0.0", &["1.2.0-rc.1"], &["1.2.0-rc.2"]),
+        ("~> 1.2.0-beta", "~> 1.2.0-beta", &["1.2.0", "1.2.5"], &["1.3.0", "1.2.0-beta"]),
+        ("  >=  1.0 ,  < 1.5  ", ">= 1.0.0, < 1.5.0", &["1.4.9"], &["1.5.0"]),
         ("0.0.1", "0.0.1", &["0.0.1"], &["0.0.2"]),
-        (
-            "> 1.0.0-alpha",
-            "> 1.0.0-alpha",
-            &["1.0.0"],
-            &["1.0.0-beta"],
-        ),
+        ("> 1.0.0-alpha", "> 1.0.0-alpha", &["1.0.0"], &["1.0.0-beta"]),
         ("~> 10.20.30", "~> 10.20.30", &["10.20.99"], &["10.21.0"]),
     ];
 
@@ -460,8 +357,7 @@ mod tests {
     #[test]
     fn constraints_parse_display_and_match() {
         for (input, canonical, yes, no) in CASES {
-            let c =
-                Constraints::parse(input).unwrap_or_else(|e| panic!("{input:?} should parse: {e}"));
+            let c = Constraints::parse(input).unwrap_or_else(|e| panic!("{input:?} should parse: {e}"));
             assert_eq!(c.to_string(), *canonical, "canonical form of {input:?}");
             for s in *yes {
                 assert!(c.matches(&v(s)), "{input:?} should match {s}");
@@ -470,10 +366,7 @@ mod tests {
                 assert!(!c.matches(&v(s)), "{input:?} should not match {s}");
             }
             // the canonical form means the same thing
-            assert_eq!(
-                Constraints::parse(canonical).unwrap().to_string(),
-                *canonical
-            );
+            assert_eq!(Constraints::parse(canonical).unwrap().to_string(), *canonical);
         }
     }
 
@@ -482,11 +375,7 @@ mod tests {
         for (input, fragment) in INVALID {
             match Constraints::parse(input) {
                 Ok(c) => panic!("{input:?} should be refused, parsed as {c}"),
-                Err(e) => assert!(
-                    e.0.contains(fragment),
-                    "{input:?}: {:?} lacks {fragment:?}",
-                    e.0
-                ),
+                Err(e) => assert!(e.0.contains(fragment), "{input:?}: {:?} lacks {fragment:?}", e.0),
             }
         }
     }

@@ -65,26 +65,11 @@ impl ValidIntegration {
             ("name", self.name.clone()),
             ("partner", self.partner.clone()),
             ("categories", super::audit::list(&self.categories)),
-            (
-                "repository_url",
-                self.repository_url.clone().unwrap_or_default(),
-            ),
+            ("repository_url", self.repository_url.clone().unwrap_or_default()),
             ("tier", self.tier.key().to_string()),
             ("stage", self.stage.key().to_string()),
-            (
-                "source_address",
-                self.source_address
-                    .as_ref()
-                    .map(|a| a.fully_qualified())
-                    .unwrap_or_default(),
-            ),
-            (
-                "verified_version_range",
-                self.verified_version_range
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            ),
+            ("source_address", self.source_address.as_ref().map(|a| a.fully_qualified()).unwrap_or_default()),
+            ("verified_version_range", self.verified_version_range.as_ref().map(ToString::to_string).unwrap_or_default()),
         ]
     }
 }
@@ -108,20 +93,11 @@ impl Integration {
             ("name", self.name.clone()),
             ("partner", self.partner_slug.clone()),
             ("categories", super::audit::list(&self.categories)),
-            (
-                "repository_url",
-                self.repository_url.clone().unwrap_or_default(),
-            ),
+            ("repository_url", self.repository_url.clone().unwrap_or_default()),
             ("tier", self.tier.key().to_string()),
             ("stage", self.stage.key().to_string()),
-            (
-                "source_address",
-                self.source_address.clone().unwrap_or_default(),
-            ),
-            (
-                "verified_version_range",
-                self.verified_version_range.clone().unwrap_or_default(),
-            ),
+            ("source_address", self.source_address.clone().unwrap_or_default()),
+            ("verified_version_range", self.verified_version_range.clone().unwrap_or_default()),
         ]
     }
 
@@ -144,43 +120,26 @@ impl Integration {
 impl IntegrationInput {
     /// `partner_kind` is the owning partner's kind as the store found it, or
     /// `None` when no partner has the given slug.
-    pub fn validate(
-        &self,
-        partner_kind: Option<PartnerKind>,
-    ) -> Result<ValidIntegration, FieldErrors> {
+    pub fn validate(&self, partner_kind: Option<PartnerKind>) -> Result<ValidIntegration, FieldErrors> {
         let mut p = Problems::default();
         let kind = IntegrationKind::parse(self.kind.trim());
         if kind.is_none() {
-            p.add(
-                "kind",
-                format!("choose a kind: {}", IntegrationKind::expected()),
-            );
+            p.add("kind", format!("choose a kind: {}", IntegrationKind::expected()));
         }
         let name = validate_name(&mut p, "name", &self.name);
         let partner = self.partner.trim().to_string();
         match (partner_kind, kind) {
-            _ if partner.is_empty() => {
-                p.add("partner", "choose the partner that owns this integration")
-            }
+            _ if partner.is_empty() => p.add("partner", "choose the partner that owns this integration"),
             (None, _) => p.add("partner", format!("no partner has the slug \"{partner}\"")),
-            (Some(pk), Some(k)) if !pk.allows(k) => p.add(
-                "partner",
-                format!(
-                    "a {} partner cannot own a {} integration",
-                    pk.key(),
-                    k.label().to_lowercase()
-                ),
-            ),
+            (Some(pk), Some(k)) if !pk.allows(k) => {
+                p.add("partner", format!("a {} partner cannot own a {} integration", pk.key(), k.label().to_lowercase()))
+            }
             _ => {}
         }
         let categories = match kind {
-            Some(k) => validate_categories(
-                &mut p,
-                k.categories(),
-                &self.categories,
-                true,
-                &format!("{} integrations", k.label().to_lowercase()),
-            ),
+            Some(k) => {
+                validate_categories(&mut p, k.categories(), &self.categories, true, &format!("{} integrations", k.label().to_lowercase()))
+            }
             None => Vec::new(),
         };
         let repository_url = optional(&self.repository_url);
@@ -202,14 +161,7 @@ impl IntegrationInput {
                 Some(st) if k.track().contains(&st) => Some(st),
                 _ => {
                     let keys: Vec<&str> = k.track().iter().map(|s| s.key()).collect();
-                    p.add(
-                        "stage",
-                        format!(
-                            "not a stage of the {} track: choose {}",
-                            k.label().to_lowercase(),
-                            keys.join(", ")
-                        ),
-                    );
+                    p.add("stage", format!("not a stage of the {} track: choose {}", k.label().to_lowercase(), keys.join(", ")));
                     None
                 }
             },
@@ -235,10 +187,7 @@ impl IntegrationInput {
                     p.add("source_address", "only providers have a source address");
                 }
                 if optional(&self.verified_version_range).is_some() {
-                    p.add(
-                        "verified_version_range",
-                        "only providers have a verified version range",
-                    );
+                    p.add("verified_version_range", "only providers have a verified version range");
                 }
             }
             None => {}
@@ -288,106 +237,36 @@ mod tests {
 
     #[test]
     fn defaults_and_normalisation() {
-        let v = provider()
-            .validate(Some(PartnerKind::Infrastructure))
-            .unwrap();
+        let v = provider().validate(Some(PartnerKind::Infrastructure)).unwrap();
         assert_eq!(v.tier, Tier::Community);
         assert_eq!(v.stage, Stage::Prepare);
-        assert_eq!(
-            v.source_address.unwrap().fully_qualified(),
-            "registry.terraform.io/acme/cloud"
-        );
+        assert_eq!(v.source_address.unwrap().fully_qualified(), "registry.terraform.io/acme/cloud");
         assert_eq!(v.verified_version_range.unwrap().to_string(), "~> 2.0");
     }
 
     #[test]
     fn table_of_refusals() {
         let cases: Vec<(fn(&mut IntegrationInput), Option<PartnerKind>, &str, &str)> = vec![
-            (
-                |i| i.kind = "module".into(),
-                Some(PartnerKind::Both),
-                "kind",
-                "choose a kind",
-            ),
+            (|i| i.kind = "module".into(), Some(PartnerKind::Both), "kind", "choose a kind"),
             (|_| {}, None, "partner", "no partner has the slug"),
-            (
-                |_| {},
-                Some(PartnerKind::Workflow),
-                "partner",
-                "cannot own a provider",
-            ),
-            (
-                |i| i.partner = "".into(),
-                None,
-                "partner",
-                "choose the partner",
-            ),
-            (
-                |i| i.categories = vec![],
-                Some(PartnerKind::Both),
-                "categories",
-                "at least one",
-            ),
-            (
-                |i| i.categories = vec!["ITSM".into()],
-                Some(PartnerKind::Both),
-                "categories",
-                "not a category for provider",
-            ),
-            (
-                |i| i.source_address = "example.com/bad.ns/x".into(),
-                Some(PartnerKind::Both),
-                "source_address",
-                "contains a dot",
-            ),
-            (
-                |i| i.source_address = "".into(),
-                Some(PartnerKind::Both),
-                "source_address",
-                "enter a source address",
-            ),
-            (
-                |i| i.verified_version_range = "=> 2".into(),
-                Some(PartnerKind::Both),
-                "verified_version_range",
-                ">=",
-            ),
-            (
-                |i| i.tier = "partner".into(),
-                Some(PartnerKind::Both),
-                "tier",
-                "choose a tier",
-            ),
-            (
-                |i| i.stage = "review".into(),
-                Some(PartnerKind::Both),
-                "stage",
-                "not a stage of the provider track",
-            ),
-            (
-                |i| i.repository_url = "github.com/acme".into(),
-                Some(PartnerKind::Both),
-                "repository_url",
-                "https://",
-            ),
-            (
-                |i| i.name = "x".repeat(121),
-                Some(PartnerKind::Both),
-                "name",
-                "at most 120",
-            ),
+            (|_| {}, Some(PartnerKind::Workflow), "partner", "cannot own a provider"),
+            (|i| i.partner = "".into(), None, "partner", "choose the partner"),
+            (|i| i.categories = vec![], Some(PartnerKind::Both), "categories", "at least one"),
+            (|i| i.categories = vec!["ITSM".into()], Some(PartnerKind::Both), "categories", "not a category for provider"),
+            (|i| i.source_address = "example.com/bad.ns/x".into(), Some(PartnerKind::Both), "source_address", "contains a dot"),
+            (|i| i.source_address = "".into(), Some(PartnerKind::Both), "source_address", "enter a source address"),
+            (|i| i.verified_version_range = "=> 2".into(), Some(PartnerKind::Both), "verified_version_range", ">="),
+            (|i| i.tier = "partner".into(), Some(PartnerKind::Both), "tier", "choose a tier"),
+            (|i| i.stage = "review".into(), Some(PartnerKind::Both), "stage", "not a stage of the provider track"),
+            (|i| i.repository_url = "github.com/acme".into(), Some(PartnerKind::Both), "repository_url", "https://"),
+            (|i| i.name = "x".repeat(121), Some(PartnerKind::Both), "name", "at most 120"),
         ];
         for (change, pk, field, fragment) in cases {
             let mut input = provider();
             change(&mut input);
             let errors = input.validate(pk).expect_err(field);
-            let messages = errors
-                .get(field)
-                .unwrap_or_else(|| panic!("no error on {field}: {errors:?}"));
-            assert!(
-                messages.iter().any(|m| m.contains(fragment)),
-                "{field}: {messages:?} lacks {fragment:?}"
-            );
+            let messages = errors.get(field).unwrap_or_else(|| panic!("no error on {field}: {errors:?}"));
+            assert!(messages.iter().any(|m| m.contains(fragment)), "{field}: {messages:?} lacks {fragment:?}");
         }
     }
 

@@ -24,10 +24,7 @@ pub struct Problems(pub FieldErrors);
 
 impl Problems {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_string())
-            .or_default()
-            .push(message.into());
+        self.0.entry(field.to_string()).or_default().push(message.into());
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -56,9 +53,7 @@ pub fn validate_email(email: &str) -> Result<(), String> {
     };
     let ok = !local.is_empty()
         && email.len() <= 254
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+        && !email.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
@@ -84,9 +79,7 @@ pub fn validate_web_url(url: &str) -> Result<(), String> {
     }
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || host.contains('@') || host.starts_with('.') || host.starts_with(':') {
-        return Err(
-            "must name a host, e.g. https://github.com/acme/terraform-provider-acme".into(),
-        );
+        return Err("must name a host, e.g. https://github.com/acme/terraform-provider-acme".into());
     }
     Ok(())
 }
@@ -126,29 +119,14 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@example.com", "x@sub.example.org"] {
             assert_eq!(validate_email(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "",
-            "a",
-            "a@b",
-            "@b.co",
-            "a@.co",
-            "a@b.",
-            "a b@c.de",
-            "a@b..c",
-            "<a@b.co>",
-            "a@b.co,c@d.ef",
-        ] {
+        for bad in ["", "a", "a@b", "@b.co", "a@.co", "a@b.", "a b@c.de", "a@b..c", "<a@b.co>", "a@b.co,c@d.ef"] {
             assert!(validate_email(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn web_urls() {
-        for ok in [
-            "https://github.com/acme/x",
-            "http://git.example.com:8080/a",
-            "https://example.com",
-        ] {
+        for ok in ["https://github.com/acme/x", "http://git.example.com:8080/a", "https://example.com"] {
             assert_eq!(validate_web_url(ok), Ok(()), "{ok}");
         }
         for bad in [

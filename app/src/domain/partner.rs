@@ -91,10 +91,7 @@ fn audit_fields(
     manager_name: &Option<String>,
     manager_email: &Option<String>,
 ) -> super::audit::Fields {
-    let contacts: Vec<String> = contacts
-        .iter()
-        .map(|c| format!("{} <{}>", c.name, c.email))
-        .collect();
+    let contacts: Vec<String> = contacts.iter().map(|c| format!("{} <{}>", c.name, c.email)).collect();
     vec![
         ("name", name.to_string()),
         ("slug", slug.to_string()),
@@ -104,14 +101,8 @@ fn audit_fields(
         ("github_org", github_org.clone().unwrap_or_default()),
         ("github_auto_join", super::audit::yes_no(auto_join)),
         ("registry_namespace", namespace.clone().unwrap_or_default()),
-        (
-            "alliance_manager_name",
-            manager_name.clone().unwrap_or_default(),
-        ),
-        (
-            "alliance_manager_email",
-            manager_email.clone().unwrap_or_default(),
-        ),
+        ("alliance_manager_name", manager_name.clone().unwrap_or_default()),
+        ("alliance_manager_email", manager_email.clone().unwrap_or_default()),
     ]
 }
 
@@ -178,13 +169,7 @@ pub fn validate_name(p: &mut Problems, field: &str, name: &str) -> String {
 
 /// Categories must come from the program's lists for this kind; order and
 /// duplicates from the input do not matter.
-pub fn validate_categories(
-    p: &mut Problems,
-    allowed: &[&str],
-    given: &[String],
-    required: bool,
-    kind_label: &str,
-) -> Vec<String> {
+pub fn validate_categories(p: &mut Problems, allowed: &[&str], given: &[String], required: bool, kind_label: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for c in given.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
         match allowed.iter().find(|a| a.eq_ignore_ascii_case(c)) {
@@ -193,10 +178,7 @@ pub fn validate_categories(
                     out.push(a.to_string())
                 }
             }
-            None => p.add(
-                "categories",
-                format!("\"{c}\" is not a category for {kind_label}"),
-            ),
+            None => p.add("categories", format!("\"{c}\" is not a category for {kind_label}")),
         }
     }
     if required && out.is_empty() && p.0.get("categories").is_none() {
@@ -218,10 +200,7 @@ fn validate_github_org(org: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(
-            "a GitHub organisation is 1–39 letters, digits or single dashes (e.g. hashicorp)"
-                .into(),
-        )
+        Err("a GitHub organisation is 1–39 letters, digits or single dashes (e.g. hashicorp)".into())
     }
 }
 
@@ -235,14 +214,10 @@ pub fn parse_contact_lines(text: &str) -> Result<Vec<Contact>, String> {
             continue;
         }
         let contact = match (line.rfind('<'), line.ends_with('>')) {
-            (Some(open), true) => Contact {
-                name: line[..open].trim().to_string(),
-                email: line[open + 1..line.len() - 1].trim().to_string(),
-            },
-            (None, false) => Contact {
-                name: String::new(),
-                email: line.to_string(),
-            },
+            (Some(open), true) => {
+                Contact { name: line[..open].trim().to_string(), email: line[open + 1..line.len() - 1].trim().to_string() }
+            }
+            (None, false) => Contact { name: String::new(), email: line.to_string() },
             _ => return Err(format!("line {}: write \"Name <email>\"", i + 1)),
         };
         out.push(contact);
@@ -254,13 +229,7 @@ pub fn parse_contact_lines(text: &str) -> Result<Vec<Contact>, String> {
 pub fn contact_lines(contacts: &[Contact]) -> String {
     contacts
         .iter()
-        .map(|c| {
-            if c.name.is_empty() {
-                c.email.clone()
-            } else {
-                format!("{} <{}>", c.name, c.email)
-            }
-        })
+        .map(|c| if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -283,19 +252,10 @@ impl PartnerInput {
         }
         let kind = PartnerKind::parse(self.kind.trim());
         if kind.is_none() {
-            p.add(
-                "kind",
-                format!("choose a kind: {}", PartnerKind::expected()),
-            );
+            p.add("kind", format!("choose a kind: {}", PartnerKind::expected()));
         }
         let categories = match kind {
-            Some(k) => validate_categories(
-                &mut p,
-                &k.categories(),
-                &self.categories,
-                false,
-                &format!("{} partners", k.key()),
-            ),
+            Some(k) => validate_categories(&mut p, &k.categories(), &self.categories, false, &format!("{} partners", k.key())),
             None => Vec::new(),
         };
         let mut support_contacts = Vec::new();
@@ -305,15 +265,9 @@ impl PartnerInput {
                 p.add("support_contacts", format!("contact {}: {e}", i + 1));
             }
             if c.name.chars().count() > MAX_NAME_CHARS {
-                p.add(
-                    "support_contacts",
-                    format!("contact {}: name too long", i + 1),
-                );
+                p.add("support_contacts", format!("contact {}: name too long", i + 1));
             }
-            support_contacts.push(Contact {
-                name: c.name.trim().to_string(),
-                email,
-            });
+            support_contacts.push(Contact { name: c.name.trim().to_string(), email });
         }
         if support_contacts.len() > 20 {
             p.add("support_contacts", "at most 20 contacts");
@@ -324,10 +278,7 @@ impl PartnerInput {
                 p.add("github_org", e);
             }
         } else if self.github_auto_join {
-            p.add(
-                "github_auto_join",
-                "name the GitHub organisation whose members may join",
-            );
+            p.add("github_auto_join", "name the GitHub organisation whose members may join");
         }
         // A namespace follows the same rules as in a source address.
         let registry_namespace = match optional(&self.registry_namespace) {
@@ -335,10 +286,7 @@ impl PartnerInput {
             Some(ns) => match SourceAddress::parse(&format!("{ns}/x")) {
                 Ok(a) if !ns.contains('/') => Some(a.namespace().to_string()),
                 Ok(_) => {
-                    p.add(
-                        "registry_namespace",
-                        "a namespace only, without a slash (e.g. acme)",
-                    );
+                    p.add("registry_namespace", "a namespace only, without a slash (e.g. acme)");
                     None
                 }
                 Err(e) => {
@@ -354,14 +302,8 @@ impl PartnerInput {
                 p.add("alliance_manager_email", msg);
             }
         }
-        if alliance_manager_name
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NAME_CHARS)
-        {
-            p.add(
-                "alliance_manager_name",
-                format!("at most {MAX_NAME_CHARS} characters"),
-            );
+        if alliance_manager_name.as_ref().is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
+            p.add("alliance_manager_name", format!("at most {MAX_NAME_CHARS} characters"));
         }
         p.finish(ValidPartner {
             name,
@@ -397,15 +339,8 @@ mod tests {
         PartnerInput {
             name: "Acme Cloud".into(),
             kind: "infrastructure".into(),
-            categories: vec![
-                "public cloud".into(),
-                "Networking".into(),
-                "Public Cloud".into(),
-            ],
-            support_contacts: vec![Contact {
-                name: "Ops".into(),
-                email: "ops@acme.example".into(),
-            }],
+            categories: vec!["public cloud".into(), "Networking".into(), "Public Cloud".into()],
+            support_contacts: vec![Contact { name: "Ops".into(), email: "ops@acme.example".into() }],
             registry_namespace: "Acme".into(),
             ..Default::default()
         }
@@ -426,10 +361,7 @@ mod tests {
             name: " ".into(),
             slug: "Bad Slug".into(),
             kind: "cloud".into(),
-            support_contacts: vec![Contact {
-                name: "x".into(),
-                email: "nope".into(),
-            }],
+            support_contacts: vec![Contact { name: "x".into(), email: "nope".into() }],
             github_org: "-bad-".into(),
             registry_namespace: "a.b".into(),
             alliance_manager_email: "x@".into(),
@@ -437,18 +369,7 @@ mod tests {
         };
         let errors = bad.validate().unwrap_err();
         let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
-        assert_eq!(
-            fields,
-            [
-                "alliance_manager_email",
-                "github_org",
-                "kind",
-                "name",
-                "registry_namespace",
-                "slug",
-                "support_contacts"
-            ]
-        );
+        assert_eq!(fields, ["alliance_manager_email", "github_org", "kind", "name", "registry_namespace", "slug", "support_contacts"]);
     }
 
     #[test]
@@ -461,15 +382,11 @@ mod tests {
 
     #[test]
     fn contact_lines_round_trip() {
-        let contacts =
-            parse_contact_lines("Jane Doe <jane@acme.example>\n\nsupport@acme.example\n").unwrap();
+        let contacts = parse_contact_lines("Jane Doe <jane@acme.example>\n\nsupport@acme.example\n").unwrap();
         assert_eq!(contacts.len(), 2);
         assert_eq!(contacts[0].name, "Jane Doe");
         assert_eq!(contacts[1].email, "support@acme.example");
-        assert_eq!(
-            parse_contact_lines(&contact_lines(&contacts)).unwrap(),
-            contacts
-        );
+        assert_eq!(parse_contact_lines(&contact_lines(&contacts)).unwrap(), contacts);
         assert!(parse_contact_lines("Jane <jane@acme.example").is_err());
     }
 }

@@ -34,13 +34,8 @@ pub fn validate_slug(slug: &str) -> Result<(), String> {
     if slug.len() > MAX_SLUG_LEN {
         return Err(format!("at most {MAX_SLUG_LEN} characters"));
     }
-    if let Some(c) = slug
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(format!(
-            "\"{c}\" is not allowed: use lowercase letters, digits and dashes"
-        ));
+    if let Some(c) = slug.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Err(format!("\"{c}\" is not allowed: use lowercase letters, digits and dashes"));
     }
     if slug.starts_with('-') || slug.ends_with('-') {
         return Err("must not start or end with a dash".into());

@@ -43,12 +43,7 @@ impl SourceAddress {
         }
         let parts: Vec<&str> = input.split('/').collect();
         let (host, namespace, type_raw) = match parts.as_slice() {
-            [single] => {
-                return err(format!(
-                    "\"{single}\" has no namespace: add it, e.g. hashicorp/{}",
-                    single.to_lowercase()
-                ))
-            }
+            [single] => return err(format!("\"{single}\" has no namespace: add it, e.g. hashicorp/{}", single.to_lowercase())),
             [ns, ty] => (PUBLIC_REGISTRY_HOST.to_string(), *ns, *ty),
             [host, ns, ty] => (normalise_host(host)?, *ns, *ty),
             _ => return err("too many parts: a source address is [hostname/]namespace/type"),
@@ -60,23 +55,14 @@ impl SourceAddress {
             return err("the provider type is empty");
         }
         if namespace == "-" {
-            return err(
-                "the legacy namespace \"-\" is not a real provider namespace: use the provider's own namespace",
-            );
+            return err("the legacy namespace \"-\" is not a real provider namespace: use the provider's own namespace");
         }
         let namespace = normalise_label(namespace, "namespace")?;
         let type_name = fold(type_raw);
         if let Some(rest) = type_name.strip_prefix("terraform-provider-") {
             if normalise_label(rest, "type").is_ok() {
-                let suggestion = Self {
-                    host: host.clone(),
-                    namespace: namespace.clone(),
-                    type_name: rest.to_string(),
-                };
-                return err(format!(
-                    "the type must not start with \"terraform-provider-\": did you mean {}?",
-                    suggestion
-                ));
+                let suggestion = Self { host: host.clone(), namespace: namespace.clone(), type_name: rest.to_string() };
+                return err(format!("the type must not start with \"terraform-provider-\": did you mean {}?", suggestion));
             }
         }
         if type_name.starts_with("terraform-") {
@@ -84,25 +70,15 @@ impl SourceAddress {
         }
         let type_name = normalise_label(&type_name, "type")?;
         if host == "terraform.io" && namespace == "builtin" {
-            return err(
-                "terraform.io/builtin/… is built into Terraform, not a provider the program tracks",
-            );
+            return err("terraform.io/builtin/… is built into Terraform, not a provider the program tracks");
         }
-        Ok(Self {
-            host,
-            namespace,
-            type_name,
-        })
+        Ok(Self { host, namespace, type_name })
     }
 
     /// Rebuilds an address from the normalised parts stored in the database.
     /// The parts were validated on the way in, so they are trusted here.
     pub fn from_stored(host: &str, namespace: &str, type_name: &str) -> Self {
-        Self {
-            host: host.to_string(),
-            namespace: namespace.to_string(),
-            type_name: type_name.to_string(),
-        }
+        Self { host: host.to_string(), namespace: namespace.to_string(), type_name: type_name.to_string() }
     }
 
     /// ASCII host (punycode) with a non-default port, as stored.
@@ -120,11 +96,7 @@ impl SourceAddress {
     pub fn host_display(&self) -> String {
         let (name, port) = split_port(&self.host);
         let (unicode, result) = idna::domain_to_unicode(name);
-        let name = if result.is_ok() {
-            unicode
-        } else {
-            name.to_string()
-        };
+        let name = if result.is_ok() { unicode } else { name.to_string() };
         match port {
             Some(p) => format!("{name}:{p}"),
             None => name,
@@ -142,12 +114,7 @@ impl SourceAddress {
 
     /// The provider's page on the public registry, when it lives there.
     pub fn registry_page_url(&self) -> Option<String> {
-        self.is_public_registry().then(|| {
-            format!(
-                "https://registry.terraform.io/providers/{}/{}",
-                self.namespace, self.type_name
-            )
-        })
+        self.is_public_registry().then(|| format!("https://registry.terraform.io/providers/{}/{}", self.namespace, self.type_name))
     }
 }
 
@@ -157,13 +124,7 @@ impl fmt::Display for SourceAddress {
         if self.is_public_registry() {
             write!(f, "{}/{}", self.namespace, self.type_name)
         } else {
-            write!(
-                f,
-                "{}/{}/{}",
-                self.host_display(),
-                self.namespace,
-                self.type_name
-            )
+            write!(f, "{}/{}/{}", self.host_display(), self.namespace, self.type_name)
         }
     }
 }
@@ -180,29 +141,19 @@ fn normalise_label(raw: &str, what: &str) -> Result<String, SourceAddressError> 
         return err(format!("the {what} is empty"));
     }
     if label.contains('.') {
-        return err(format!(
-            "the {what} \"{raw}\" contains a dot; dots are not allowed"
-        ));
+        return err(format!("the {what} \"{raw}\" contains a dot; dots are not allowed"));
     }
     if label.contains("--") {
-        return err(format!(
-            "the {what} \"{raw}\" contains consecutive dashes (\"--\"), which are not allowed"
-        ));
+        return err(format!("the {what} \"{raw}\" contains consecutive dashes (\"--\"), which are not allowed"));
     }
     if label.starts_with('-') || label.ends_with('-') {
-        return err(format!(
-            "the {what} \"{raw}\" must not start or end with a dash"
-        ));
+        return err(format!("the {what} \"{raw}\" must not start or end with a dash"));
     }
     if let Some(bad) = label.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
-        return err(format!(
-            "the {what} \"{raw}\" contains \"{bad}\": use only letters, digits and dashes"
-        ));
+        return err(format!("the {what} \"{raw}\" contains \"{bad}\": use only letters, digits and dashes"));
     }
     if label.chars().count() > MAX_LABEL_CHARS {
-        return err(format!(
-            "the {what} is longer than {MAX_LABEL_CHARS} characters"
-        ));
+        return err(format!("the {what} is longer than {MAX_LABEL_CHARS} characters"));
     }
     Ok(label)
 }
@@ -223,14 +174,8 @@ fn normalise_host(raw: &str) -> Result<String, SourceAddressError> {
     let (name, port) = split_port(raw);
     let port = match port {
         None => None,
-        Some("") => {
-            return err(format!(
-                "the hostname \"{raw}\" ends with \":\" but has no port"
-            ))
-        }
-        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
-            return err(format!("the port \"{p}\" must be digits only"))
-        }
+        Some("") => return err(format!("the hostname \"{raw}\" ends with \":\" but has no port")),
+        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => return err(format!("the port \"{p}\" must be digits only")),
         Some(p) => {
             let digits = p.trim_start_matches('0');
             let value: u32 = if digits.is_empty() {
@@ -252,28 +197,19 @@ fn normalise_host(raw: &str) -> Result<String, SourceAddressError> {
     }
     for label in name.split('.') {
         if label.is_empty() {
-            return err(format!(
-                "the hostname \"{raw}\" has an empty label (\"..\" or a dot at either end)"
-            ));
+            return err(format!("the hostname \"{raw}\" has an empty label (\"..\" or a dot at either end)"));
         }
         if label.starts_with("xn--") {
-            return err(format!(
-                "the hostname \"{raw}\" is in punycode: type it in Unicode (e.g. münchen.de, not xn--mnchen-3ya.de)"
-            ));
+            return err(format!("the hostname \"{raw}\" is in punycode: type it in Unicode (e.g. münchen.de, not xn--mnchen-3ya.de)"));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return err(format!(
-                "the hostname label \"{label}\" must not start or end with a dash"
-            ));
+            return err(format!("the hostname label \"{label}\" must not start or end with a dash"));
         }
         if let Some(bad) = label.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
-            return err(format!(
-                "the hostname \"{raw}\" contains \"{bad}\", which is not allowed in a hostname"
-            ));
+            return err(format!("the hostname \"{raw}\" contains \"{bad}\", which is not allowed in a hostname"));
         }
     }
-    let ascii = idna::domain_to_ascii(&name)
-        .map_err(|_| SourceAddressError(format!("\"{raw}\" is not a valid hostname")))?;
+    let ascii = idna::domain_to_ascii(&name).map_err(|_| SourceAddressError(format!("\"{raw}\" is not a valid hostname")))?;
     if ascii.split('.').any(|l| l.len() > 63) || ascii.len() > 253 {
         return err(format!("the hostname \"{raw}\" is too long"));
     }
@@ -289,95 +225,31 @@ mod tests {
 
     /// (input, fully-qualified form, display form)
     const VALID: &[(&str, &str, &str)] = &[
-        (
-            "hashicorp/aws",
-            "registry.terraform.io/hashicorp/aws",
-            "hashicorp/aws",
-        ),
-        (
-            "registry.Terraform.io/HashiCorp/AWS",
-            "registry.terraform.io/hashicorp/aws",
-            "hashicorp/aws",
-        ),
-        (
-            "registry.terraform.io:443/hashicorp/aws",
-            "registry.terraform.io/hashicorp/aws",
-            "hashicorp/aws",
-        ),
-        (
-            "  cisco/aci  ",
-            "registry.terraform.io/cisco/aci",
-            "cisco/aci",
-        ),
-        (
-            "localhost:8080/foo/bar",
-            "localhost:8080/foo/bar",
-            "localhost:8080/foo/bar",
-        ),
-        (
-            "example.com:081/acme/foo",
-            "example.com:81/acme/foo",
-            "example.com:81/acme/foo",
-        ),
-        (
-            "example.com:0443/acme/foo",
-            "example.com/acme/foo",
-            "example.com/acme/foo",
-        ),
+        ("hashicorp/aws", "registry.terraform.io/hashicorp/aws", "hashicorp/aws"),
+        ("registry.Terraform.io/HashiCorp/AWS", "registry.terraform.io/hashicorp/aws", "hashicorp/aws"),
+        ("registry.terraform.io:443/hashicorp/aws", "registry.terraform.io/hashicorp/aws", "hashicorp/aws"),
+        ("  cisco/aci  ", "registry.terraform.io/cisco/aci", "cisco/aci"),
+        ("localhost:8080/foo/bar", "localhost:8080/foo/bar", "localhost:8080/foo/bar"),
+        ("example.com:081/acme/foo", "example.com:81/acme/foo", "example.com:81/acme/foo"),
+        ("example.com:0443/acme/foo", "example.com/acme/foo", "example.com/acme/foo"),
         (
             "Terraform.Example.COM/ExampleCorp/OurCloud",
             "terraform.example.com/examplecorp/ourcloud",
             "terraform.example.com/examplecorp/ourcloud",
         ),
-        (
-            "münchen.de/stadt/wetter",
-            "xn--mnchen-3ya.de/stadt/wetter",
-            "münchen.de/stadt/wetter",
-        ),
-        (
-            "MÜNCHEN.de/stadt/wetter",
-            "xn--mnchen-3ya.de/stadt/wetter",
-            "münchen.de/stadt/wetter",
-        ),
-        (
-            "example.com/Испытание/demo",
-            "example.com/испытание/demo",
-            "example.com/испытание/demo",
-        ),
+        ("münchen.de/stadt/wetter", "xn--mnchen-3ya.de/stadt/wetter", "münchen.de/stadt/wetter"),
+        ("MÜNCHEN.de/stadt/wetter", "xn--mnchen-3ya.de/stadt/wetter", "münchen.de/stadt/wetter"),
+        ("example.com/Испытание/demo", "example.com/испытание/demo", "example.com/испытание/demo"),
         // decomposed ü (u + combining diaeresis) becomes the precomposed form
-        (
-            "example.com/mu\u{0308}nchen/demo",
-            "example.com/m\u{00fc}nchen/demo",
-            "example.com/m\u{00fc}nchen/demo",
-        ),
+        ("example.com/mu\u{0308}nchen/demo", "example.com/m\u{00fc}nchen/demo", "example.com/m\u{00fc}nchen/demo"),
         ("a-b/c-d", "registry.terraform.io/a-b/c-d", "a-b/c-d"),
         ("acme2/x1", "registry.terraform.io/acme2/x1", "acme2/x1"),
-        (
-            "tf.internal.example:65535/team/net",
-            "tf.internal.example:65535/team/net",
-            "tf.internal.example:65535/team/net",
-        ),
-        (
-            "terraform.io/hashicorp/terraform",
-            "terraform.io/hashicorp/terraform",
-            "terraform.io/hashicorp/terraform",
-        ),
-        (
-            "hashicorp/terraformer",
-            "registry.terraform.io/hashicorp/terraformer",
-            "hashicorp/terraformer",
-        ),
-        (
-            "registry.opentofu.org/opentofu/random",
-            "registry.opentofu.org/opentofu/random",
-            "registry.opentofu.org/opentofu/random",
-        ),
+        ("tf.internal.example:65535/team/net", "tf.internal.example:65535/team/net", "tf.internal.example:65535/team/net"),
+        ("terraform.io/hashicorp/terraform", "terraform.io/hashicorp/terraform", "terraform.io/hashicorp/terraform"),
+        ("hashicorp/terraformer", "registry.terraform.io/hashicorp/terraformer", "hashicorp/terraformer"),
+        ("registry.opentofu.org/opentofu/random", "registry.opentofu.org/opentofu/random", "registry.opentofu.org/opentofu/random"),
         ("1/2", "registry.terraform.io/1/2", "1/2"),
-        (
-            "app.terraform.io/my-org/internal",
-            "app.terraform.io/my-org/internal",
-            "app.terraform.io/my-org/internal",
-        ),
+        ("app.terraform.io/my-org/internal", "app.terraform.io/my-org/internal", "app.terraform.io/my-org/internal"),
     ];
 
     /// (input, a fragment the error message must contain)
@@ -400,16 +272,10 @@ mod tests {
         ("ac me/foo", "contains \" \""),
         ("acme/foo_bar", "contains \"_\""),
         ("acme/föö!", "contains \"!\""),
-        (
-            "example.com/acme/terraform-provider-foo",
-            "did you mean example.com/acme/foo?",
-        ),
+        ("example.com/acme/terraform-provider-foo", "did you mean example.com/acme/foo?"),
         ("acme/terraform-provider-foo", "did you mean acme/foo?"),
         ("acme/terraform-foo", "must not start with \"terraform-\""),
-        (
-            "acme/terraform-provider-",
-            "must not start with \"terraform-\"",
-        ),
+        ("acme/terraform-provider-", "must not start with \"terraform-\""),
         ("-/aws", "legacy namespace"),
         ("registry.terraform.io/-/aws", "legacy namespace"),
         ("terraform.io/builtin/terraform", "built into Terraform"),
@@ -425,31 +291,17 @@ mod tests {
         ("badhost!/acme/foo", "contains \"!\""),
         ("user@example.com/acme/foo", "contains \"@\""),
         ("xn--mnchen-3ya.de/acme/foo", "punycode"),
-        (
-            "-bad.example.com/acme/foo",
-            "must not start or end with a dash",
-        ),
+        ("-bad.example.com/acme/foo", "must not start or end with a dash"),
         ("[::1]:8080/acme/foo", "not allowed in a hostname"),
-        (
-            "acme/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-            "longer than 64",
-        ),
-        (
-            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com/acme/foo",
-            "too long",
-        ),
+        ("acme/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "longer than 64"),
+        ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com/acme/foo", "too long"),
     ];
 
     #[test]
     fn valid_addresses_normalise() {
         for (input, fq, display) in VALID {
-            let addr = SourceAddress::parse(input)
-                .unwrap_or_else(|e| panic!("{input:?} should parse, got {e}"));
-            assert_eq!(
-                addr.fully_qualified(),
-                *fq,
-                "fully qualified form of {input:?}"
-            );
+            let addr = SourceAddress::parse(input).unwrap_or_else(|e| panic!("{input:?} should parse, got {e}"));
+            assert_eq!(addr.fully_qualified(), *fq, "fully qualified form of {input:?}");
             assert_eq!(addr.to_string(), *display, "display form of {input:?}");
         }
     }
@@ -458,15 +310,8 @@ mod tests {
     fn invalid_addresses_explain_why() {
         for (input, fragment) in INVALID {
             match SourceAddress::parse(input) {
-                Ok(a) => panic!(
-                    "{input:?} should be refused, parsed as {}",
-                    a.fully_qualified()
-                ),
-                Err(e) => assert!(
-                    e.0.contains(fragment),
-                    "error for {input:?} should mention {fragment:?}, was {:?}",
-                    e.0
-                ),
+                Ok(a) => panic!("{input:?} should be refused, parsed as {}", a.fully_qualified()),
+                Err(e) => assert!(e.0.contains(fragment), "error for {input:?} should mention {fragment:?}, was {:?}", e.0),
             }
         }
     }
@@ -475,27 +320,15 @@ mod tests {
     fn display_form_parses_back_to_the_same_address() {
         for (input, _, _) in VALID {
             let addr = SourceAddress::parse(input).unwrap();
-            assert_eq!(
-                SourceAddress::parse(&addr.to_string()).unwrap(),
-                addr,
-                "{input:?}"
-            );
+            assert_eq!(SourceAddress::parse(&addr.to_string()).unwrap(), addr, "{input:?}");
         }
     }
 
     #[test]
     fn registry_page_only_for_public_registry() {
         let public = SourceAddress::parse("cisco/aci").unwrap();
-        assert_eq!(
-            public.registry_page_url().as_deref(),
-            Some("https://registry.terraform.io/providers/cisco/aci")
-        );
-        assert_eq!(
-            SourceAddress::parse("example.com/a/b")
-                .unwrap()
-                .registry_page_url(),
-            None
-        );
+        assert_eq!(public.registry_page_url().as_deref(), Some("https://registry.terraform.io/providers/cisco/aci"));
+        assert_eq!(SourceAddress::parse("example.com/a/b").unwrap().registry_page_url(), None);
     }
 
     #[test]

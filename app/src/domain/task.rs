@@ -79,12 +79,7 @@ pub enum Refused {
 }
 
 /// The state after `action`, or why not.
-pub fn transition(
-    actor: Actor,
-    action: TaskAction,
-    task: TaskFacts,
-    given: Given,
-) -> Result<TaskState, Refused> {
+pub fn transition(actor: Actor, action: TaskAction, task: TaskFacts, given: Given) -> Result<TaskState, Refused> {
     use TaskAction::*;
     use TaskState::*;
     let staff_only = |what: &'static str| match actor {
@@ -123,9 +118,7 @@ pub fn transition(
         }
         (Report, s) => state(format!("this task is already {}", s.label().to_lowercase())),
         (Accept, Reported) => Ok(Accepted),
-        (Accept, Open | ChangesRequested) => {
-            state("there is nothing to accept: the task has not been reported".into())
-        }
+        (Accept, Open | ChangesRequested) => state("there is nothing to accept: the task has not been reported".into()),
         (Accept, s) => state(format!("this task is already {}", s.label().to_lowercase())),
         (RequestChanges, Reported) => {
             if given.comment {
@@ -134,9 +127,7 @@ pub fn transition(
                 Err(Refused::Missing("say what needs to change"))
             }
         }
-        (RequestChanges, Open) => {
-            state("there is nothing to review: the task has not been reported".into())
-        }
+        (RequestChanges, Open) => state("there is nothing to review: the task has not been reported".into()),
         (RequestChanges, s) => state(format!("this task is already {}", s.label().to_lowercase())),
         (Waive, _) if task.required => state("a required task cannot be waived".into()),
         (Waive, Open | Reported | ChangesRequested) => {
@@ -151,9 +142,7 @@ pub fn transition(
         (Observe, Waived) => Ok(Waived),
         (Observe, _) => Ok(Accepted),
         (Reopen, _) if task.stage_open => state("this stage is already open".into()),
-        (Reopen, _) if !given.comment => {
-            Err(Refused::Missing("give the reason for reopening the stage"))
-        }
+        (Reopen, _) if !given.comment => Err(Refused::Missing("give the reason for reopening the stage")),
         (Reopen, Accepted) => Ok(ChangesRequested),
         (Reopen, s) => Ok(s),
     }
@@ -177,9 +166,7 @@ pub fn stage_statuses(stages: &[Vec<(bool, TaskState)>]) -> Vec<StageStatus> {
     let mut open_found = false;
     for (i, tasks) in stages.iter().enumerate() {
         let last = i + 1 == stages.len();
-        let done = tasks
-            .iter()
-            .all(|(required, state)| !required || state.is_done());
+        let done = tasks.iter().all(|(required, state)| !required || state.is_done());
         if open_found {
             out.push(StageStatus::Locked);
         } else if done && !last {
@@ -311,12 +298,7 @@ impl TaskInput {
     pub fn validate(&self) -> Result<ValidTaskInput, super::FieldErrors> {
         let mut p = super::Problems::default();
         let action = match TaskAction::parse(self.action.trim()) {
-            Some(
-                a @ (TaskAction::Report
-                | TaskAction::Accept
-                | TaskAction::RequestChanges
-                | TaskAction::Waive),
-            ) => Some(a),
+            Some(a @ (TaskAction::Report | TaskAction::Accept | TaskAction::RequestChanges | TaskAction::Waive)) => Some(a),
             _ => {
                 p.add("action", "choose report, accept, request_changes or waive");
                 None
@@ -329,25 +311,14 @@ impl TaskInput {
             }
         }
         let note = super::optional(&self.note);
-        if note
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-        {
+        if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
             p.add("note", format!("at most {MAX_NOTE_CHARS} characters"));
         }
         let comment = super::optional(&self.comment);
-        if comment
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-        {
+        if comment.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
             p.add("comment", format!("at most {MAX_NOTE_CHARS} characters"));
         }
-        p.finish(ValidTaskInput {
-            action: action.unwrap_or(TaskAction::Report),
-            evidence_url,
-            note,
-            comment,
-        })
+        p.finish(ValidTaskInput { action: action.unwrap_or(TaskAction::Report), evidence_url, note, comment })
     }
 }
 
@@ -364,16 +335,9 @@ mod tests {
     const SYSTEM: Actor = Actor::System;
 
     fn facts(state: TaskState, required: bool, stage_open: bool) -> TaskFacts {
-        TaskFacts {
-            state,
-            required,
-            stage_open,
-        }
+        TaskFacts { state, required, stage_open }
     }
-    const FULL: Given = Given {
-        evidence: true,
-        comment: true,
-    };
+    const FULL: Given = Given { evidence: true, comment: true };
 
     /// Every (state, action, actor) on a required task of an open stage,
     /// with evidence and comment given: the expected outcome, or the
@@ -389,14 +353,8 @@ mod tests {
                         (Report, VIEWER | SYSTEM, _) => Err("your role may not report"),
                         (Report, _, Open | ChangesRequested | Reported) => Ok(Reported),
                         (Report, _, _) => Err("this task is already"),
-                        (
-                            Accept | RequestChanges | Waive | Reopen,
-                            PARTNER | VIEWER | SYSTEM,
-                            _,
-                        ) => Err("your role may not"),
-                        (Observe, PARTNER | REVIEWER | ADMIN | VIEWER, _) => {
-                            Err("your role may not record")
-                        }
+                        (Accept | RequestChanges | Waive | Reopen, PARTNER | VIEWER | SYSTEM, _) => Err("your role may not"),
+                        (Observe, PARTNER | REVIEWER | ADMIN | VIEWER, _) => Err("your role may not record"),
                         (Accept, _, Reported) => Ok(Accepted),
                         (Accept, _, Open | ChangesRequested) => Err("there is nothing to accept"),
                         (Accept, _, _) => Err("this task is already"),
@@ -410,13 +368,8 @@ mod tests {
                     };
                     match (&got, expected) {
                         (Ok(s), Ok(e)) => assert_eq!(*s, e, "{actor:?} {action:?} on {state:?}"),
-                        (Err(r), Err(e)) => assert!(
-                            r.to_string().starts_with(e),
-                            "{actor:?} {action:?} on {state:?}: {r}"
-                        ),
-                        _ => panic!(
-                            "{actor:?} {action:?} on {state:?}: got {got:?}, expected {expected:?}"
-                        ),
+                        (Err(r), Err(e)) => assert!(r.to_string().starts_with(e), "{actor:?} {action:?} on {state:?}: {r}"),
+                        _ => panic!("{actor:?} {action:?} on {state:?}: got {got:?}, expected {expected:?}"),
                     }
                 }
             }
@@ -426,23 +379,9 @@ mod tests {
     #[test]
     fn optional_tasks_can_be_waived_with_a_reason() {
         for state in [Open, Reported, ChangesRequested] {
-            assert_eq!(
-                transition(REVIEWER, Waive, facts(state, false, true), FULL),
-                Ok(Waived)
-            );
-            let no_reason = transition(
-                REVIEWER,
-                Waive,
-                facts(state, false, true),
-                Given {
-                    evidence: true,
-                    comment: false,
-                },
-            );
-            assert_eq!(
-                no_reason,
-                Err(Refused::Missing("give the reason for waiving it"))
-            );
+            assert_eq!(transition(REVIEWER, Waive, facts(state, false, true), FULL), Ok(Waived));
+            let no_reason = transition(REVIEWER, Waive, facts(state, false, true), Given { evidence: true, comment: false });
+            assert_eq!(no_reason, Err(Refused::Missing("give the reason for waiving it")));
         }
         assert!(transition(ADMIN, Waive, facts(Accepted, false, true), FULL).is_err());
         assert!(transition(PARTNER, Waive, facts(Open, false, true), FULL).is_err());
@@ -465,40 +404,16 @@ mod tests {
     fn closed_stages_refuse_work_and_only_they_can_be_reopened() {
         for action in [Report, Accept, RequestChanges, Waive] {
             let actor = if action == Report { PARTNER } else { REVIEWER };
-            assert_eq!(
-                transition(actor, action, facts(Reported, false, false), FULL),
-                Err(Refused::StageNotOpen),
-                "{action:?}"
-            );
+            assert_eq!(transition(actor, action, facts(Reported, false, false), FULL), Err(Refused::StageNotOpen), "{action:?}");
         }
         // Facts are recorded whatever the stage (a version can appear early).
-        assert_eq!(
-            transition(SYSTEM, Observe, facts(Open, true, false), FULL),
-            Ok(Accepted)
-        );
+        assert_eq!(transition(SYSTEM, Observe, facts(Open, true, false), FULL), Ok(Accepted));
         // Reopening sends accepted work back for changes and keeps the rest.
+        assert_eq!(transition(REVIEWER, Reopen, facts(Accepted, true, false), FULL), Ok(ChangesRequested));
+        assert_eq!(transition(REVIEWER, Reopen, facts(Waived, false, false), FULL), Ok(Waived));
+        assert_eq!(transition(REVIEWER, Reopen, facts(Open, true, false), FULL), Ok(Open));
         assert_eq!(
-            transition(REVIEWER, Reopen, facts(Accepted, true, false), FULL),
-            Ok(ChangesRequested)
-        );
-        assert_eq!(
-            transition(REVIEWER, Reopen, facts(Waived, false, false), FULL),
-            Ok(Waived)
-        );
-        assert_eq!(
-            transition(REVIEWER, Reopen, facts(Open, true, false), FULL),
-            Ok(Open)
-        );
-        assert_eq!(
-            transition(
-                REVIEWER,
-                Reopen,
-                facts(Accepted, true, false),
-                Given {
-                    evidence: false,
-                    comment: false
-                }
-            ),
+            transition(REVIEWER, Reopen, facts(Accepted, true, false), Given { evidence: false, comment: false }),
             Err(Refused::Missing("give the reason for reopening the stage"))
         );
         assert!(transition(PARTNER, Reopen, facts(Accepted, true, false), FULL).is_err());
@@ -512,17 +427,8 @@ mod tests {
             note: note.into(),
             comment: String::new(),
         };
-        assert_eq!(
-            input("report", "https://ci.example/run/1", "")
-                .validate()
-                .unwrap()
-                .action,
-            Report
-        );
-        assert_eq!(
-            input(" accept ", "", "").validate().unwrap().evidence_url,
-            None
-        );
+        assert_eq!(input("report", "https://ci.example/run/1", "").validate().unwrap().action, Report);
+        assert_eq!(input(" accept ", "", "").validate().unwrap().evidence_url, None);
         for (bad, field) in [
             (input("observe", "", ""), "action"),
             (input("", "", ""), "action"),
@@ -541,33 +447,14 @@ mod tests {
         let open = |n: usize| vec![(true, TaskState::Open); n];
         use StageStatus::{Complete, Locked, Open as Current};
         let cases: Vec<(Vec<Vec<(bool, TaskState)>>, Vec<StageStatus>)> = vec![
-            (
-                vec![open(2), open(1), open(1)],
-                vec![Current, Locked, Locked],
-            ),
-            (
-                vec![done(2), open(1), open(1)],
-                vec![Complete, Current, Locked],
-            ),
+            (vec![open(2), open(1), open(1)], vec![Current, Locked, Locked]),
+            (vec![done(2), open(1), open(1)], vec![Complete, Current, Locked]),
             // A later stage's finished tasks do not let it skip ahead.
-            (
-                vec![open(1), done(1), done(1)],
-                vec![Current, Locked, Locked],
-            ),
+            (vec![open(1), done(1), done(1)], vec![Current, Locked, Locked]),
             // Optional tasks do not hold a stage back; waived required ones do not either.
-            (
-                vec![
-                    vec![(true, Accepted), (false, TaskState::Open)],
-                    vec![(true, Waived)],
-                    open(1),
-                ],
-                vec![Complete, Complete, Current],
-            ),
+            (vec![vec![(true, Accepted), (false, TaskState::Open)], vec![(true, Waived)], open(1)], vec![Complete, Complete, Current]),
             // The last stage stays open even when all its tasks are done.
-            (
-                vec![done(1), done(1), done(1)],
-                vec![Complete, Complete, Current],
-            ),
+            (vec![done(1), done(1), done(1)], vec![Complete, Complete, Current]),
             // A stage without tasks passes straight through.
             (vec![vec![], open(1)], vec![Complete, Current]),
             (vec![vec![(true, Reported)], open(1)], vec![Current, Locked]),

@@ -48,36 +48,11 @@ pub struct TaskTemplate {
     pub automatic: Option<Fact>,
 }
 
-const fn task(
-    key: &'static str,
-    stage: Stage,
-    title: &'static str,
-    help: &'static str,
-) -> TaskTemplate {
-    TaskTemplate {
-        key,
-        stage,
-        title,
-        help,
-        required: true,
-        automatic: None,
-    }
+const fn task(key: &'static str, stage: Stage, title: &'static str, help: &'static str) -> TaskTemplate {
+    TaskTemplate { key, stage, title, help, required: true, automatic: None }
 }
-const fn auto(
-    key: &'static str,
-    stage: Stage,
-    title: &'static str,
-    help: &'static str,
-    fact: Fact,
-) -> TaskTemplate {
-    TaskTemplate {
-        key,
-        stage,
-        title,
-        help,
-        required: true,
-        automatic: Some(fact),
-    }
+const fn auto(key: &'static str, stage: Stage, title: &'static str, help: &'static str, fact: Fact) -> TaskTemplate {
+    TaskTemplate { key, stage, title, help, required: true, automatic: Some(fact) }
 }
 
 use Stage::*;
@@ -103,12 +78,7 @@ const PROVIDER: &[TaskTemplate] = &[
         "Checked from the repository's licence; a reviewer decides when GitHub cannot name it.",
         Fact::LicenceApproved,
     ),
-    task(
-        "prepare.docs",
-        Prepare,
-        "Documentation in the repository",
-        "Link the docs/ directory.",
-    ),
+    task("prepare.docs", Prepare, "Documentation in the repository", "Link the docs/ directory."),
     auto(
         "publish.version",
         Publish,
@@ -135,52 +105,42 @@ const PROVIDER: &[TaskTemplate] = &[
         "Application to the technology partner program submitted",
         "Link or describe the submitted application.",
     ),
-    auto(
-        "apply.manager",
-        Apply,
-        "Alliance manager assigned",
-        "Completed when the partner has an alliance manager.",
-        Fact::ManagerAssigned,
-    ),
-    task(
-        "verify.publisher",
-        Verify,
-        "Publisher authenticity verified",
-        "Alliances staff verify the publisher.",
-    ),
-    task(
-        "verify.membership",
-        Verify,
-        "Program membership confirmed",
-        "Alliances staff confirm the membership.",
-    ),
-    task(
-        "verify.integration",
-        Verify,
-        "Integration verified",
-        "On acceptance the provider's tier becomes verified.",
-    ),
-    task(
-        "support.contacts",
-        Support,
-        "Support contacts confirmed",
-        "The partner confirms the support contacts on its page.",
-    ),
+    auto("apply.manager", Apply, "Alliance manager assigned", "Completed when the partner has an alliance manager.", Fact::ManagerAssigned),
+    task("verify.publisher", Verify, "Publisher authenticity verified", "Alliances staff verify the publisher."),
+    task("verify.membership", Verify, "Program membership confirmed", "Alliances staff confirm the membership."),
+    task("verify.integration", Verify, "Integration verified", "On acceptance the provider's tier becomes verified."),
+    task("support.contacts", Support, "Support contacts confirmed", "The partner confirms the support contacts on its page."),
 ];
 
 const RUN_TASK: &[TaskTemplate] = &[
     task("engage.signup", Engage, "Signed up for the technology partner program", "Link or describe the sign-up."),
-    auto("engage.manager", Engage, "Alliance manager assigned", "Completed when the partner has an alliance manager.", Fact::ManagerAssigned),
+    auto(
+        "engage.manager",
+        Engage,
+        "Alliance manager assigned",
+        "Completed when the partner has an alliance manager.",
+        Fact::ManagerAssigned,
+    ),
     task("develop.endpoint", DevelopTest, "Endpoint URL registered", "The HTTPS URL Terraform Cloud sends run-task requests to."),
     task("develop.hmac", DevelopTest, "HMAC key registered", "Stored encrypted and never shown again."),
-    task("develop.stages", DevelopTest, "Run-task stages supported chosen", "Which of pre-plan, post-plan, pre-apply and post-apply the integration supports."),
+    task(
+        "develop.stages",
+        DevelopTest,
+        "Run-task stages supported chosen",
+        "Which of pre-plan, post-plan, pre-apply and post-apply the integration supports.",
+    ),
     task("develop.evidence", DevelopTest, "Test evidence", "Link test runs that passed and failed as expected."),
     task("review.enabled", Review, "Enabled on the partner platform and in Terraform Cloud", "Describe where it is enabled."),
     task("review.use_case", Review, "Use case explained", "A short description of what the integration checks and why."),
     task("review.demo", Review, "Live demonstration held", "The date and who attended."),
     task("release.summary", Release, "Two-line summary for the public partner list", "At most two lines and 280 characters."),
     task("release.getting_started", Release, "Getting-started documentation", "Link the documentation for users."),
-    task("release.support_docs", Release, "Support documentation", "Points of contact, email address, FAQ or best practices; on acceptance the Terraform Cloud badge is granted."),
+    task(
+        "release.support_docs",
+        Release,
+        "Support documentation",
+        "Points of contact, email address, FAQ or best practices; on acceptance the Terraform Cloud badge is granted.",
+    ),
     task("support.contacts", Support, "Support contacts confirmed", "The partner confirms the support contacts on its page."),
 ];
 
@@ -195,18 +155,13 @@ pub fn default_checklist(kind: IntegrationKind) -> &'static [TaskTemplate] {
 /// Whether a repository URL names the provider's repository as the
 /// registry protocol expects: `…/terraform-provider-<type>`.
 pub fn repository_matches_type(repository_url: &str, type_name: &str) -> Result<(), String> {
-    let path = repository_url
-        .trim()
-        .trim_end_matches('/')
-        .trim_end_matches(".git");
+    let path = repository_url.trim().trim_end_matches('/').trim_end_matches(".git");
     let name = path.rsplit('/').next().unwrap_or_default().to_lowercase();
     let expected = format!("terraform-provider-{}", type_name.to_lowercase());
     if name == expected {
         Ok(())
     } else {
-        Err(format!(
-            "the repository is named \"{name}\"; the registry expects \"{expected}\""
-        ))
+        Err(format!("the repository is named \"{name}\"; the registry expects \"{expected}\""))
     }
 }
 
@@ -241,67 +196,26 @@ mod tests {
             assert_eq!(keys.len(), list.len(), "{kind:?}: duplicate keys");
             let track = kind.track();
             for stage in track {
-                assert!(
-                    list.iter().any(|t| t.stage == *stage),
-                    "{kind:?}: no task in {stage:?}"
-                );
+                assert!(list.iter().any(|t| t.stage == *stage), "{kind:?}: no task in {stage:?}");
             }
-            let positions: Vec<usize> = list
-                .iter()
-                .map(|t| {
-                    track
-                        .iter()
-                        .position(|s| *s == t.stage)
-                        .expect("stage of the track")
-                })
-                .collect();
-            assert!(
-                positions.windows(2).all(|w| w[0] <= w[1]),
-                "{kind:?}: tasks out of stage order"
-            );
-            assert!(list
-                .iter()
-                .all(|t| t.key.contains('.') && !t.title.is_empty()));
+            let positions: Vec<usize> =
+                list.iter().map(|t| track.iter().position(|s| *s == t.stage).expect("stage of the track")).collect();
+            assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{kind:?}: tasks out of stage order");
+            assert!(list.iter().all(|t| t.key.contains('.') && !t.title.is_empty()));
         }
-        assert!(default_checklist(IntegrationKind::Provider)
-            .iter()
-            .any(|t| t.automatic == Some(Fact::VersionPublished)));
+        assert!(default_checklist(IntegrationKind::Provider).iter().any(|t| t.automatic == Some(Fact::VersionPublished)));
     }
 
     #[test]
     fn repository_names() {
         let cases = [
-            (
-                "https://github.com/acme/terraform-provider-cloud",
-                "cloud",
-                true,
-            ),
-            (
-                "https://github.com/acme/terraform-provider-cloud/",
-                "cloud",
-                true,
-            ),
-            (
-                "https://github.com/acme/terraform-provider-cloud.git",
-                "cloud",
-                true,
-            ),
-            (
-                "https://github.com/Acme/Terraform-Provider-Cloud",
-                "cloud",
-                true,
-            ),
+            ("https://github.com/acme/terraform-provider-cloud", "cloud", true),
+            ("https://github.com/acme/terraform-provider-cloud/", "cloud", true),
+            ("https://github.com/acme/terraform-provider-cloud.git", "cloud", true),
+            ("https://github.com/Acme/Terraform-Provider-Cloud", "cloud", true),
             ("https://github.com/acme/cloud-provider", "cloud", false),
-            (
-                "https://github.com/acme/terraform-provider-cloudy",
-                "cloud",
-                false,
-            ),
-            (
-                "https://github.com/acme/terraform-provider-",
-                "cloud",
-                false,
-            ),
+            ("https://github.com/acme/terraform-provider-cloudy", "cloud", false),
+            ("https://github.com/acme/terraform-provider-", "cloud", false),
             ("", "cloud", false),
         ];
         for (url, type_name, ok) in cases {

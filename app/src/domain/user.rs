@@ -72,26 +72,14 @@ impl UserInput {
         let partner = self.partner.trim();
         let partner_slug = match role {
             Some(Role::Partner) if partner.is_empty() => {
-                problems.add(
-                    "partner",
-                    "a partner member belongs to one partner: choose it",
-                );
+                problems.add("partner", "a partner member belongs to one partner: choose it");
                 None
             }
             Some(Role::Partner) => Some(partner.to_string()),
             _ => None,
         };
-        let name = if name.is_empty() {
-            email.split('@').next().unwrap_or_default().to_string()
-        } else {
-            name
-        };
-        problems.finish(ValidUser {
-            email,
-            name,
-            role: role.unwrap_or(Role::Viewer),
-            partner_slug,
-        })
+        let name = if name.is_empty() { email.split('@').next().unwrap_or_default().to_string() } else { name };
+        problems.finish(ValidUser { email, name, role: role.unwrap_or(Role::Viewer), partner_slug })
     }
 }
 
@@ -117,10 +105,7 @@ pub fn validate_token_name(name: &str) -> Result<String, FieldErrors> {
     let mut problems = Problems::default();
     let name = name.trim();
     if name.is_empty() {
-        problems.add(
-            "name",
-            "required: say what the token is for, e.g. \"CI pipeline\"",
-        );
+        problems.add("name", "required: say what the token is for, e.g. \"CI pipeline\"");
     } else if name.chars().count() > 80 {
         problems.add("name", "at most 80 characters");
     }
@@ -150,15 +135,9 @@ impl Refusal {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Refusal::NotInvited,
-            Refusal::InvitationExpired,
-            Refusal::InvitationUsed,
-            Refusal::Deactivated,
-            Refusal::LinkExpired,
-        ]
-        .into_iter()
-        .find(|r| r.key() == s)
+        [Refusal::NotInvited, Refusal::InvitationExpired, Refusal::InvitationUsed, Refusal::Deactivated, Refusal::LinkExpired]
+            .into_iter()
+            .find(|r| r.key() == s)
     }
 
     /// What the person reads on the refusal page.
@@ -166,9 +145,13 @@ impl Refusal {
         match self {
             Refusal::NotInvited => "You signed in, but the tracker has no account for you. Ask your alliance manager to invite you.",
             Refusal::InvitationExpired => "Your invitation has expired. Ask your alliance manager to send a new one.",
-            Refusal::InvitationUsed => "This invitation has already been used. Sign in with the account that accepted it, or ask for a new invitation.",
+            Refusal::InvitationUsed => {
+                "This invitation has already been used. Sign in with the account that accepted it, or ask for a new invitation."
+            }
             Refusal::Deactivated => "Your account has been deactivated. Ask your alliance manager if you need access again.",
-            Refusal::LinkExpired => "This sign-in link has expired or was already used. Restart the server to print a new one, or use `server create-admin`.",
+            Refusal::LinkExpired => {
+                "This sign-in link has expired or was already used. Restart the server to print a new one, or use `server create-admin`."
+            }
         }
     }
 }
@@ -178,34 +161,17 @@ mod tests {
     use super::*;
 
     fn input(email: &str, role: &str, partner: &str) -> UserInput {
-        UserInput {
-            email: email.into(),
-            name: String::new(),
-            role: role.into(),
-            partner: partner.into(),
-        }
+        UserInput { email: email.into(), name: String::new(), role: role.into(), partner: partner.into() }
     }
 
     #[test]
     fn user_inputs() {
         // (input, Ok(expected email, role, partner) or the fields in error)
         let cases: Vec<(UserInput, Result<(&str, Role, Option<&str>), Vec<&str>>)> = vec![
-            (
-                input(" Ann@Example.COM ", "reviewer", ""),
-                Ok(("ann@example.com", Role::Reviewer, None)),
-            ),
-            (
-                input("a@b.co", "admin", "acme"),
-                Ok(("a@b.co", Role::Admin, None)),
-            ),
-            (
-                input("m@acme.test", "partner", "acme"),
-                Ok(("m@acme.test", Role::Partner, Some("acme"))),
-            ),
-            (
-                input("v@b.co", "viewer", ""),
-                Ok(("v@b.co", Role::Viewer, None)),
-            ),
+            (input(" Ann@Example.COM ", "reviewer", ""), Ok(("ann@example.com", Role::Reviewer, None))),
+            (input("a@b.co", "admin", "acme"), Ok(("a@b.co", Role::Admin, None))),
+            (input("m@acme.test", "partner", "acme"), Ok(("m@acme.test", Role::Partner, Some("acme")))),
+            (input("v@b.co", "viewer", ""), Ok(("v@b.co", Role::Viewer, None))),
             (input("m@acme.test", "partner", " "), Err(vec!["partner"])),
             (input("", "viewer", ""), Err(vec!["email"])),
             (input("not-an-email", "viewer", ""), Err(vec!["email"])),
@@ -217,18 +183,11 @@ mod tests {
             match expected {
                 Ok((email, role, partner)) => {
                     let v = got.unwrap_or_else(|e| panic!("{input:?}: {e:?}"));
-                    assert_eq!(
-                        (v.email.as_str(), v.role, v.partner_slug.as_deref()),
-                        (email, role, partner)
-                    );
+                    assert_eq!((v.email.as_str(), v.role, v.partner_slug.as_deref()), (email, role, partner));
                 }
                 Err(fields) => {
                     let errors = got.expect_err(&format!("{input:?} should fail"));
-                    assert_eq!(
-                        errors.keys().map(String::as_str).collect::<Vec<_>>(),
-                        fields,
-                        "{input:?}"
-                    );
+                    assert_eq!(errors.keys().map(String::as_str).collect::<Vec<_>>(), fields, "{input:?}");
                 }
             }
         }
@@ -236,21 +195,13 @@ mod tests {
 
     #[test]
     fn a_missing_name_comes_from_the_email() {
-        let v = input("Jo.Smith@acme.test", "viewer", "")
-            .validate()
-            .unwrap();
+        let v = input("Jo.Smith@acme.test", "viewer", "").validate().unwrap();
         assert_eq!(v.name, "jo.smith");
     }
 
     #[test]
     fn refusal_keys_round_trip() {
-        for r in [
-            Refusal::NotInvited,
-            Refusal::InvitationExpired,
-            Refusal::InvitationUsed,
-            Refusal::Deactivated,
-            Refusal::LinkExpired,
-        ] {
+        for r in [Refusal::NotInvited, Refusal::InvitationExpired, Refusal::InvitationUsed, Refusal::Deactivated, Refusal::LinkExpired] {
             assert_eq!(Refusal::parse(r.key()), Some(r));
             assert!(!r.message().is_empty());
         }

@@ -31,29 +31,22 @@ pub async fn create_token(#[server(default)] name: String) -> Result<NewToken, A
 #[server(endpoint = "tokens/revoke")]
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    crate::context::form_result(
-        crate::services::tokens::revoke(&db, &caller, id, chrono::Utc::now()).await,
-    )?;
+    crate::context::form_result(crate::services::tokens::revoke(&db, &caller, id, chrono::Utc::now()).await)?;
     leptos_axum::redirect("/settings/tokens");
     Ok(())
 }
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| "never".into())
+    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "never".into())
 }
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_tokens(),
-    );
+    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
-    let field =
-        move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let created = move || create.value().get().and_then(Result::ok);
     let hydrated = crate::components::use_hydrated();
     view! {

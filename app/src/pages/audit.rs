@@ -42,12 +42,7 @@ pub enum Subject {
 pub fn Timeline(subject: Subject) -> impl IntoView {
     let query = use_query_map();
     let location = use_location();
-    let page = move || {
-        query
-            .read()
-            .get("history")
-            .and_then(|p| p.parse::<i64>().ok())
-    };
+    let page = move || query.read().get("history").and_then(|p| p.parse::<i64>().ok());
     let records = Resource::new(
         move || (subject.clone(), page()),
         |(subject, page)| async move {
@@ -149,13 +144,7 @@ fn query_from_url() -> AuditQuery {
 }
 
 fn filter_params(q: &AuditQuery) -> Vec<(&'static str, String)> {
-    vec![
-        ("q", q.q.clone()),
-        ("target", q.target.clone()),
-        ("actor", q.actor.clone()),
-        ("from", q.from.clone()),
-        ("to", q.to.clone()),
-    ]
+    vec![("q", q.q.clone()), ("target", q.target.clone()), ("actor", q.actor.clone()), ("from", q.from.clone()), ("to", q.to.clone())]
 }
 
 /// `/admin/audit`: every change, searchable, exportable (admins).

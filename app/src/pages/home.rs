@@ -26,44 +26,17 @@ pub async fn load_dashboard() -> Result<DashboardData, AppError> {
     let (db, caller) = crate::context::signed_in()?;
     // Only the totals are wanted: ask for pages of one.
     let (page, per_page) = (Some(1), Some(1));
-    let p = partners::list(
-        &db,
-        &caller,
-        &PartnerQuery {
-            page,
-            per_page,
-            ..Default::default()
-        },
-    )
-    .await?;
-    let i = integrations::list(
-        &db,
-        &caller,
-        &IntegrationQuery {
-            page,
-            per_page,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let p = partners::list(&db, &caller, &PartnerQuery { page, per_page, ..Default::default() }).await?;
+    let i = integrations::list(&db, &caller, &IntegrationQuery { page, per_page, ..Default::default() }).await?;
     let now = chrono::Utc::now();
     let work = pipeline::partner_work(&db, &caller, now).await?;
     let review = if caller.role.is_staff() {
         let queue = pipeline::review_queue(&db, &caller, false, Some(1), now).await?;
-        Some((
-            queue.total,
-            queue.items.first().map(|t| t.waiting_days).unwrap_or(0),
-        ))
+        Some((queue.total, queue.items.first().map(|t| t.waiting_days).unwrap_or(0)))
     } else {
         None
     };
-    Ok(DashboardData {
-        caller,
-        partners: p.total,
-        integrations: i.total,
-        work,
-        review,
-    })
+    Ok(DashboardData { caller, partners: p.total, integrations: i.total, work, review })
 }
 
 #[component]

@@ -47,16 +47,8 @@ pub async fn check_source_address(address: String) -> Result<AddressCheck, AppEr
     use crate::domain::source_address::SourceAddress;
     crate::context::signed_in()?;
     match SourceAddress::parse(&address) {
-        Ok(a) => Ok(AddressCheck {
-            fully_qualified: a.fully_qualified(),
-            display: a.to_string(),
-            registry_url: a.registry_page_url(),
-        }),
-        Err(e) => crate::context::answer(Err(AppError::invalid(
-            [("source_address".to_string(), vec![e.0])]
-                .into_iter()
-                .collect(),
-        ))),
+        Ok(a) => Ok(AddressCheck { fully_qualified: a.fully_qualified(), display: a.to_string(), registry_url: a.registry_page_url() }),
+        Err(e) => crate::context::answer(Err(AppError::invalid([("source_address".to_string(), vec![e.0])].into_iter().collect()))),
     }
 }
 
@@ -80,23 +72,12 @@ pub async fn save_integration(
     use crate::services::integrations;
     let result = async {
         let (db, caller) = crate::context::signed_in()?;
-        let input = IntegrationInput {
-            kind,
-            name,
-            partner,
-            categories,
-            repository_url,
-            tier,
-            stage,
-            source_address,
-            verified_version_range,
-        };
+        let input =
+            IntegrationInput { kind, name, partner, categories, repository_url, tier, stage, source_address, verified_version_range };
         match current_id.trim() {
             "" => integrations::create(&db, &caller, &input).await,
             id => {
-                let id = id
-                    .parse()
-                    .map_err(|_| AppError::NotFound(format!("integration {id}")))?;
+                let id = id.parse().map_err(|_| AppError::NotFound(format!("integration {id}")))?;
                 integrations::update(&db, &caller, id, &input).await
             }
         }
@@ -259,14 +240,19 @@ pub fn IntegrationPage() -> impl IntoView {
 fn IntegrationDetails(integration: Integration) -> impl IntoView {
     let i = integration;
     let none = || view! { <span class="muted">"—"</span> }.into_any();
-    let track = i.kind.track().iter().map(|s| {
-        let state = match i.kind.track().iter().position(|x| x == s).cmp(&i.kind.track().iter().position(|x| *x == i.stage)) {
-            std::cmp::Ordering::Less => "done",
-            std::cmp::Ordering::Equal => "current",
-            std::cmp::Ordering::Greater => "todo",
-        };
-        view! { <li class=state aria-current=(state == "current").then_some("step")>{s.label()}</li> }
-    }).collect_view();
+    let track = i
+        .kind
+        .track()
+        .iter()
+        .map(|s| {
+            let state = match i.kind.track().iter().position(|x| x == s).cmp(&i.kind.track().iter().position(|x| *x == i.stage)) {
+                std::cmp::Ordering::Less => "done",
+                std::cmp::Ordering::Equal => "current",
+                std::cmp::Ordering::Greater => "todo",
+            };
+            view! { <li class=state aria-current=(state == "current").then_some("step")>{s.label()}</li> }
+        })
+        .collect_view();
     view! {
         <Title text=format!("{} · Integration Tracker", i.name)/>
         <nav class="crumbs" aria-label="Breadcrumb">
@@ -335,19 +321,12 @@ pub fn IntegrationEditPage() -> impl IntoView {
 }
 
 #[component]
-fn IntegrationForm(
-    existing: Option<Integration>,
-    partners: Vec<(String, String, String)>,
-) -> impl IntoView {
+fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String, String)>) -> impl IntoView {
     let action = ServerAction::<SaveIntegration>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let field =
-        move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let query = use_query_map();
-    let mut v = existing
-        .as_ref()
-        .map(Integration::to_input)
-        .unwrap_or_default();
+    let mut v = existing.as_ref().map(Integration::to_input).unwrap_or_default();
     if existing.is_none() {
         let q = query.read_untracked();
         v.partner = q.get("partner").unwrap_or_default();
@@ -357,10 +336,7 @@ fn IntegrationForm(
         Some(e) => format!("Edit {}", e.name),
         None => "Add an integration".to_string(),
     };
-    let cancel = existing
-        .as_ref()
-        .map(|e| format!("/integrations/{}", e.id))
-        .unwrap_or_else(|| "/integrations".into());
+    let cancel = existing.as_ref().map(|e| format!("/integrations/{}", e.id)).unwrap_or_else(|| "/integrations".into());
 
     // After hydration the form adapts to the chosen kind; before it, every
     // option is shown and the server's validation has the last word.
@@ -368,12 +344,7 @@ fn IntegrationForm(
     let (kind, set_kind) = signal(v.kind.clone());
     let is_provider = move || !hydrated.get() || kind.get() == "provider";
     let fits_kind = move |c: &'static str| {
-        move || {
-            !hydrated.get()
-                || IntegrationKind::parse(&kind.get())
-                    .map(|k| k.categories().contains(&c))
-                    .unwrap_or(true)
-        }
+        move || !hydrated.get() || IntegrationKind::parse(&kind.get()).map(|k| k.categories().contains(&c)).unwrap_or(true)
     };
     let (address, set_address) = signal(v.source_address.clone());
     let check = Action::new(move |a: &String| check_source_address(a.clone()));

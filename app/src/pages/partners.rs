@@ -47,13 +47,8 @@ pub async fn save_partner(
     use crate::services::partners;
     let result = async {
         let (db, caller) = crate::context::signed_in()?;
-        let support_contacts = parse_contact_lines(&support_contacts).map_err(|m| {
-            AppError::invalid(
-                [("support_contacts".to_string(), vec![m])]
-                    .into_iter()
-                    .collect(),
-            )
-        })?;
+        let support_contacts = parse_contact_lines(&support_contacts)
+            .map_err(|m| AppError::invalid([("support_contacts".to_string(), vec![m])].into_iter().collect()))?;
         let input = PartnerInput {
             name,
             slug,
@@ -165,11 +160,7 @@ fn PartnerList(page: Page<Partner>, query: PartnerQuery) -> impl IntoView {
         };
     }
     let pages = page.pages();
-    let params = vec![
-        ("q", query.q),
-        ("kind", query.kind),
-        ("category", query.category),
-    ];
+    let params = vec![("q", query.q), ("kind", query.kind), ("category", query.category)];
     view! {
         <table class="list">
             <thead><tr><th scope="col">"Partner"</th><th scope="col">"Kind"</th><th scope="col">"Categories"</th><th scope="col" class="num">"Integrations"</th></tr></thead>
@@ -194,13 +185,8 @@ pub fn PartnerPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let partner = Resource::new(slug, get_partner);
-    let integrations = Resource::new(slug, |s| {
-        list_integrations(IntegrationQuery {
-            partner: s,
-            per_page: Some(100),
-            ..Default::default()
-        })
-    });
+    let integrations =
+        Resource::new(slug, |s| list_integrations(IntegrationQuery { partner: s, per_page: Some(100), ..Default::default() }));
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -244,17 +230,7 @@ fn PartnerDetails(partner: Partner, integrations: Page<Integration>) -> impl Int
     };
     let new_integration = href_with(
         "/integrations/new",
-        &[
-            ("partner", p.slug.clone()),
-            (
-                "kind",
-                if p.kind == PartnerKind::Workflow {
-                    "run_task".into()
-                } else {
-                    "provider".into()
-                },
-            ),
-        ],
+        &[("partner", p.slug.clone()), ("kind", if p.kind == PartnerKind::Workflow { "run_task".into() } else { "provider".into() })],
     );
     let edit_href = format!("/partners/{}/edit", p.slug);
     view! {
@@ -319,17 +295,13 @@ pub fn PartnerEditPage() -> impl IntoView {
 fn PartnerForm(existing: Option<Partner>) -> impl IntoView {
     let action = ServerAction::<SavePartner>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let field =
-        move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let p = existing.clone().map(|p| p.to_input()).unwrap_or_default();
     let title = match &existing {
         Some(e) => format!("Edit {}", e.name),
         None => "Add a partner".to_string(),
     };
-    let cancel = existing
-        .as_ref()
-        .map(|e| format!("/partners/{}", e.slug))
-        .unwrap_or_else(|| "/partners".into());
+    let cancel = existing.as_ref().map(|e| format!("/partners/{}", e.slug)).unwrap_or_else(|| "/partners".into());
     let chosen = p.categories.clone();
     let kind = p.kind.clone();
     view! {

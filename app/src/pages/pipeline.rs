@@ -27,25 +27,15 @@ pub async fn act_on_task(
     #[server(default)] back: String,
 ) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let input = crate::domain::task::TaskInput {
-        action,
-        evidence_url,
-        note,
-        comment,
-    };
-    let result =
-        crate::services::pipeline::act(&db, &caller, task_id, &input, chrono::Utc::now()).await;
+    let input = crate::domain::task::TaskInput { action, evidence_url, note, comment };
+    let result = crate::services::pipeline::act(&db, &caller, task_id, &input, chrono::Utc::now()).await;
     let pipeline = crate::context::form_result(result)?;
     // Only our own queue pages: never an open redirect.
-    let back_to_queue = (back == "/review" || back.starts_with("/review?"))
-        && !back.chars().any(|c| c.is_control() || c.is_whitespace());
+    let back_to_queue = (back == "/review" || back.starts_with("/review?")) && !back.chars().any(|c| c.is_control() || c.is_whitespace());
     if back_to_queue {
         leptos_axum::redirect(&back);
     } else {
-        leptos_axum::redirect(&format!(
-            "/integrations/{}#task-{task_id}",
-            pipeline.integration_id
-        ));
+        leptos_axum::redirect(&format!("/integrations/{}#task-{task_id}", pipeline.integration_id));
     }
     Ok(())
 }
@@ -57,15 +47,7 @@ pub async fn reopen_stage(
     #[server(default)] reason: String,
 ) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let result = crate::services::pipeline::reopen(
-        &db,
-        &caller,
-        integration_id,
-        &stage,
-        &reason,
-        chrono::Utc::now(),
-    )
-    .await;
+    let result = crate::services::pipeline::reopen(&db, &caller, integration_id, &stage, &reason, chrono::Utc::now()).await;
     crate::context::form_result(result)?;
     leptos_axum::redirect(&format!("/integrations/{integration_id}#stage-{stage}"));
     Ok(())
@@ -87,16 +69,8 @@ fn status_label(s: StageStatus) -> &'static str {
 pub fn PipelineSection(integration_id: i64) -> impl IntoView {
     let act = ServerAction::<ActOnTask>::new();
     let reopen = ServerAction::<ReopenStage>::new();
-    let pipeline = Resource::new(
-        move || (act.version().get(), reopen.version().get()),
-        move |_| get_pipeline(integration_id),
-    );
-    let error = Signal::derive(move || {
-        act.value()
-            .get()
-            .and_then(Result::err)
-            .or_else(|| reopen.value().get().and_then(Result::err))
-    });
+    let pipeline = Resource::new(move || (act.version().get(), reopen.version().get()), move |_| get_pipeline(integration_id));
+    let error = Signal::derive(move || act.value().get().and_then(Result::err).or_else(|| reopen.value().get().and_then(Result::err)));
     view! {
         <section class="pipeline" aria-labelledby="pipeline-title">
             <h2 id="pipeline-title">"Pipeline"</h2>
@@ -154,33 +128,33 @@ fn StageItem(
 fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
     let id = task.id;
     let may = |a: TaskAction| task.allowed.contains(&a);
-    let (report, accept, changes, waive) = (
-        may(TaskAction::Report),
-        may(TaskAction::Accept),
-        may(TaskAction::RequestChanges),
-        may(TaskAction::Waive),
-    );
+    let (report, accept, changes, waive) =
+        (may(TaskAction::Report), may(TaskAction::Accept), may(TaskAction::RequestChanges), may(TaskAction::Waive));
     let f = move |name: &str| format!("t{id}-{name}");
     let state_class = format!("task-state state-{}", task.state.key());
-    let history = task.events.iter().map(|e| {
-        let what = match e.action {
-            TaskAction::Report => "reported",
-            TaskAction::Accept => "accepted",
-            TaskAction::RequestChanges => "requested changes",
-            TaskAction::Waive => "waived it",
-            TaskAction::Observe => "observed it",
-            TaskAction::Reopen => "reopened the stage",
-        };
-        let url = e.evidence_url.clone();
-        view! {
-            <li>
-                <span class="who">{format!("{} {what}", e.actor)}</span>" · "<time>{when(e.at)}</time>
-                {url.map(|u| { let text = u.clone(); view! { <div>"Evidence: "<a href=u rel="nofollow noopener">{text}</a></div> } })}
-                {e.note_html.clone().map(|n| view! { <div class="note markdown" inner_html=n></div> })}
-                {e.comment_html.clone().map(|c| view! { <div class="comment markdown" inner_html=c></div> })}
-            </li>
-        }
-    }).collect_view();
+    let history = task
+        .events
+        .iter()
+        .map(|e| {
+            let what = match e.action {
+                TaskAction::Report => "reported",
+                TaskAction::Accept => "accepted",
+                TaskAction::RequestChanges => "requested changes",
+                TaskAction::Waive => "waived it",
+                TaskAction::Observe => "observed it",
+                TaskAction::Reopen => "reopened the stage",
+            };
+            let url = e.evidence_url.clone();
+            view! {
+                <li>
+                    <span class="who">{format!("{} {what}", e.actor)}</span>" · "<time>{when(e.at)}</time>
+                    {url.map(|u| { let text = u.clone(); view! { <div>"Evidence: "<a href=u rel="nofollow noopener">{text}</a></div> } })}
+                    {e.note_html.clone().map(|n| view! { <div class="note markdown" inner_html=n></div> })}
+                    {e.comment_html.clone().map(|c| view! { <div class="comment markdown" inner_html=c></div> })}
+                </li>
+            }
+        })
+        .collect_view();
     view! {
         <li class="task" id=format!("task-{id}")>
             <div class="task-head">

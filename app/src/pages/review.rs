@@ -13,14 +13,9 @@ use leptos_router::components::Form;
 use leptos_router::hooks::{use_location, use_query_map};
 
 #[server(endpoint = "review/queue")]
-pub async fn review_queue(
-    #[server(default)] mine: bool,
-    page: Option<i64>,
-) -> Result<Page<QueueItem>, AppError> {
+pub async fn review_queue(#[server(default)] mine: bool, page: Option<i64>) -> Result<Page<QueueItem>, AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    crate::context::answer(
-        crate::services::pipeline::review_queue(&db, &caller, mine, page, chrono::Utc::now()).await,
-    )
+    crate::context::answer(crate::services::pipeline::review_queue(&db, &caller, mine, page, chrono::Utc::now()).await)
 }
 
 pub(crate) fn waited(days: i64) -> String {
@@ -34,18 +29,10 @@ pub(crate) fn waited(days: i64) -> String {
 /// One waiting task: where it belongs, what was sent, and (for those who
 /// may review) the two answers.
 #[component]
-pub fn QueueEntry(
-    item: QueueItem,
-    act: Option<(ServerAction<ActOnTask>, String)>,
-) -> impl IntoView {
+pub fn QueueEntry(item: QueueItem, act: Option<(ServerAction<ActOnTask>, String)>) -> impl IntoView {
     let id = item.task_id;
     let href = format!("/integrations/{}#task-{id}", item.integration_id);
-    let label = format!(
-        "{} · {} · {}",
-        item.partner_name,
-        item.integration_name,
-        item.stage.label()
-    );
+    let label = format!("{} · {} · {}", item.partner_name, item.integration_name, item.stage.label());
     let state_class = format!("task-state state-{}", item.state.key());
     view! {
         <li class="queue-item" id=format!("queue-{id}")>
@@ -95,10 +82,7 @@ pub fn ReviewPage() -> impl IntoView {
     let act = ServerAction::<ActOnTask>::new();
     let mine = move || query.read().get("mine").is_some_and(|v| v == "1");
     let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok());
-    let items = Resource::new(
-        move || (mine(), page(), act.version().get()),
-        |(mine, page, _)| review_queue(mine, page),
-    );
+    let items = Resource::new(move || (mine(), page(), act.version().get()), |(mine, page, _)| review_queue(mine, page));
     let me = use_context::<crate::components::CurrentCaller>();
     let initial_mine = mine();
     view! {

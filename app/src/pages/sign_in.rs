@@ -36,17 +36,9 @@ pub struct SignInPageData {
 pub async fn load_sign_in_page() -> Result<SignInPageData, AppError> {
     let db = crate::context::db()?;
     let options = use_context::<SignInOptions>().unwrap_or_default();
-    let demo_users = if options.demo {
-        crate::store::users::demo_users(&db).await?
-    } else {
-        Vec::new()
-    };
+    let demo_users = if options.demo { crate::store::users::demo_users(&db).await? } else { Vec::new() };
     let awaiting_admin = !crate::store::users::active_admin_exists(&db).await?;
-    Ok(SignInPageData {
-        options,
-        demo_users,
-        awaiting_admin,
-    })
+    Ok(SignInPageData { options, demo_users, awaiting_admin })
 }
 
 /// The signed-in person, for the header; `None` on public pages.
@@ -58,12 +50,7 @@ pub async fn whoami() -> Result<Option<Caller>, AppError> {
 /// What an invitation link leads to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InvitationInfo {
-    Valid {
-        email: String,
-        role: String,
-        partner: Option<String>,
-        options: SignInOptions,
-    },
+    Valid { email: String, role: String, partner: Option<String>, options: SignInOptions },
     Expired,
     Used,
     Unknown,
@@ -74,9 +61,7 @@ pub async fn invitation(token: String) -> Result<InvitationInfo, AppError> {
     use crate::services::secret::hash;
     use crate::store::users as store;
     let db = crate::context::db()?;
-    let Some((Some(user_id), expires, used)) =
-        store::link(&db, &hash(&token), "invitation").await?
-    else {
+    let Some((Some(user_id), expires, used)) = store::link(&db, &hash(&token), "invitation").await? else {
         return Ok(InvitationInfo::Unknown);
     };
     if used.is_some() {
@@ -87,21 +72,12 @@ pub async fn invitation(token: String) -> Result<InvitationInfo, AppError> {
     }
     let user = store::get(&db, user_id).await?.ok_or(AppError::Internal)?;
     let options = use_context::<SignInOptions>().unwrap_or_default();
-    Ok(InvitationInfo::Valid {
-        email: user.email,
-        role: user.role.label().into(),
-        partner: user.partner_name,
-        options,
-    })
+    Ok(InvitationInfo::Valid { email: user.email, role: user.role.label().into(), partner: user.partner_name, options })
 }
 
 /// Links to start a sign-in at each configured provider.
 #[component]
-fn ProviderButtons(
-    options: SignInOptions,
-    next: String,
-    #[prop(optional)] invite: Option<String>,
-) -> impl IntoView {
+fn ProviderButtons(options: SignInOptions, next: String, #[prop(optional)] invite: Option<String>) -> impl IntoView {
     let query = move |_: ()| {
         let mut q = format!("next={}", encode(&next));
         if let Some(i) = &invite {
@@ -123,10 +99,7 @@ fn ProviderButtons(
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
-    let next = query
-        .read_untracked()
-        .get("next")
-        .unwrap_or_else(|| "/".into());
+    let next = query.read_untracked().get("next").unwrap_or_else(|| "/".into());
     let signed_out = query.read_untracked().get("signed_out").is_some();
     let data = Resource::new(|| (), |_| load_sign_in_page());
     view! {
@@ -187,11 +160,7 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn RefusedPage() -> impl IntoView {
     let query = use_query_map();
-    let reason = query
-        .read_untracked()
-        .get("reason")
-        .and_then(|r| Refusal::parse(&r))
-        .unwrap_or(Refusal::NotInvited);
+    let reason = query.read_untracked().get("reason").and_then(|r| Refusal::parse(&r)).unwrap_or(Refusal::NotInvited);
     #[cfg(feature = "ssr")]
     crate::context::set_status(403);
     view! {

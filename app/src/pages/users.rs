@@ -36,11 +36,7 @@ fn sent(invitation: crate::services::users::Invitation) -> SentInvitation {
     let policy = crate::context::policy();
     SentInvitation {
         email: invitation.user.email,
-        link: format!(
-            "{}/invite/{}",
-            crate::context::base_url(),
-            invitation.secret
-        ),
+        link: format!("{}/invite/{}", crate::context::base_url(), invitation.secret),
         expires_in_hours: policy.invitation_ttl.num_hours(),
     }
 }
@@ -53,15 +49,9 @@ pub async fn invite_user(
     #[server(default)] partner: String,
 ) -> Result<SentInvitation, AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let input = crate::domain::user::UserInput {
-        email,
-        name,
-        role,
-        partner,
-    };
+    let input = crate::domain::user::UserInput { email, name, role, partner };
     let policy = crate::context::policy();
-    let result =
-        crate::services::users::invite(&db, &caller, &policy, &input, chrono::Utc::now()).await;
+    let result = crate::services::users::invite(&db, &caller, &policy, &input, chrono::Utc::now()).await;
     crate::context::form_result(result.map(sent))
 }
 
@@ -69,8 +59,7 @@ pub async fn invite_user(
 pub async fn reinvite_user(id: i64) -> Result<SentInvitation, AppError> {
     let (db, caller) = crate::context::signed_in()?;
     let policy = crate::context::policy();
-    let result =
-        crate::services::users::reinvite(&db, &caller, &policy, id, chrono::Utc::now()).await;
+    let result = crate::services::users::reinvite(&db, &caller, &policy, id, chrono::Utc::now()).await;
     crate::context::form_result(result.map(sent))
 }
 
@@ -82,12 +71,7 @@ pub async fn save_user(
     #[server(default)] partner: String,
 ) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    let input = crate::domain::user::UserInput {
-        email: String::new(),
-        name,
-        role,
-        partner,
-    };
+    let input = crate::domain::user::UserInput { email: String::new(), name, role, partner };
     let result = crate::services::users::update(&db, &caller, id, &input, chrono::Utc::now()).await;
     crate::context::form_result(result)?;
     leptos_axum::redirect("/admin/users");
@@ -110,19 +94,13 @@ pub async fn set_user_active(id: i64, active: bool) -> Result<(), AppError> {
 }
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|| "never".into())
+    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into())
 }
 
 /// Role and partner pickers, shared by the invitation and edit forms.
 #[component]
-fn RoleFields(
-    role: String,
-    partner: String,
-    #[prop(into)] error: Signal<Option<AppError>>,
-) -> impl IntoView {
-    let field =
-        move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
+fn RoleFields(role: String, partner: String, #[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let partners = Resource::new(|| (), |_| crate::pages::integrations::partner_options());
     view! {
         <div class="field" class:invalid=move || field("role").get().is_some()>
@@ -162,13 +140,9 @@ pub fn UsersPage() -> impl IntoView {
     let query = use_query_map();
     let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok());
     let invite = ServerAction::<InviteUser>::new();
-    let users = Resource::new(
-        move || (page(), invite.version().get()),
-        |(page, _)| list_users(page),
-    );
+    let users = Resource::new(move || (page(), invite.version().get()), |(page, _)| list_users(page));
     let error = Signal::derive(move || invite.value().get().and_then(Result::err));
-    let field =
-        move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let hydrated = crate::components::use_hydrated();
     view! {
         <Title text="Users · Integration Tracker"/>
@@ -227,13 +201,7 @@ pub fn UsersPage() -> impl IntoView {
 #[component]
 pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|i| i.parse::<i64>().ok())
-            .unwrap_or(-1)
-    };
+    let id = move || params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(-1);
     let user = Resource::new(id, get_user);
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -263,8 +231,7 @@ fn UserForm(user: User) -> impl IntoView {
             .or_else(|| active.value().get().and_then(Result::err))
             .or_else(|| reinvite.value().get().and_then(Result::err))
     });
-    let field =
-        move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let id = user.id.to_string();
     let (id1, id2, id3) = (id.clone(), id.clone(), id);
     view! {

@@ -4,9 +4,7 @@
 use super::{integration_kind_filter, stage_filter, tier_filter};
 use crate::domain::access::{Action, Caller};
 use crate::domain::audit::{changes, created, field_names, Entry, TargetKind};
-use crate::domain::integration::{
-    Integration, IntegrationInput, IntegrationQuery, ValidIntegration,
-};
+use crate::domain::integration::{Integration, IntegrationInput, IntegrationQuery, ValidIntegration};
 use crate::domain::{paging, Page};
 use crate::error::AppError;
 use crate::store::integrations::{self as store, IntegrationFilter};
@@ -14,11 +12,7 @@ use crate::store::{is_unique_violation, partners as partner_store, Db};
 use chrono::Utc;
 
 #[tracing::instrument(skip_all)]
-pub async fn list(
-    db: &Db,
-    caller: &Caller,
-    query: &IntegrationQuery,
-) -> Result<Page<Integration>, AppError> {
+pub async fn list(db: &Db, caller: &Caller, query: &IntegrationQuery) -> Result<Page<Integration>, AppError> {
     let (page, per_page) = paging(query.page, query.per_page);
     let filter = IntegrationFilter {
         search: query.q.clone(),
@@ -31,98 +25,47 @@ pub async fn list(
         per_page,
     };
     let (items, total) = store::list(db, &filter).await?;
-    Ok(Page {
-        items,
-        total,
-        page,
-        per_page,
-    })
+    Ok(Page { items, total, page, per_page })
 }
 
 #[tracing::instrument(skip(db, caller))]
 pub async fn get(db: &Db, caller: &Caller, id: i64) -> Result<Integration, AppError> {
     let missing = || format!("integration {id}");
-    let integration = store::get(db, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(missing()))?;
-    caller.check(
-        Action::Read {
-            partner: integration.partner_id,
-        },
-        missing,
-    )?;
+    let integration = store::get(db, id).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    caller.check(Action::Read { partner: integration.partner_id }, missing)?;
     Ok(integration)
 }
 
 /// Validates against the owning partner as stored; returns its id too.
 /// A partner the caller may not see is reported like one that does not exist.
-async fn validate(
-    db: &Db,
-    caller: &Caller,
-    input: &IntegrationInput,
-) -> Result<(i64, ValidIntegration), AppError> {
+async fn validate(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<(i64, ValidIntegration), AppError> {
     caller.check(Action::Write, || "integrations".into())?;
-    let partner = partner_store::kind_by_slug(db, input.partner.trim())
-        .await?
-        .filter(|(id, _)| caller.may(Action::Read { partner: *id }));
-    let valid = input
-        .validate(partner.map(|(_, kind)| kind))
-        .map_err(AppError::invalid)?;
+    let partner = partner_store::kind_by_slug(db, input.partner.trim()).await?.filter(|(id, _)| caller.may(Action::Read { partner: *id }));
+    let valid = input.validate(partner.map(|(_, kind)| kind)).map_err(AppError::invalid)?;
     // validate() reports a missing partner, so it is there from here on.
     let partner_id = partner.map(|(id, _)| id).ok_or(AppError::Internal)?;
-    caller.check(
-        Action::EditIntegration {
-            partner: partner_id,
-        },
-        || format!("partner \"{}\"", input.partner.trim()),
-    )?;
+    caller.check(Action::EditIntegration { partner: partner_id }, || format!("partner \"{}\"", input.partner.trim()))?;
     Ok((partner_id, valid))
 }
 
 async fn address_taken(db: &Db, caller: &Caller, valid: &ValidIntegration) -> AppError {
-    let address = valid
-        .source_address
-        .as_ref()
-        .map(|a| a.fully_qualified())
-        .unwrap_or_default();
+    let address = valid.source_address.as_ref().map(|a| a.fully_qualified()).unwrap_or_default();
     // Which integration holds it is said only to staff: it may be another partner's.
     let owner = match caller.partner_scope() {
         Some(_) => None,
-        None => store::id_by_source_address(db, &address)
-            .await
-            .ok()
-            .flatten(),
+        None => store::id_by_source_address(db, &address).await.ok().flatten(),
     };
-    let which = owner
-        .map(|id| format!(" (integration {id})"))
-        .unwrap_or_default();
-    AppError::conflict(
-        "source_address",
-        format!("{address} is already tracked{which}"),
-    )
+    let which = owner.map(|id| format!(" (integration {id})")).unwrap_or_default();
+    AppError::conflict("source_address", format!("{address} is already tracked{which}"))
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn create(
-    db: &Db,
-    caller: &Caller,
-    input: &IntegrationInput,
-) -> Result<Integration, AppError> {
+pub async fn create(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<Integration, AppError> {
     let (partner_id, valid) = validate(db, caller, input).await?;
-    let audit = Entry::by(
-        caller,
-        "integration.create",
-        TargetKind::Integration,
-        None,
-        &valid.name,
-    )
-    .partner(partner_id)
-    .summary(format!(
-        "Added {} {}",
-        valid.kind.label().to_lowercase(),
-        valid.name
-    ))
-    .changes(created(&valid.audit_fields()));
+    let audit = Entry::by(caller, "integration.create", TargetKind::Integration, None, &valid.name)
+        .partner(partner_id)
+        .summary(format!("Added {} {}", valid.kind.label().to_lowercase(), valid.name))
+        .changes(created(&valid.audit_fields()));
     match store::insert(db, partner_id, &valid, Utc::now(), &audit).await {
         Ok(id) => {
             super::pipeline::start(db, id, Utc::now()).await?;
@@ -134,28 +77,12 @@ pub async fn create(
 }
 
 #[tracing::instrument(skip(db, caller, input))]
-pub async fn update(
-    db: &Db,
-    caller: &Caller,
-    id: i64,
-    input: &IntegrationInput,
-) -> Result<Integration, AppError> {
+pub async fn update(db: &Db, caller: &Caller, id: i64, input: &IntegrationInput) -> Result<Integration, AppError> {
     let current = get(db, caller, id).await?;
-    caller.check(
-        Action::EditIntegration {
-            partner: current.partner_id,
-        },
-        || format!("integration {id}"),
-    )?;
+    caller.check(Action::EditIntegration { partner: current.partner_id }, || format!("integration {id}"))?;
     // An empty stage keeps the current one (the pipeline moves it).
-    let input = if input.stage.trim().is_empty() {
-        &IntegrationInput {
-            stage: current.stage.key().into(),
-            ..input.clone()
-        }
-    } else {
-        input
-    };
+    let input =
+        if input.stage.trim().is_empty() { &IntegrationInput { stage: current.stage.key().into(), ..input.clone() } } else { input };
     let (partner_id, valid) = validate(db, caller, input).await?;
     if valid.kind != current.kind {
         let mut fields = crate::domain::FieldErrors::new();
@@ -166,7 +93,10 @@ pub async fn update(
         let mut fields = crate::domain::FieldErrors::new();
         fields.insert(
             "stage".into(),
-            vec![format!("the stage follows the pipeline (now {}): report and review its tasks, or reopen a stage, to move it", current.stage.label())],
+            vec![format!(
+                "the stage follows the pipeline (now {}): report and review its tasks, or reopen a stage, to move it",
+                current.stage.label()
+            )],
         );
         return Err(AppError::invalid(fields));
     }
@@ -185,17 +115,11 @@ pub async fn update(
         ),
         None => format!("Changed {} of {}", field_names(&changed), valid.name),
     };
-    let audit = Entry::by(
-        caller,
-        "integration.update",
-        TargetKind::Integration,
-        Some(id),
-        &valid.name,
-    )
-    .partner(partner_id)
-    .integration(id)
-    .summary(summary)
-    .changes(changed);
+    let audit = Entry::by(caller, "integration.update", TargetKind::Integration, Some(id), &valid.name)
+        .partner(partner_id)
+        .integration(id)
+        .summary(summary)
+        .changes(changed);
     match store::update(db, id, partner_id, &valid, Utc::now(), &audit).await {
         Ok(()) => get(db, caller, id).await,
         Err(e) if is_unique_violation(&e) => Err(address_taken(db, caller, &valid).await),

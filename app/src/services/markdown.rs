@@ -12,13 +12,8 @@ const MAX_SOURCE: usize = 20_000;
 
 /// The HTML for a Markdown note.
 pub fn render(source: &str) -> String {
-    let source = if source.len() > MAX_SOURCE {
-        &source[..floor_char_boundary(source, MAX_SOURCE)]
-    } else {
-        source
-    };
-    let options =
-        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS;
+    let source = if source.len() > MAX_SOURCE { &source[..floor_char_boundary(source, MAX_SOURCE)] } else { source };
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS;
     let events = Parser::new_ext(source, options).map(|event| match event {
         // Raw HTML is text, never markup.
         Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
@@ -57,10 +52,7 @@ fn safe_url(url: &str) -> bool {
             if before.contains(['/', '?', '#']) {
                 return true;
             }
-            matches!(
-                before.to_ascii_lowercase().as_str(),
-                "http" | "https" | "mailto"
-            )
+            matches!(before.to_ascii_lowercase().as_str(), "http" | "https" | "mailto")
         }
     }
 }
@@ -84,26 +76,29 @@ mod tests {
             ("`code <b>`", "<p><code>code &lt;b&gt;</code></p>\n"),
             ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
             ("hi <img src=x onerror=alert(1)>", "<p>hi &lt;img src=x onerror=alert(1)&gt;</p>\n"),
-            ("[docs](https://example.com/a?b=1&c=2)", "<p><a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"nofollow noopener noreferrer\">docs</a></p>\n"),
+            (
+                "[docs](https://example.com/a?b=1&c=2)",
+                "<p><a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"nofollow noopener noreferrer\">docs</a></p>\n",
+            ),
             ("[x](javascript:alert(1))", "<p><a href=\"#\" rel=\"nofollow noopener noreferrer\">x</a></p>\n"),
             ("[x](JavaScript:alert(1))", "<p><a href=\"#\" rel=\"nofollow noopener noreferrer\">x</a></p>\n"),
             ("[x](data:text/html,hi)", "<p><a href=\"#\" rel=\"nofollow noopener noreferrer\">x</a></p>\n"),
             ("[x](/integrations/1)", "<p><a href=\"/integrations/1\" rel=\"nofollow noopener noreferrer\">x</a></p>\n"),
             // Quotes cannot close the attribute: they are percent-encoded.
             ("[x](\"onmouseover=\"alert(1))", "<p><a href=\"%22onmouseover=%22alert(1)\" rel=\"nofollow noopener noreferrer\">x</a></p>\n"),
-            ("![logo](https://img.example/logo.png)", "<p><a href=\"https://img.example/logo.png\" rel=\"nofollow noopener noreferrer\">logo</a></p>\n"),
-            ("<https://example.com>", "<p><a href=\"https://example.com\" rel=\"nofollow noopener noreferrer\">https://example.com</a></p>\n"),
+            (
+                "![logo](https://img.example/logo.png)",
+                "<p><a href=\"https://img.example/logo.png\" rel=\"nofollow noopener noreferrer\">logo</a></p>\n",
+            ),
+            (
+                "<https://example.com>",
+                "<p><a href=\"https://example.com\" rel=\"nofollow noopener noreferrer\">https://example.com</a></p>\n",
+            ),
         ];
         for (source, want) in cases {
             let got = render(source);
-            assert!(
-                got.contains(want),
-                "{source:?}\n got: {got:?}\nwant: {want:?}"
-            );
-            assert!(
-                !got.contains("<script") && !got.contains("<img") && !got.contains("javascript:"),
-                "{source:?}: {got}"
-            );
+            assert!(got.contains(want), "{source:?}\n got: {got:?}\nwant: {want:?}");
+            assert!(!got.contains("<script") && !got.contains("<img") && !got.contains("javascript:"), "{source:?}: {got}");
         }
     }
 

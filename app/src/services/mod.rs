@@ -18,40 +18,22 @@ use crate::domain::FieldErrors;
 use crate::error::AppError;
 
 /// Checks a list filter value against a vocabulary; '' means "any".
-fn filter_value(
-    field: &str,
-    value: &str,
-    valid: impl Fn(&str) -> bool,
-    expected: String,
-) -> Result<String, AppError> {
+fn filter_value(field: &str, value: &str, valid: impl Fn(&str) -> bool, expected: String) -> Result<String, AppError> {
     let v = value.trim();
     if v.is_empty() || valid(v) {
         Ok(v.to_string())
     } else {
         let mut fields = FieldErrors::new();
         fields.insert(field.to_string(), vec![format!("expected {expected}")]);
-        Err(AppError::Validation {
-            message: format!("unknown {field} \"{v}\""),
-            fields,
-        })
+        Err(AppError::Validation { message: format!("unknown {field} \"{v}\""), fields })
     }
 }
 
 pub(crate) fn partner_kind_filter(v: &str) -> Result<String, AppError> {
-    filter_value(
-        "kind",
-        v,
-        |s| PartnerKind::parse(s).is_some(),
-        PartnerKind::expected(),
-    )
+    filter_value("kind", v, |s| PartnerKind::parse(s).is_some(), PartnerKind::expected())
 }
 pub(crate) fn integration_kind_filter(v: &str) -> Result<String, AppError> {
-    filter_value(
-        "kind",
-        v,
-        |s| IntegrationKind::parse(s).is_some(),
-        IntegrationKind::expected(),
-    )
+    filter_value("kind", v, |s| IntegrationKind::parse(s).is_some(), IntegrationKind::expected())
 }
 pub(crate) fn tier_filter(v: &str) -> Result<String, AppError> {
     filter_value("tier", v, |s| Tier::parse(s).is_some(), Tier::expected())
@@ -61,10 +43,5 @@ pub(crate) fn stage_filter(v: &str) -> Result<String, AppError> {
 }
 pub(crate) fn category_filter(v: &str) -> Result<String, AppError> {
     let all = crate::domain::catalog::all_categories();
-    filter_value(
-        "category",
-        v,
-        |s| all.contains(&s),
-        "a category from the program's lists".into(),
-    )
+    filter_value("category", v, |s| all.contains(&s), "a category from the program's lists".into())
 }

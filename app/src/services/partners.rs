@@ -12,11 +12,7 @@ use crate::store::{integrations as integration_store, is_unique_violation, Db};
 use chrono::Utc;
 
 #[tracing::instrument(skip_all)]
-pub async fn list(
-    db: &Db,
-    caller: &Caller,
-    query: &PartnerQuery,
-) -> Result<Page<Partner>, AppError> {
+pub async fn list(db: &Db, caller: &Caller, query: &PartnerQuery) -> Result<Page<Partner>, AppError> {
     let (page, per_page) = paging(query.page, query.per_page);
     let filter = PartnerFilter {
         search: query.q.clone(),
@@ -27,26 +23,14 @@ pub async fn list(
         per_page,
     };
     let (items, total) = store::list(db, &filter).await?;
-    Ok(Page {
-        items,
-        total,
-        page,
-        per_page,
-    })
+    Ok(Page { items, total, page, per_page })
 }
 
 #[tracing::instrument(skip(db, caller))]
 pub async fn get(db: &Db, caller: &Caller, slug: &str) -> Result<Partner, AppError> {
     let missing = || format!("partner \"{slug}\"");
-    let partner = store::get_by_slug(db, slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound(missing()))?;
-    caller.check(
-        Action::Read {
-            partner: partner.id,
-        },
-        missing,
-    )?;
+    let partner = store::get_by_slug(db, slug).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    caller.check(Action::Read { partner: partner.id }, missing)?;
     Ok(partner)
 }
 
@@ -54,10 +38,7 @@ pub async fn get(db: &Db, caller: &Caller, slug: &str) -> Result<Partner, AppErr
 pub async fn names(db: &Db, caller: &Caller) -> Result<Vec<(String, String, String)>, AppError> {
     let all = store::names(db).await?;
     Ok(match &caller.partner {
-        Some(own) if caller.partner_scope().is_some() => all
-            .into_iter()
-            .filter(|(slug, _, _)| *slug == own.slug)
-            .collect(),
+        Some(own) if caller.partner_scope().is_some() => all.into_iter().filter(|(slug, _, _)| *slug == own.slug).collect(),
         _ if caller.partner_scope().is_some() => Vec::new(),
         _ => all,
     })
@@ -65,33 +46,21 @@ pub async fn names(db: &Db, caller: &Caller) -> Result<Vec<(String, String, Stri
 
 /// Letting an organisation's members join gives them accounts: that is user
 /// management, so only admins may switch it on or point it elsewhere.
-fn check_auto_join(
-    caller: &Caller,
-    valid: &crate::domain::partner::ValidPartner,
-    current: Option<&Partner>,
-) -> Result<(), AppError> {
+fn check_auto_join(caller: &Caller, valid: &crate::domain::partner::ValidPartner, current: Option<&Partner>) -> Result<(), AppError> {
     let changes = match current {
         None => valid.github_auto_join,
-        Some(p) => {
-            valid.github_auto_join && (!p.github_auto_join || p.github_org != valid.github_org)
-        }
+        Some(p) => valid.github_auto_join && (!p.github_auto_join || p.github_org != valid.github_org),
     };
     if changes && !caller.may(Action::ManageUsers) {
         let mut fields = FieldErrors::new();
-        fields.insert(
-            "github_auto_join".into(),
-            vec!["only an admin can let an organisation's members join automatically".into()],
-        );
+        fields.insert("github_auto_join".into(), vec!["only an admin can let an organisation's members join automatically".into()]);
         return Err(AppError::invalid(fields));
     }
     Ok(())
 }
 
 fn slug_taken(slug: &str) -> AppError {
-    AppError::conflict(
-        "slug",
-        format!("the slug \"{slug}\" is already taken by another partner"),
-    )
+    AppError::conflict("slug", format!("the slug \"{slug}\" is already taken by another partner"))
 }
 
 #[tracing::instrument(skip_all)]
@@ -99,15 +68,9 @@ pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput) -> Result<Pa
     caller.check(Action::ManagePartners, || "partners".into())?;
     let valid = input.validate().map_err(AppError::invalid)?;
     check_auto_join(caller, &valid, None)?;
-    let audit = Entry::by(
-        caller,
-        "partner.create",
-        TargetKind::Partner,
-        None,
-        &valid.name,
-    )
-    .summary(format!("Added partner {}", valid.name))
-    .changes(created(&valid.audit_fields()));
+    let audit = Entry::by(caller, "partner.create", TargetKind::Partner, None, &valid.name)
+        .summary(format!("Added partner {}", valid.name))
+        .changes(created(&valid.audit_fields()));
     match store::insert(db, &valid, Utc::now(), &audit).await {
         Ok(_) => get(db, caller, &valid.slug).await,
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&valid.slug)),
@@ -116,19 +79,9 @@ pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput) -> Result<Pa
 }
 
 #[tracing::instrument(skip(db, caller, input))]
-pub async fn update(
-    db: &Db,
-    caller: &Caller,
-    slug: &str,
-    input: &PartnerInput,
-) -> Result<Partner, AppError> {
+pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput) -> Result<Partner, AppError> {
     let current = get(db, caller, slug).await?;
-    caller.check(
-        Action::EditPartner {
-            partner: current.id,
-        },
-        || format!("partner \"{slug}\""),
-    )?;
+    caller.check(Action::EditPartner { partner: current.id }, || format!("partner \"{slug}\""))?;
     let valid = input.validate().map_err(AppError::invalid)?;
     check_auto_join(caller, &valid, Some(&current))?;
     if valid.kind != current.kind {
@@ -138,11 +91,7 @@ pub async fn update(
             let mut fields = FieldErrors::new();
             fields.insert(
                 "kind".into(),
-                vec![format!(
-                    "this partner owns {} integrations, which a {} partner cannot",
-                    k.label().to_lowercase(),
-                    valid.kind.key()
-                )],
+                vec![format!("this partner owns {} integrations, which a {} partner cannot", k.label().to_lowercase(), valid.kind.key())],
             );
             return Err(AppError::invalid(fields));
         }
@@ -151,20 +100,10 @@ pub async fn update(
     if changed.is_empty() {
         return Ok(current);
     }
-    let audit = Entry::by(
-        caller,
-        "partner.update",
-        TargetKind::Partner,
-        Some(current.id),
-        &valid.name,
-    )
-    .partner(current.id)
-    .summary(format!(
-        "Changed {} of partner {}",
-        field_names(&changed),
-        valid.name
-    ))
-    .changes(changed);
+    let audit = Entry::by(caller, "partner.update", TargetKind::Partner, Some(current.id), &valid.name)
+        .partner(current.id)
+        .summary(format!("Changed {} of partner {}", field_names(&changed), valid.name))
+        .changes(changed);
     match store::update(db, current.id, &valid, Utc::now(), &audit).await {
         Ok(()) => get(db, caller, &valid.slug).await,
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&valid.slug)),

@@ -7,8 +7,8 @@ use crate::domain::audit::{Entry, FieldChange, TargetKind};
 use crate::domain::catalog::Stage;
 use crate::domain::integration::Integration;
 use crate::domain::task::{
-    stage_statuses, transition, Actor, Given, PartnerWork, Pipeline, QueueItem, StageStatus,
-    StageView, TaskAction, TaskEvent, TaskFacts, TaskInput, TaskState, TaskView,
+    stage_statuses, transition, Actor, Given, PartnerWork, Pipeline, QueueItem, StageStatus, StageView, TaskAction, TaskEvent, TaskFacts,
+    TaskInput, TaskState, TaskView,
 };
 use crate::domain::template::default_checklist;
 use crate::domain::FieldErrors;
@@ -22,11 +22,7 @@ use chrono::{DateTime, Utc};
 /// Gives an integration its track's default checklist if it has none.
 /// Tasks of stages before the integration's recorded stage start accepted
 /// (it was past them before checklists existed), so nothing moves backwards.
-pub async fn ensure_checklist(
-    db: &Db,
-    integration: &Integration,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn ensure_checklist(db: &Db, integration: &Integration, now: DateTime<Utc>) -> Result<(), AppError> {
     let (kind, stage) = (integration.kind, integration.stage);
     let track = kind.track();
     let reached = track.iter().position(|s| *s == stage).unwrap_or(0);
@@ -41,71 +37,39 @@ pub async fn ensure_checklist(
                 help: t.help,
                 required: t.required,
                 fact: t.automatic.map(|f| f.key()),
-                state: if before {
-                    TaskState::Accepted
-                } else {
-                    TaskState::Open
-                },
+                state: if before { TaskState::Accepted } else { TaskState::Open },
             }
         })
         .collect();
-    let audit = Entry::system(
-        "integration.checklist",
-        TargetKind::Integration,
-        Some(integration.id),
-        &integration.name,
-    )
-    .partner(integration.partner_id)
-    .integration(integration.id)
-    .summary(format!(
-        "Checklist created from the default {} template ({} tasks)",
-        kind.label().to_lowercase(),
-        tasks.len()
-    ));
+    let audit = Entry::system("integration.checklist", TargetKind::Integration, Some(integration.id), &integration.name)
+        .partner(integration.partner_id)
+        .integration(integration.id)
+        .summary(format!("Checklist created from the default {} template ({} tasks)", kind.label().to_lowercase(), tasks.len()));
     store::create_checklist(db, integration.id, &tasks, now, &audit).await?;
     Ok(())
 }
 
 /// (required, state) per stage of the track, in order.
 fn by_stage(track: &[Stage], rows: &[(TaskRow, Stage, TaskState)]) -> Vec<Vec<(bool, TaskState)>> {
-    track
-        .iter()
-        .map(|s| {
-            rows.iter()
-                .filter(|(_, st, _)| st == s)
-                .map(|(r, _, state)| (r.required, *state))
-                .collect()
-        })
-        .collect()
+    track.iter().map(|s| rows.iter().filter(|(_, st, _)| st == s).map(|(r, _, state)| (r.required, *state)).collect()).collect()
 }
 
 fn current_stage(track: &[Stage], statuses: &[StageStatus]) -> Stage {
-    let i = statuses
-        .iter()
-        .position(|s| *s == StageStatus::Open)
-        .unwrap_or(track.len() - 1);
+    let i = statuses.iter().position(|s| *s == StageStatus::Open).unwrap_or(track.len() - 1);
     track[i]
 }
 
 /// The actions a caller could take on a task now (for the page's buttons).
 fn allowed(caller: &Caller, facts: TaskFacts, may_edit: bool, may_review: bool) -> Vec<TaskAction> {
-    let full = Given {
-        evidence: true,
-        comment: true,
-    };
-    [
-        TaskAction::Report,
-        TaskAction::Accept,
-        TaskAction::RequestChanges,
-        TaskAction::Waive,
-    ]
-    .into_iter()
-    .filter(|a| match a {
-        TaskAction::Report => may_edit,
-        _ => may_review,
-    })
-    .filter(|a| transition(Actor::Person(caller.role), *a, facts, full).is_ok())
-    .collect()
+    let full = Given { evidence: true, comment: true };
+    [TaskAction::Report, TaskAction::Accept, TaskAction::RequestChanges, TaskAction::Waive]
+        .into_iter()
+        .filter(|a| match a {
+            TaskAction::Report => may_edit,
+            _ => may_review,
+        })
+        .filter(|a| transition(Actor::Person(caller.role), *a, facts, full).is_ok())
+        .collect()
 }
 
 struct Loaded {
@@ -129,20 +93,12 @@ async fn load(db: &Db, caller: &Caller, integration_id: i64) -> Result<Loaded, A
         .collect::<Result<Vec<_>, _>>()?;
     let track = integration.kind.track();
     let statuses = stage_statuses(&by_stage(track, &rows));
-    Ok(Loaded {
-        integration,
-        rows,
-        statuses,
-    })
+    Ok(Loaded { integration, rows, statuses })
 }
 
 /// An integration's pipeline as the caller may see it.
 pub async fn get(db: &Db, caller: &Caller, integration_id: i64) -> Result<Pipeline, AppError> {
-    let Loaded {
-        integration,
-        rows,
-        statuses,
-    } = load(db, caller, integration_id).await?;
+    let Loaded { integration, rows, statuses } = load(db, caller, integration_id).await?;
     let track = integration.kind.track();
     let partner = integration.partner_id;
     let may_edit = caller.may(Action::EditIntegration { partner });
@@ -159,16 +115,8 @@ pub async fn get(db: &Db, caller: &Caller, integration_id: i64) -> Result<Pipeli
                 .iter()
                 .filter(|(_, s, _)| s == stage)
                 .map(|(r, _, state)| {
-                    let facts = TaskFacts {
-                        state: *state,
-                        required: r.required,
-                        stage_open: *status == StageStatus::Open,
-                    };
-                    let mine: Vec<_> = events
-                        .iter()
-                        .filter(|(id, _)| *id == r.id)
-                        .map(|(_, e)| rendered(e.clone()))
-                        .collect();
+                    let facts = TaskFacts { state: *state, required: r.required, stage_open: *status == StageStatus::Open };
+                    let mine: Vec<_> = events.iter().filter(|(id, _)| *id == r.id).map(|(_, e)| rendered(e.clone())).collect();
                     TaskView {
                         id: r.id,
                         key: r.key.clone(),
@@ -186,11 +134,7 @@ pub async fn get(db: &Db, caller: &Caller, integration_id: i64) -> Result<Pipeli
                 .collect(),
         })
         .collect();
-    Ok(Pipeline {
-        integration_id: integration.id,
-        current: current_stage(track, &statuses),
-        stages,
-    })
+    Ok(Pipeline { integration_id: integration.id, current: current_stage(track, &statuses), stages })
 }
 
 fn refused(e: crate::domain::task::Refused) -> AppError {
@@ -198,54 +142,27 @@ fn refused(e: crate::domain::task::Refused) -> AppError {
     match e {
         Refused::Role(_) => AppError::Forbidden,
         Refused::Missing(m) => {
-            let field = if m.starts_with("add evidence") {
-                "evidence_url"
-            } else {
-                "comment"
-            };
+            let field = if m.starts_with("add evidence") { "evidence_url" } else { "comment" };
             let mut fields = FieldErrors::new();
             fields.insert(field.into(), vec![m.to_string()]);
-            AppError::Validation {
-                message: m.to_string(),
-                fields,
-            }
+            AppError::Validation { message: m.to_string(), fields }
         }
-        other => AppError::Conflict {
-            message: other.to_string(),
-            fields: FieldErrors::new(),
-        },
+        other => AppError::Conflict { message: other.to_string(), fields: FieldErrors::new() },
     }
 }
 
 fn changed_meanwhile() -> AppError {
-    AppError::Conflict {
-        message: "someone changed this task meanwhile; reload to see its state".into(),
-        fields: FieldErrors::new(),
-    }
+    AppError::Conflict { message: "someone changed this task meanwhile; reload to see its state".into(), fields: FieldErrors::new() }
 }
 
 /// Reports, accepts, requests changes on or waives one task.
-pub async fn act(
-    db: &Db,
-    caller: &Caller,
-    task_id: i64,
-    input: &TaskInput,
-    now: DateTime<Utc>,
-) -> Result<Pipeline, AppError> {
+pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now: DateTime<Utc>) -> Result<Pipeline, AppError> {
     let missing = || format!("task {task_id}");
-    let task = store::get(db, task_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(missing()))?;
-    let Loaded {
-        integration,
-        rows,
-        statuses,
-    } = load(db, caller, task.integration_id)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(_) => AppError::NotFound(missing()),
-            other => other,
-        })?;
+    let task = store::get(db, task_id).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    let Loaded { integration, rows, statuses } = load(db, caller, task.integration_id).await.map_err(|e| match e {
+        AppError::NotFound(_) => AppError::NotFound(missing()),
+        other => other,
+    })?;
     let partner = integration.partner_id;
     let valid = input.validate().map_err(AppError::invalid)?;
     // Partner members act on their own partner only; reviewing needs a staff role.
@@ -254,27 +171,13 @@ pub async fn act(
         _ => caller.check(Action::Review { partner }, missing)?,
     }
     let track = integration.kind.track();
-    let (row, stage, state) = rows
-        .iter()
-        .find(|(r, _, _)| r.id == task_id)
-        .ok_or(AppError::Internal)?;
-    let stage_open =
-        statuses[track.iter().position(|s| s == stage).unwrap_or(0)] == StageStatus::Open;
-    let given = Given {
-        evidence: valid.evidence_url.is_some() || valid.note.is_some(),
-        comment: valid.comment.is_some(),
-    };
-    let facts = TaskFacts {
-        state: *state,
-        required: row.required,
-        stage_open,
-    };
+    let (row, stage, state) = rows.iter().find(|(r, _, _)| r.id == task_id).ok_or(AppError::Internal)?;
+    let stage_open = statuses[track.iter().position(|s| s == stage).unwrap_or(0)] == StageStatus::Open;
+    let given = Given { evidence: valid.evidence_url.is_some() || valid.note.is_some(), comment: valid.comment.is_some() };
+    let facts = TaskFacts { state: *state, required: row.required, stage_open };
     let to = transition(Actor::Person(caller.role), valid.action, facts, given).map_err(refused)?;
     // Where the pipeline stands afterwards.
-    let after: Vec<_> = rows
-        .iter()
-        .map(|(r, s, st)| (r.clone(), *s, if r.id == task_id { to } else { *st }))
-        .collect();
+    let after: Vec<_> = rows.iter().map(|(r, s, st)| (r.clone(), *s, if r.id == task_id { to } else { *st })).collect();
     let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
     let change = Change {
         task_id,
@@ -287,52 +190,22 @@ pub async fn act(
         note: valid.note.as_deref(),
         comment: valid.comment.as_deref(),
     };
-    let mut changed = vec![FieldChange {
-        field: "state".into(),
-        before: Some(state.key().into()),
-        after: Some(to.key().into()),
-    }];
-    for (field, value) in [
-        ("evidence_url", &valid.evidence_url),
-        ("note", &valid.note),
-        ("comment", &valid.comment),
-    ] {
+    let mut changed = vec![FieldChange { field: "state".into(), before: Some(state.key().into()), after: Some(to.key().into()) }];
+    for (field, value) in [("evidence_url", &valid.evidence_url), ("note", &valid.note), ("comment", &valid.comment)] {
         if let Some(v) = value {
-            changed.push(FieldChange {
-                field: field.into(),
-                before: None,
-                after: Some(v.clone()),
-            });
+            changed.push(FieldChange { field: field.into(), before: None, after: Some(v.clone()) });
         }
     }
-    let mut audit = vec![Entry::by(
-        caller,
-        &format!("task.{}", valid.action.key()),
-        TargetKind::Task,
-        Some(task_id),
-        &row.title,
-    )
-    .partner(partner)
-    .integration(integration.id)
-    .summary(format!(
-        "{}: \"{}\" ({}) is now {}",
-        valid.action.label(),
-        row.title,
-        stage.label(),
-        to.label().to_lowercase()
-    ))
-    .changes(changed)];
+    let mut audit = vec![Entry::by(caller, &format!("task.{}", valid.action.key()), TargetKind::Task, Some(task_id), &row.title)
+        .partner(partner)
+        .integration(integration.id)
+        .summary(format!("{}: \"{}\" ({}) is now {}", valid.action.label(), row.title, stage.label(), to.label().to_lowercase()))
+        .changes(changed)];
     audit.extend(stage_moved(caller, &integration, current));
     if !store::apply(db, integration.id, &[change], current, now, &audit).await? {
         return Err(changed_meanwhile());
     }
-    tracing::info!(
-        task = task_id,
-        action = valid.action.key(),
-        by = caller.email,
-        "task {}",
-        to.key()
-    );
+    tracing::info!(task = task_id, action = valid.action.key(), by = caller.email, "task {}", to.key());
     get(db, caller, integration.id).await
 }
 
@@ -340,25 +213,15 @@ pub async fn act(
 fn stage_moved(caller: &Caller, integration: &Integration, current: Stage) -> Option<Entry> {
     (integration.stage != current).then(|| {
         let track = integration.kind.track();
-        let forward = track.iter().position(|s| *s == current)
-            > track.iter().position(|s| *s == integration.stage);
+        let forward = track.iter().position(|s| *s == current) > track.iter().position(|s| *s == integration.stage);
         let summary = if forward {
-            format!(
-                "{} completed {} and moved to {}",
-                integration.name,
-                integration.stage.label(),
-                current.label()
-            )
+            format!("{} completed {} and moved to {}", integration.name, integration.stage.label(), current.label())
         } else {
             format!("{} moved back to {}", integration.name, current.label())
         };
         Entry::by(
             caller,
-            if forward {
-                "stage.advance"
-            } else {
-                "stage.back"
-            },
+            if forward { "stage.advance" } else { "stage.back" },
             TargetKind::Stage,
             Some(integration.id),
             &format!("{} · {}", integration.name, current.label()),
@@ -384,46 +247,25 @@ pub async fn reopen(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Pipeline, AppError> {
-    let Loaded {
-        integration,
-        rows,
-        statuses,
-    } = load(db, caller, integration_id).await?;
-    caller.check(
-        Action::Review {
-            partner: integration.partner_id,
-        },
-        || format!("integration {integration_id}"),
-    )?;
+    let Loaded { integration, rows, statuses } = load(db, caller, integration_id).await?;
+    caller.check(Action::Review { partner: integration.partner_id }, || format!("integration {integration_id}"))?;
     let track = integration.kind.track();
-    let Some(index) = Stage::parse(stage.trim()).and_then(|s| track.iter().position(|t| *t == s))
-    else {
+    let Some(index) = Stage::parse(stage.trim()).and_then(|s| track.iter().position(|t| *t == s)) else {
         let mut fields = FieldErrors::new();
-        fields.insert(
-            "stage".into(),
-            vec![format!("not a stage of this integration's track")],
-        );
+        fields.insert("stage".into(), vec![format!("not a stage of this integration's track")]);
         return Err(AppError::invalid(fields));
     };
     let stage = track[index];
     let reason = reason.trim();
-    let given = Given {
-        evidence: false,
-        comment: !reason.is_empty(),
-    };
+    let given = Given { evidence: false, comment: !reason.is_empty() };
     let stage_open = statuses[index] != StageStatus::Complete;
     let mut changes = Vec::new();
     let mut after = Vec::new();
     for (r, s, st) in &rows {
         let mut new_state = *st;
         if *s == stage {
-            let facts = TaskFacts {
-                state: *st,
-                required: r.required,
-                stage_open,
-            };
-            new_state = transition(Actor::Person(caller.role), TaskAction::Reopen, facts, given)
-                .map_err(refused)?;
+            let facts = TaskFacts { state: *st, required: r.required, stage_open };
+            new_state = transition(Actor::Person(caller.role), TaskAction::Reopen, facts, given).map_err(refused)?;
             if new_state != *st {
                 changes.push(Change {
                     task_id: r.id,
@@ -441,30 +283,16 @@ pub async fn reopen(
         after.push((r.clone(), *s, new_state));
     }
     if changes.is_empty() {
-        return Err(AppError::Conflict {
-            message: "this stage has no accepted task to reopen".into(),
-            fields: FieldErrors::new(),
-        });
+        return Err(AppError::Conflict { message: "this stage has no accepted task to reopen".into(), fields: FieldErrors::new() });
     }
     let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
     let reopened = changes
         .iter()
         .filter_map(|c| {
-            let title = rows
-                .iter()
-                .find(|(r, _, _)| r.id == c.task_id)
-                .map(|(r, _, _)| r.title.clone())?;
-            Some(FieldChange {
-                field: title,
-                before: Some(c.from.key().into()),
-                after: Some(c.to.key().into()),
-            })
+            let title = rows.iter().find(|(r, _, _)| r.id == c.task_id).map(|(r, _, _)| r.title.clone())?;
+            Some(FieldChange { field: title, before: Some(c.from.key().into()), after: Some(c.to.key().into()) })
         })
-        .chain(std::iter::once(FieldChange {
-            field: "reason".into(),
-            before: None,
-            after: Some(reason.to_string()),
-        }))
+        .chain(std::iter::once(FieldChange { field: "reason".into(), before: None, after: Some(reason.to_string()) }))
         .collect();
     let mut audit = vec![Entry::by(
         caller,
@@ -475,22 +303,13 @@ pub async fn reopen(
     )
     .partner(integration.partner_id)
     .integration(integration.id)
-    .summary(format!(
-        "Reopened stage {} of {}: {reason}",
-        stage.label(),
-        integration.name
-    ))
+    .summary(format!("Reopened stage {} of {}: {reason}", stage.label(), integration.name))
     .changes(reopened)];
     audit.extend(stage_moved(caller, &integration, current));
     if !store::apply(db, integration.id, &changes, current, now, &audit).await? {
         return Err(changed_meanwhile());
     }
-    tracing::info!(
-        integration = integration.id,
-        stage = stage.key(),
-        by = caller.email,
-        "stage reopened"
-    );
+    tracing::info!(integration = integration.id, stage = stage.key(), by = caller.email, "stage reopened");
     get(db, caller, integration.id).await
 }
 
@@ -503,10 +322,8 @@ pub async fn start(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result<(
 }
 
 fn queue_item(r: store::QueueRow, now: DateTime<Utc>) -> Result<QueueItem, AppError> {
-    let stage =
-        Stage::parse(&r.stage).ok_or_else(|| crate::store::decode_error("stage", &r.stage))?;
-    let state = TaskState::parse(&r.state)
-        .ok_or_else(|| crate::store::decode_error("task state", &r.state))?;
+    let stage = Stage::parse(&r.stage).ok_or_else(|| crate::store::decode_error("stage", &r.stage))?;
+    let state = TaskState::parse(&r.state).ok_or_else(|| crate::store::decode_error("task state", &r.state))?;
     Ok(QueueItem {
         task_id: r.task_id,
         title: r.title,
@@ -529,11 +346,7 @@ fn queue_item(r: store::QueueRow, now: DateTime<Utc>) -> Result<QueueItem, AppEr
 
 /// An event with its note and comment rendered for display.
 fn rendered(e: TaskEvent) -> TaskEvent {
-    TaskEvent {
-        note_html: e.note.as_deref().map(markdown::render),
-        comment_html: e.comment.as_deref().map(markdown::render),
-        ..e
-    }
+    TaskEvent { note_html: e.note.as_deref().map(markdown::render), comment_html: e.comment.as_deref().map(markdown::render), ..e }
 }
 
 /// Reported tasks waiting for a reviewer, oldest first; `mine`: only
@@ -552,64 +365,31 @@ pub async fn review_queue(
     let filter = store::QueueFilter {
         states: vec![TaskState::Reported],
         partner_id: 0,
-        manager_email: if mine {
-            caller.email.to_lowercase()
-        } else {
-            String::new()
-        },
+        manager_email: if mine { caller.email.to_lowercase() } else { String::new() },
         current_stage_only: false,
         page,
         per_page,
     };
     let (rows, total) = store::queue(db, &filter).await?;
-    let items = rows
-        .into_iter()
-        .map(|r| queue_item(r, now))
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        items,
-        total,
-        page,
-        per_page,
-    })
+    let items = rows.into_iter().map(|r| queue_item(r, now)).collect::<Result<_, _>>()?;
+    Ok(Page { items, total, page, per_page })
 }
 
 /// A partner member's open work: what they must do in their integrations'
 /// current stages, and what waits for a reviewer. `None` for staff.
-pub async fn partner_work(
-    db: &Db,
-    caller: &Caller,
-    now: DateTime<Utc>,
-) -> Result<Option<PartnerWork>, AppError> {
+pub async fn partner_work(db: &Db, caller: &Caller, now: DateTime<Utc>) -> Result<Option<PartnerWork>, AppError> {
     let Some(partner_id) = caller.partner_scope() else {
         return Ok(None);
     };
     // A long list is a symptom; the integration pages hold the rest.
     const SHOWN: i64 = 50;
     let mut lists = Vec::new();
-    for (states, current_stage_only) in [
-        (vec![TaskState::ChangesRequested, TaskState::Open], true),
-        (vec![TaskState::Reported], false),
-    ] {
-        let filter = store::QueueFilter {
-            states,
-            partner_id,
-            manager_email: String::new(),
-            current_stage_only,
-            page: 1,
-            per_page: SHOWN,
-        };
+    for (states, current_stage_only) in [(vec![TaskState::ChangesRequested, TaskState::Open], true), (vec![TaskState::Reported], false)] {
+        let filter = store::QueueFilter { states, partner_id, manager_email: String::new(), current_stage_only, page: 1, per_page: SHOWN };
         let (rows, _) = store::queue(db, &filter).await?;
-        lists.push(
-            rows.into_iter()
-                .map(|r| queue_item(r, now))
-                .collect::<Result<Vec<_>, _>>()?,
-        );
+        lists.push(rows.into_iter().map(|r| queue_item(r, now)).collect::<Result<Vec<_>, _>>()?);
     }
     let waiting_on_review = lists.pop().unwrap_or_default();
     let waiting_on_you = lists.pop().unwrap_or_default();
-    Ok(Some(PartnerWork {
-        waiting_on_you,
-        waiting_on_review,
-    }))
+    Ok(Some(PartnerWork { waiting_on_you, waiting_on_review }))
 }

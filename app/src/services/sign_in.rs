@@ -60,9 +60,7 @@ pub async fn resolve(
     now: DateTime<Utc>,
 ) -> Result<Result<i64, Refusal>, AppError> {
     // 1. A known identity decides alone.
-    if let Some(user_id) =
-        store::user_id_by_identity(db, &identity.provider, &identity.subject).await?
-    {
+    if let Some(user_id) = store::user_id_by_identity(db, &identity.provider, &identity.subject).await? {
         let user = store::get(db, user_id).await?.ok_or(AppError::Internal)?;
         return Ok(match user.status {
             UserStatus::Active => Ok(user_id),
@@ -79,9 +77,7 @@ pub async fn resolve(
     if let Some(link_hash) = invitation_hash {
         return Ok(match store::link(db, link_hash, "invitation").await? {
             Some((Some(user_id), expires, used)) => {
-                let still_invited = store::get(db, user_id)
-                    .await?
-                    .is_some_and(|u| u.status == UserStatus::Invited);
+                let still_invited = store::get(db, user_id).await?.is_some_and(|u| u.status == UserStatus::Invited);
                 if used.is_some() || !still_invited {
                     Err(Refusal::InvitationUsed)
                 } else if expires <= now {
@@ -103,11 +99,7 @@ pub async fn resolve(
                 // An account made by `create-admin` or the bootstrap link is
                 // claimed by its email once per provider; after that, a second
                 // identity with the same email is somebody else.
-                UserStatus::Active
-                    if store::has_identity(db, user.id, &identity.provider).await? =>
-                {
-                    Err(Refusal::NotInvited)
-                }
+                UserStatus::Active if store::has_identity(db, user.id, &identity.provider).await? => Err(Refusal::NotInvited),
                 UserStatus::Active => bind(db, identity, user.id, now).await?,
                 UserStatus::Invited => match accept_invitation(db, user.id, now).await? {
                     Ok(id) => bind(db, identity, id, now).await?,
@@ -120,11 +112,7 @@ pub async fn resolve(
             let partners = store::auto_join_partners(db, &identity.github_orgs).await?;
             if let Some((partner_id, slug)) = partners.first() {
                 if partners.len() > 1 {
-                    tracing::warn!(
-                        email,
-                        ?partners,
-                        "member of several auto-join organisations; joining the first"
-                    );
+                    tracing::warn!(email, ?partners, "member of several auto-join organisations; joining the first");
                 }
                 let name = identity.name.clone().unwrap_or_else(|| email.clone());
                 let new = NewUser {
@@ -135,15 +123,10 @@ pub async fn resolve(
                     status: UserStatus::Active,
                     demo: false,
                 };
-                let audit = Entry::system("user.join", TargetKind::User, None, &email).summary(
-                    format!("{email} joined partner {slug} as a member of its GitHub organisation"),
-                );
+                let audit = Entry::system("user.join", TargetKind::User, None, &email)
+                    .summary(format!("{email} joined partner {slug} as a member of its GitHub organisation"));
                 let user_id = store::insert(db, &new, now, &audit).await?;
-                tracing::info!(
-                    email,
-                    partner = slug,
-                    "joined a partner through its GitHub organisation"
-                );
+                tracing::info!(email, partner = slug, "joined a partner through its GitHub organisation");
                 return bind(db, identity, user_id, now).await;
             }
         }
@@ -152,11 +135,7 @@ pub async fn resolve(
 }
 
 /// Accepts an invited user's pending invitation if it is still valid.
-async fn accept_invitation(
-    db: &Db,
-    user_id: i64,
-    now: DateTime<Utc>,
-) -> Result<Result<i64, Refusal>, AppError> {
+async fn accept_invitation(db: &Db, user_id: i64, now: DateTime<Utc>) -> Result<Result<i64, Refusal>, AppError> {
     match store::latest_invitation(db, user_id).await? {
         Some((expires, None)) if expires > now => Ok(Ok(user_id)),
         Some((_, Some(_))) => Ok(Err(Refusal::InvitationUsed)),
@@ -165,12 +144,7 @@ async fn accept_invitation(
 }
 
 /// Binds the identity to the user and makes the account active.
-async fn bind(
-    db: &Db,
-    identity: &Identity,
-    user_id: i64,
-    now: DateTime<Utc>,
-) -> Result<Result<i64, Refusal>, AppError> {
+async fn bind(db: &Db, identity: &Identity, user_id: i64, now: DateTime<Utc>) -> Result<Result<i64, Refusal>, AppError> {
     let user = store::get(db, user_id).await?.ok_or(AppError::Internal)?;
     if user.status == UserStatus::Deactivated {
         return Ok(Err(Refusal::Deactivated));
@@ -178,25 +152,13 @@ async fn bind(
     store::link_identity(db, &identity.provider, &identity.subject, user_id, now).await?;
     // A name that is only the email's first part was a placeholder: take the provider's.
     let placeholder = user.email.split('@').next().unwrap_or_default();
-    if let Some(name) = identity
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty() && user.name == placeholder)
-    {
+    if let Some(name) = identity.name.as_deref().map(str::trim).filter(|n| !n.is_empty() && user.name == placeholder) {
         store::set_name(db, user_id, name, now).await?;
     }
     if user.status == UserStatus::Invited {
         let audit = Entry::system("user.accept", TargetKind::User, Some(user_id), &user.email)
-            .summary(format!(
-                "{} accepted the invitation (signed in with {})",
-                user.email, identity.provider
-            ))
-            .changes(vec![FieldChange {
-                field: "status".into(),
-                before: Some("invited".into()),
-                after: Some("active".into()),
-            }]);
+            .summary(format!("{} accepted the invitation (signed in with {})", user.email, identity.provider))
+            .changes(vec![FieldChange { field: "status".into(), before: Some("invited".into()), after: Some("active".into()) }]);
         store::set_status(db, user_id, UserStatus::Active, now, &audit).await?;
         // Accepted: no other link of theirs may bind another identity.
         store::use_up_invitations(db, user_id, now).await?;
@@ -206,36 +168,17 @@ async fn bind(
 
 /// Starts a session for an active user; returns the cookie's secret. A new
 /// secret every time, so a session id planted before sign-in is worthless.
-pub async fn start_session(
-    db: &Db,
-    policy: &Policy,
-    user_id: i64,
-    now: DateTime<Utc>,
-) -> Result<String, AppError> {
+pub async fn start_session(db: &Db, policy: &Policy, user_id: i64, now: DateTime<Utc>) -> Result<String, AppError> {
     let secret = new_secret("");
-    store::insert_session(
-        db,
-        &hash(&secret),
-        user_id,
-        now,
-        now + policy.session_absolute,
-    )
-    .await?;
+    store::insert_session(db, &hash(&secret), user_id, now, now + policy.session_absolute).await?;
     store::record_sign_in(db, user_id, now).await?;
     Ok(secret)
 }
 
 /// The caller behind a session cookie; refreshes its idle clock at most once a minute.
-pub async fn session_caller(
-    db: &Db,
-    policy: &Policy,
-    secret: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Caller>, AppError> {
+pub async fn session_caller(db: &Db, policy: &Policy, secret: &str, now: DateTime<Utc>) -> Result<Option<Caller>, AppError> {
     let token_hash = hash(secret);
-    let Some((caller, last_seen)) =
-        store::caller_by_session(db, &token_hash, now, now - policy.session_idle).await?
-    else {
+    let Some((caller, last_seen)) = store::caller_by_session(db, &token_hash, now, now - policy.session_idle).await? else {
         return Ok(None);
     };
     if now - last_seen > Duration::minutes(1) {
@@ -250,13 +193,8 @@ pub async fn end_session(db: &Db, secret: &str) -> Result<(), AppError> {
 
 /// The caller behind an `Authorization: Bearer` token; records its use at
 /// most once a minute.
-pub async fn token_caller(
-    db: &Db,
-    secret: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Caller>, AppError> {
-    let Some((caller, token_id, last_used)) = store::caller_by_token(db, &hash(secret)).await?
-    else {
+pub async fn token_caller(db: &Db, secret: &str, now: DateTime<Utc>) -> Result<Option<Caller>, AppError> {
+    let Some((caller, token_id, last_used)) = store::caller_by_token(db, &hash(secret)).await? else {
         return Ok(None);
     };
     if last_used.is_none_or(|t| now - t > Duration::minutes(1)) {
@@ -267,43 +205,23 @@ pub async fn token_caller(
 
 /// When no active admin exists, a one-time link that signs in as the
 /// bootstrap admin; `None` once there is an admin.
-pub async fn bootstrap_link(
-    db: &Db,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<Option<String>, AppError> {
+pub async fn bootstrap_link(db: &Db, policy: &Policy, now: DateTime<Utc>) -> Result<Option<String>, AppError> {
     if store::active_admin_exists(db).await? {
         return Ok(None);
     }
     let secret = new_secret("");
-    store::insert_link(
-        db,
-        &hash(&secret),
-        "bootstrap",
-        None,
-        now,
-        now + policy.bootstrap_ttl,
-    )
-    .await?;
+    store::insert_link(db, &hash(&secret), "bootstrap", None, now, now + policy.bootstrap_ttl).await?;
     Ok(Some(secret))
 }
 
 /// Uses a bootstrap link (once): the admin with `email` is created or
 /// reactivated and signed in.
-pub async fn use_bootstrap_link(
-    db: &Db,
-    secret: &str,
-    email: &str,
-    now: DateTime<Utc>,
-) -> Result<Result<i64, Refusal>, AppError> {
+pub async fn use_bootstrap_link(db: &Db, secret: &str, email: &str, now: DateTime<Utc>) -> Result<Result<i64, Refusal>, AppError> {
     // Check the configured address first, so a bad setting does not use up the link.
-    crate::domain::validate_email(&normalise_email(email))
-        .map_err(|e| AppError::BadRequest(format!("BOOTSTRAP_ADMIN_EMAIL: {e}")))?;
+    crate::domain::validate_email(&normalise_email(email)).map_err(|e| AppError::BadRequest(format!("BOOTSTRAP_ADMIN_EMAIL: {e}")))?;
     // Once an admin exists the bootstrap links are void, even unexpired ones
     // (every instance prints one at start).
-    if store::active_admin_exists(db).await?
-        || !store::consume_link(db, &hash(secret), "bootstrap", now).await?
-    {
+    if store::active_admin_exists(db).await? || !store::consume_link(db, &hash(secret), "bootstrap", now).await? {
         return Ok(Err(Refusal::LinkExpired));
     }
     let (user_id, _) = ensure_admin(db, email, now).await?;
@@ -313,62 +231,30 @@ pub async fn use_bootstrap_link(
 
 /// Makes `email` an active admin, creating the account if needed;
 /// idempotent. Returns the user id and whether anything changed.
-pub async fn ensure_admin(
-    db: &Db,
-    email: &str,
-    now: DateTime<Utc>,
-) -> Result<(i64, bool), AppError> {
+pub async fn ensure_admin(db: &Db, email: &str, now: DateTime<Utc>) -> Result<(i64, bool), AppError> {
     let email = normalise_email(email);
     crate::domain::validate_email(&email).map_err(AppError::BadRequest)?;
     match store::get_by_email(db, &email).await? {
         Some(u) if u.role == Role::Admin && u.status == UserStatus::Active => Ok((u.id, false)),
         Some(u) => {
             let audit = Entry::system("user.make_admin", TargetKind::User, Some(u.id), &email)
-                .summary(format!(
-                    "{email} made an active admin (bootstrap link or command line)"
-                ))
+                .summary(format!("{email} made an active admin (bootstrap link or command line)"))
                 .changes(vec![
-                    FieldChange {
-                        field: "role".into(),
-                        before: Some(u.role.key().into()),
-                        after: Some("admin".into()),
-                    },
-                    FieldChange {
-                        field: "status".into(),
-                        before: Some(u.status.key().into()),
-                        after: Some("active".into()),
-                    },
+                    FieldChange { field: "role".into(), before: Some(u.role.key().into()), after: Some("admin".into()) },
+                    FieldChange { field: "status".into(), before: Some(u.status.key().into()), after: Some("active".into()) },
                 ]);
             store::update(db, u.id, &u.name, Role::Admin, None, now, &audit).await?;
             if u.status != UserStatus::Active {
-                let audit = Entry {
-                    changes: Vec::new(),
-                    ..audit.clone()
-                };
-                store::set_status(
-                    db,
-                    u.id,
-                    UserStatus::Active,
-                    now,
-                    &audit.summary(format!("{email} activated")),
-                )
-                .await?;
+                let audit = Entry { changes: Vec::new(), ..audit.clone() };
+                store::set_status(db, u.id, UserStatus::Active, now, &audit.summary(format!("{email} activated"))).await?;
             }
             Ok((u.id, true))
         }
         None => {
             let name = email.split('@').next().unwrap_or("admin").to_string();
-            let new = NewUser {
-                email: &email,
-                name: &name,
-                role: Role::Admin,
-                partner_id: None,
-                status: UserStatus::Active,
-                demo: false,
-            };
-            let audit = Entry::system("user.create_admin", TargetKind::User, None, &email).summary(
-                format!("Admin {email} created (bootstrap link or command line)"),
-            );
+            let new = NewUser { email: &email, name: &name, role: Role::Admin, partner_id: None, status: UserStatus::Active, demo: false };
+            let audit = Entry::system("user.create_admin", TargetKind::User, None, &email)
+                .summary(format!("Admin {email} created (bootstrap link or command line)"));
             Ok((store::insert(db, &new, now, &audit).await?, true))
         }
     }
@@ -377,21 +263,12 @@ pub async fn ensure_admin(
 /// Signs in as a demo account: only offered on a loopback bind with demo
 /// data, and only for accounts seeded as demo accounts.
 pub async fn demo_user(db: &Db, user_id: i64) -> Result<Option<i64>, AppError> {
-    Ok(store::demo_users(db)
-        .await?
-        .into_iter()
-        .find(|c| c.user_id == user_id)
-        .map(|c| c.user_id))
+    Ok(store::demo_users(db).await?.into_iter().find(|c| c.user_id == user_id).map(|c| c.user_id))
 }
 
 /// Counts a sign-in attempt from `client` and says whether it is within
 /// `per_minute`; shared by every instance through the database.
-pub async fn within_rate_limit(
-    db: &Db,
-    client: &str,
-    per_minute: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, AppError> {
+pub async fn within_rate_limit(db: &Db, client: &str, per_minute: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
     use chrono::{DurationRound, TimeDelta};
     let window = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
     let hits = store::hit(db, &format!("sign-in:{client}"), window).await?;

@@ -18,66 +18,34 @@ pub async fn list(db: &Db, caller: &Caller) -> Result<Vec<ApiToken>, AppError> {
 }
 
 /// Creates a token for the caller; returns it with its secret.
-pub async fn create(
-    db: &Db,
-    caller: &Caller,
-    name: &str,
-    now: DateTime<Utc>,
-) -> Result<(ApiToken, String), AppError> {
-    let audit = Entry::by(caller, "token.create", TargetKind::Token, None, name.trim()).summary(
-        format!("{} created the API token \"{}\"", caller.email, name.trim()),
-    );
+pub async fn create(db: &Db, caller: &Caller, name: &str, now: DateTime<Utc>) -> Result<(ApiToken, String), AppError> {
+    let audit = Entry::by(caller, "token.create", TargetKind::Token, None, name.trim()).summary(format!(
+        "{} created the API token \"{}\"",
+        caller.email,
+        name.trim()
+    ));
     issue(db, caller.user_id, name, now, &audit).await
 }
 
 /// Used by `server create-token`, which acts without a caller.
-pub async fn create_for(
-    db: &Db,
-    user_id: i64,
-    name: &str,
-    now: DateTime<Utc>,
-) -> Result<(ApiToken, String), AppError> {
-    let audit =
-        Entry::system("token.create", TargetKind::Token, None, name.trim()).summary(format!(
-            "API token \"{}\" created from the command line for user {user_id}",
-            name.trim()
-        ));
+pub async fn create_for(db: &Db, user_id: i64, name: &str, now: DateTime<Utc>) -> Result<(ApiToken, String), AppError> {
+    let audit = Entry::system("token.create", TargetKind::Token, None, name.trim())
+        .summary(format!("API token \"{}\" created from the command line for user {user_id}", name.trim()));
     issue(db, user_id, name, now, &audit).await
 }
 
-async fn issue(
-    db: &Db,
-    user_id: i64,
-    name: &str,
-    now: DateTime<Utc>,
-    audit: &Entry,
-) -> Result<(ApiToken, String), AppError> {
+async fn issue(db: &Db, user_id: i64, name: &str, now: DateTime<Utc>, audit: &Entry) -> Result<(ApiToken, String), AppError> {
     let name = validate_token_name(name).map_err(AppError::invalid)?;
     let secret = new_secret(PREFIX);
     let prefix: String = secret.chars().take(PREFIX.len() + 6).collect();
     let id = store::insert_token(db, user_id, &name, &hash(&secret), &prefix, now, audit).await?;
-    let token = store::tokens_of(db, user_id)
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or(AppError::Internal)?;
+    let token = store::tokens_of(db, user_id).await?.into_iter().find(|t| t.id == id).ok_or(AppError::Internal)?;
     Ok((token, secret))
 }
 
-pub async fn revoke(
-    db: &Db,
-    caller: &Caller,
-    token_id: i64,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let audit = Entry::by(
-        caller,
-        "token.revoke",
-        TargetKind::Token,
-        Some(token_id),
-        &format!("token {token_id}"),
-    )
-    .summary(format!("{} revoked API token {token_id}", caller.email));
+pub async fn revoke(db: &Db, caller: &Caller, token_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    let audit = Entry::by(caller, "token.revoke", TargetKind::Token, Some(token_id), &format!("token {token_id}"))
+        .summary(format!("{} revoked API token {token_id}", caller.email));
     if store::revoke_token(db, caller.user_id, token_id, now, &audit).await? {
         Ok(())
     } else {

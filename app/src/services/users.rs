@@ -36,28 +36,16 @@ fn not_found(id: i64) -> impl FnOnce() -> String {
     move || format!("user {id}")
 }
 
-pub async fn list(
-    db: &Db,
-    caller: &Caller,
-    page: Option<i64>,
-    per_page: Option<i64>,
-) -> Result<Page<User>, AppError> {
+pub async fn list(db: &Db, caller: &Caller, page: Option<i64>, per_page: Option<i64>) -> Result<Page<User>, AppError> {
     caller.check(Action::ManageUsers, || "users".into())?;
     let (page, per_page) = paging(page, per_page);
     let (items, total) = store::list(db, page, per_page).await?;
-    Ok(Page {
-        items,
-        total,
-        page,
-        per_page,
-    })
+    Ok(Page { items, total, page, per_page })
 }
 
 pub async fn get(db: &Db, caller: &Caller, id: i64) -> Result<User, AppError> {
     caller.check(Action::ManageUsers, not_found(id))?;
-    store::get(db, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(not_found(id)()))
+    store::get(db, id).await?.ok_or_else(|| AppError::NotFound(not_found(id)()))
 }
 
 /// The partner id of a valid input, or a field error when no such partner.
@@ -69,10 +57,7 @@ async fn partner_id(db: &Db, valid: &ValidUser) -> Result<Option<i64>, AppError>
         Some((id, _)) => Ok(Some(id)),
         None => {
             let mut fields = FieldErrors::new();
-            fields.insert(
-                "partner".into(),
-                vec![format!("no partner has the slug \"{slug}\"")],
-            );
+            fields.insert("partner".into(), vec![format!("no partner has the slug \"{slug}\"")]);
             Err(AppError::invalid(fields))
         }
     }
@@ -85,92 +70,35 @@ pub struct Invitation {
     pub secret: String,
 }
 
-pub async fn invite(
-    db: &Db,
-    caller: &Caller,
-    policy: &Policy,
-    input: &UserInput,
-    now: DateTime<Utc>,
-) -> Result<Invitation, AppError> {
+pub async fn invite(db: &Db, caller: &Caller, policy: &Policy, input: &UserInput, now: DateTime<Utc>) -> Result<Invitation, AppError> {
     caller.check(Action::ManageUsers, || "users".into())?;
     let valid = input.validate().map_err(AppError::invalid)?;
     let partner_id = partner_id(db, &valid).await?;
-    let new = NewUser {
-        email: &valid.email,
-        name: &valid.name,
-        role: valid.role,
-        partner_id,
-        status: UserStatus::Invited,
-        demo: false,
-    };
+    let new = NewUser { email: &valid.email, name: &valid.name, role: valid.role, partner_id, status: UserStatus::Invited, demo: false };
     let audit = Entry::by(caller, "user.invite", TargetKind::User, None, &valid.email)
-        .summary(format!(
-            "Invited {} as {}",
-            valid.email,
-            valid.role.label().to_lowercase()
-        ))
-        .changes(created(&fields(
-            &valid.name,
-            valid.role,
-            &valid.partner_slug,
-            UserStatus::Invited,
-        )));
+        .summary(format!("Invited {} as {}", valid.email, valid.role.label().to_lowercase()))
+        .changes(created(&fields(&valid.name, valid.role, &valid.partner_slug, UserStatus::Invited)));
     let id = match store::insert(db, &new, now, &audit).await {
         Ok(id) => id,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::conflict(
-                "email",
-                format!("{} already has an account", valid.email),
-            ))
-        }
+        Err(e) if is_unique_violation(&e) => return Err(AppError::conflict("email", format!("{} already has an account", valid.email))),
         Err(e) => return Err(e.into()),
     };
     let secret = issue_link(db, policy, id, now).await?;
-    tracing::info!(
-        by = caller.email,
-        email = valid.email,
-        role = valid.role.key(),
-        "invited"
-    );
-    Ok(Invitation {
-        user: get(db, caller, id).await?,
-        secret,
-    })
+    tracing::info!(by = caller.email, email = valid.email, role = valid.role.key(), "invited");
+    Ok(Invitation { user: get(db, caller, id).await?, secret })
 }
 
-async fn issue_link(
-    db: &Db,
-    policy: &Policy,
-    user_id: i64,
-    now: DateTime<Utc>,
-) -> Result<String, AppError> {
+async fn issue_link(db: &Db, policy: &Policy, user_id: i64, now: DateTime<Utc>) -> Result<String, AppError> {
     let secret = new_secret("");
-    store::insert_link(
-        db,
-        &hash(&secret),
-        "invitation",
-        Some(user_id),
-        now,
-        now + policy.invitation_ttl,
-    )
-    .await?;
+    store::insert_link(db, &hash(&secret), "invitation", Some(user_id), now, now + policy.invitation_ttl).await?;
     Ok(secret)
 }
 
 /// A fresh invitation link for someone who has not accepted yet.
-pub async fn reinvite(
-    db: &Db,
-    caller: &Caller,
-    policy: &Policy,
-    id: i64,
-    now: DateTime<Utc>,
-) -> Result<Invitation, AppError> {
+pub async fn reinvite(db: &Db, caller: &Caller, policy: &Policy, id: i64, now: DateTime<Utc>) -> Result<Invitation, AppError> {
     let user = get(db, caller, id).await?;
     if user.status != UserStatus::Invited {
-        return Err(AppError::BadRequest(format!(
-            "{} has already accepted; there is nothing to resend",
-            user.email
-        )));
+        return Err(AppError::BadRequest(format!("{} has already accepted; there is nothing to resend", user.email)));
     }
     // The new link replaces the old ones.
     store::use_up_invitations(db, id, now).await?;
@@ -179,23 +107,12 @@ pub async fn reinvite(
 }
 
 /// Changes name, role and partner; the email stays.
-pub async fn update(
-    db: &Db,
-    caller: &Caller,
-    id: i64,
-    input: &UserInput,
-    now: DateTime<Utc>,
-) -> Result<User, AppError> {
+pub async fn update(db: &Db, caller: &Caller, id: i64, input: &UserInput, now: DateTime<Utc>) -> Result<User, AppError> {
     let user = get(db, caller, id).await?;
-    let input = UserInput {
-        email: user.email.clone(),
-        ..input.clone()
-    };
+    let input = UserInput { email: user.email.clone(), ..input.clone() };
     let valid = input.validate().map_err(AppError::invalid)?;
     if id == caller.user_id && valid.role != Role::Admin {
-        return Err(AppError::BadRequest(
-            "you cannot take away your own admin role; ask another admin".into(),
-        ));
+        return Err(AppError::BadRequest("you cannot take away your own admin role; ask another admin".into()));
     }
     let partner_id = partner_id(db, &valid).await?;
     let changed = changes(
@@ -205,19 +122,9 @@ pub async fn update(
     if changed.is_empty() {
         return Ok(user);
     }
-    let audit = Entry::by(
-        caller,
-        "user.update",
-        TargetKind::User,
-        Some(id),
-        &user.email,
-    )
-    .summary(format!(
-        "Changed {} of {}",
-        field_names(&changed),
-        user.email
-    ))
-    .changes(changed);
+    let audit = Entry::by(caller, "user.update", TargetKind::User, Some(id), &user.email)
+        .summary(format!("Changed {} of {}", field_names(&changed), user.email))
+        .changes(changed);
     store::update(db, id, &valid.name, valid.role, partner_id, now, &audit).await?;
     if user.role != valid.role || user.partner_slug != valid.partner_slug {
         // What they may see changed: make them sign in again.
@@ -227,26 +134,13 @@ pub async fn update(
 }
 
 /// Deactivates: every session and token of the user stops working at once.
-pub async fn deactivate(
-    db: &Db,
-    caller: &Caller,
-    id: i64,
-    now: DateTime<Utc>,
-) -> Result<User, AppError> {
+pub async fn deactivate(db: &Db, caller: &Caller, id: i64, now: DateTime<Utc>) -> Result<User, AppError> {
     let user = get(db, caller, id).await?;
     if id == caller.user_id {
-        return Err(AppError::BadRequest(
-            "you cannot deactivate yourself".into(),
-        ));
+        return Err(AppError::BadRequest("you cannot deactivate yourself".into()));
     }
     if user.status != UserStatus::Deactivated {
-        let audit = status_change(
-            caller,
-            &user,
-            UserStatus::Deactivated,
-            "user.deactivate",
-            "Deactivated",
-        );
+        let audit = status_change(caller, &user, UserStatus::Deactivated, "user.deactivate", "Deactivated");
         store::set_status(db, id, UserStatus::Deactivated, now, &audit).await?;
     }
     store::cut_off(db, id, now).await?;
@@ -254,21 +148,10 @@ pub async fn deactivate(
     get(db, caller, id).await
 }
 
-pub async fn reactivate(
-    db: &Db,
-    caller: &Caller,
-    id: i64,
-    now: DateTime<Utc>,
-) -> Result<User, AppError> {
+pub async fn reactivate(db: &Db, caller: &Caller, id: i64, now: DateTime<Utc>) -> Result<User, AppError> {
     let user = get(db, caller, id).await?;
     if user.status == UserStatus::Deactivated {
-        let audit = status_change(
-            caller,
-            &user,
-            UserStatus::Active,
-            "user.reactivate",
-            "Reactivated",
-        );
+        let audit = status_change(caller, &user, UserStatus::Active, "user.reactivate", "Reactivated");
         store::set_status(db, id, UserStatus::Active, now, &audit).await?;
     }
     get(db, caller, id).await

@@ -59,10 +59,8 @@ struct Row {
 impl Row {
     fn into_record(self) -> Result<Record, sqlx::Error> {
         Ok(Record {
-            target_kind: TargetKind::parse(&self.target_kind)
-                .ok_or_else(|| decode_error("audit target", &self.target_kind))?,
-            changes: serde_json::from_str(&self.changes)
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            target_kind: TargetKind::parse(&self.target_kind).ok_or_else(|| decode_error("audit target", &self.target_kind))?,
+            changes: serde_json::from_str(&self.changes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             id: self.id,
             at: self.at,
             actor_name: self.actor_name,
@@ -104,48 +102,23 @@ macro_rules! bind_filter {
 }
 
 /// One page of matching records, newest first, and how many match in all.
-pub async fn list(
-    db: &Db,
-    f: &AuditFilter,
-    page: i64,
-    per_page: i64,
-) -> Result<(Vec<Record>, i64), sqlx::Error> {
+pub async fn list(db: &Db, f: &AuditFilter, page: i64, per_page: i64) -> Result<(Vec<Record>, i64), sqlx::Error> {
     let list_sql = format!("{SELECT}{WHERE} ORDER BY id DESC LIMIT $9 OFFSET $10");
     let count_sql = format!("SELECT COUNT(*) FROM audit_records{WHERE}");
     let (rows, total) = on_pool!(db, |pool| {
-        let rows = bind_filter!(sqlx::query_as::<_, Row>(&list_sql), f, 0_i64)
-            .bind(per_page)
-            .bind((page - 1) * per_page)
-            .fetch_all(pool)
-            .await?;
-        let total: i64 = bind_filter!(sqlx::query_scalar(&count_sql), f, 0_i64)
-            .fetch_one(pool)
-            .await?;
+        let rows =
+            bind_filter!(sqlx::query_as::<_, Row>(&list_sql), f, 0_i64).bind(per_page).bind((page - 1) * per_page).fetch_all(pool).await?;
+        let total: i64 = bind_filter!(sqlx::query_scalar(&count_sql), f, 0_i64).fetch_one(pool).await?;
         (rows, total)
     });
-    Ok((
-        rows.into_iter()
-            .map(Row::into_record)
-            .collect::<Result<_, _>>()?,
-        total,
-    ))
+    Ok((rows.into_iter().map(Row::into_record).collect::<Result<_, _>>()?, total))
 }
 
 /// Up to `limit` matching records with ids below `before` (0: from the
 /// newest), newest first: exports walk the whole trail with this, a chunk
 /// at a time, so memory stays flat however long it is.
-pub async fn chunk(
-    db: &Db,
-    f: &AuditFilter,
-    before: i64,
-    limit: i64,
-) -> Result<Vec<Record>, sqlx::Error> {
+pub async fn chunk(db: &Db, f: &AuditFilter, before: i64, limit: i64) -> Result<Vec<Record>, sqlx::Error> {
     let sql = format!("{SELECT}{WHERE} ORDER BY id DESC LIMIT $9");
-    let rows = on_pool!(db, |pool| {
-        bind_filter!(sqlx::query_as::<_, Row>(&sql), f, before)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-    });
+    let rows = on_pool!(db, |pool| { bind_filter!(sqlx::query_as::<_, Row>(&sql), f, before).bind(limit).fetch_all(pool).await? });
     rows.into_iter().map(Row::into_record).collect()
 }

@@ -43,8 +43,7 @@ struct IntegrationRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str =
-    "SELECT i.id, i.kind, i.name, i.partner_id, p.slug AS partner_slug, p.name AS partner_name,
+const SELECT: &str = "SELECT i.id, i.kind, i.name, i.partner_id, p.slug AS partner_slug, p.name AS partner_name,
     i.repository_url, i.tier, i.stage, i.source_host, i.source_namespace, i.source_type,
     i.verified_version_range, i.created_at, i.updated_at
   FROM integrations i JOIN partners p ON p.id = i.partner_id";
@@ -64,8 +63,7 @@ impl IntegrationRow {
         };
         Ok(Integration {
             id: self.id,
-            kind: IntegrationKind::parse(&self.kind)
-                .ok_or_else(|| decode_error("integration kind", &self.kind))?,
+            kind: IntegrationKind::parse(&self.kind).ok_or_else(|| decode_error("integration kind", &self.kind))?,
             tier: Tier::parse(&self.tier).ok_or_else(|| decode_error("tier", &self.tier))?,
             stage: Stage::parse(&self.stage).ok_or_else(|| decode_error("stage", &self.stage))?,
             name: self.name,
@@ -89,10 +87,7 @@ async fn attach(db: &Db, rows: Vec<IntegrationRow>) -> Result<Vec<Integration>, 
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let sql = format!(
-        "SELECT integration_id, category FROM integration_categories WHERE integration_id IN ({})",
-        placeholders(ids.len())
-    );
+    let sql = format!("SELECT integration_id, category FROM integration_categories WHERE integration_id IN ({})", placeholders(ids.len()));
     let cats: Vec<(i64, String)> = on_pool!(db, |pool| {
         let mut q = sqlx::query_as(&sql);
         for id in &ids {
@@ -115,11 +110,8 @@ async fn attach(db: &Db, rows: Vec<IntegrationRow>) -> Result<Vec<Integration>, 
 /// One page of integrations, sorted by partner then name, and the total.
 pub async fn list(db: &Db, f: &IntegrationFilter) -> Result<(Vec<Integration>, i64), sqlx::Error> {
     let pattern = like_pattern(f.search.trim());
-    let list_sql =
-        format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), LOWER(i.name), i.id LIMIT $7 OFFSET $8");
-    let count_sql = format!(
-        "SELECT COUNT(*) FROM integrations i JOIN partners p ON p.id = i.partner_id{WHERE}"
-    );
+    let list_sql = format!("{SELECT}{WHERE} ORDER BY LOWER(p.name), LOWER(i.name), i.id LIMIT $7 OFFSET $8");
+    let count_sql = format!("SELECT COUNT(*) FROM integrations i JOIN partners p ON p.id = i.partner_id{WHERE}");
     let offset = (f.page - 1) * f.per_page;
     let (rows, total) = on_pool!(db, |pool| {
         let rows = sqlx::query_as::<_, IntegrationRow>(&list_sql)
@@ -149,10 +141,7 @@ pub async fn list(db: &Db, f: &IntegrationFilter) -> Result<(Vec<Integration>, i
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Integration>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE i.id = $1");
-    let row = on_pool!(db, |pool| sqlx::query_as::<_, IntegrationRow>(&sql)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?);
+    let row = on_pool!(db, |pool| sqlx::query_as::<_, IntegrationRow>(&sql).bind(id).fetch_optional(pool).await?);
     match row {
         None => Ok(None),
         Some(r) => Ok(attach(db, vec![r]).await?.pop()),
@@ -162,12 +151,9 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Integration>, sqlx::Error> {
 /// Source address columns: the unique fully-qualified form and its parts.
 fn address_columns(v: &ValidIntegration) -> [Option<String>; 4] {
     match &v.source_address {
-        Some(a) => [
-            Some(a.fully_qualified()),
-            Some(a.host().to_string()),
-            Some(a.namespace().to_string()),
-            Some(a.type_name().to_string()),
-        ],
+        Some(a) => {
+            [Some(a.fully_qualified()), Some(a.host().to_string()), Some(a.namespace().to_string()), Some(a.type_name().to_string())]
+        }
         None => [None, None, None, None],
     }
 }
@@ -175,26 +161,18 @@ fn address_columns(v: &ValidIntegration) -> [Option<String>; 4] {
 macro_rules! insert_categories {
     ($tx:ident, $id:expr, $v:expr) => {
         for c in &$v.categories {
-            sqlx::query(
-                "INSERT INTO integration_categories (integration_id, category) VALUES ($1, $2)",
-            )
-            .bind($id)
-            .bind(c)
-            .execute(&mut *$tx)
-            .await?;
+            sqlx::query("INSERT INTO integration_categories (integration_id, category) VALUES ($1, $2)")
+                .bind($id)
+                .bind(c)
+                .execute(&mut *$tx)
+                .await?;
         }
     };
 }
 
 /// Inserts an integration with its categories and audit record in one
 /// transaction (the record gets the new id).
-pub async fn insert(
-    db: &Db,
-    partner_id: i64,
-    v: &ValidIntegration,
-    now: DateTime<Utc>,
-    audit: &Entry,
-) -> Result<i64, sqlx::Error> {
+pub async fn insert(db: &Db, partner_id: i64, v: &ValidIntegration, now: DateTime<Utc>, audit: &Entry) -> Result<i64, sqlx::Error> {
     let [address, host, namespace, type_name] = address_columns(v);
     let range = v.verified_version_range.as_ref().map(ToString::to_string);
     on_pool!(db, |pool| {
@@ -220,11 +198,7 @@ pub async fn insert(
         .fetch_one(&mut *tx)
         .await?;
         insert_categories!(tx, id, v);
-        let audit = Entry {
-            target_id: Some(id),
-            integration_id: Some(id),
-            ..audit.clone()
-        };
+        let audit = Entry { target_id: Some(id), integration_id: Some(id), ..audit.clone() };
         record!(&mut *tx, &audit, now)?;
         tx.commit().await?;
         Ok(id)
@@ -233,14 +207,7 @@ pub async fn insert(
 
 /// Replaces an integration's fields and categories, and records the change,
 /// in one transaction.
-pub async fn update(
-    db: &Db,
-    id: i64,
-    partner_id: i64,
-    v: &ValidIntegration,
-    now: DateTime<Utc>,
-    audit: &Entry,
-) -> Result<(), sqlx::Error> {
+pub async fn update(db: &Db, id: i64, partner_id: i64, v: &ValidIntegration, now: DateTime<Utc>, audit: &Entry) -> Result<(), sqlx::Error> {
     let [address, host, namespace, type_name] = address_columns(v);
     let range = v.verified_version_range.as_ref().map(ToString::to_string);
     on_pool!(db, |pool| {
@@ -266,10 +233,7 @@ pub async fn update(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM integration_categories WHERE integration_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM integration_categories WHERE integration_id = $1").bind(id).execute(&mut *tx).await?;
         insert_categories!(tx, id, v);
         record!(&mut *tx, audit, now)?;
         tx.commit().await?;
@@ -278,27 +242,15 @@ pub async fn update(
 }
 
 /// The kinds of integration a partner owns, to keep its kind consistent.
-pub async fn kinds_of_partner(
-    db: &Db,
-    partner_id: i64,
-) -> Result<Vec<IntegrationKind>, sqlx::Error> {
+pub async fn kinds_of_partner(db: &Db, partner_id: i64) -> Result<Vec<IntegrationKind>, sqlx::Error> {
     let kinds: Vec<String> = on_pool!(db, |pool| {
-        sqlx::query_scalar("SELECT DISTINCT kind FROM integrations WHERE partner_id = $1")
-            .bind(partner_id)
-            .fetch_all(pool)
-            .await?
+        sqlx::query_scalar("SELECT DISTINCT kind FROM integrations WHERE partner_id = $1").bind(partner_id).fetch_all(pool).await?
     });
-    kinds
-        .iter()
-        .map(|k| IntegrationKind::parse(k).ok_or_else(|| decode_error("integration kind", k)))
-        .collect()
+    kinds.iter().map(|k| IntegrationKind::parse(k).ok_or_else(|| decode_error("integration kind", k))).collect()
 }
 
 pub async fn id_by_source_address(db: &Db, address: &str) -> Result<Option<i64>, sqlx::Error> {
     Ok(on_pool!(db, |pool| {
-        sqlx::query_scalar("SELECT id FROM integrations WHERE source_address = $1")
-            .bind(address)
-            .fetch_optional(pool)
-            .await?
+        sqlx::query_scalar("SELECT id FROM integrations WHERE source_address = $1").bind(address).fetch_optional(pool).await?
     }))
 }

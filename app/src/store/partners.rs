@@ -37,8 +37,7 @@ struct PartnerRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str =
-    "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.github_auto_join, p.registry_namespace,
+const SELECT: &str = "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.github_auto_join, p.registry_namespace,
     p.alliance_manager_name, p.alliance_manager_email,
     (SELECT COUNT(*) FROM integrations i WHERE i.partner_id = p.id) AS integration_count,
     p.created_at, p.updated_at
@@ -52,15 +51,10 @@ const WHERE: &str = " WHERE ($1 = '%%' OR LOWER(p.name) LIKE $1 ESCAPE '\\' OR p
     AND ($4 = 0 OR p.id = $4)";
 
 impl PartnerRow {
-    fn into_partner(
-        self,
-        categories: Vec<String>,
-        support_contacts: Vec<Contact>,
-    ) -> Result<Partner, sqlx::Error> {
+    fn into_partner(self, categories: Vec<String>, support_contacts: Vec<Contact>) -> Result<Partner, sqlx::Error> {
         Ok(Partner {
             id: self.id,
-            kind: PartnerKind::parse(&self.kind)
-                .ok_or_else(|| decode_error("partner kind", &self.kind))?,
+            kind: PartnerKind::parse(&self.kind).ok_or_else(|| decode_error("partner kind", &self.kind))?,
             slug: self.slug,
             name: self.name,
             categories,
@@ -82,10 +76,7 @@ async fn attach(db: &Db, rows: Vec<PartnerRow>) -> Result<Vec<Partner>, sqlx::Er
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let cat_sql = format!(
-        "SELECT partner_id, category FROM partner_categories WHERE partner_id IN ({})",
-        placeholders(ids.len())
-    );
+    let cat_sql = format!("SELECT partner_id, category FROM partner_categories WHERE partner_id IN ({})", placeholders(ids.len()));
     let contact_sql = format!(
         "SELECT partner_id, name, email FROM support_contacts WHERE partner_id IN ({}) ORDER BY partner_id, position",
         placeholders(ids.len())
@@ -108,10 +99,7 @@ async fn attach(db: &Db, rows: Vec<PartnerRow>) -> Result<Vec<Partner>, sqlx::Er
     }
     let mut contact_map: HashMap<i64, Vec<Contact>> = HashMap::new();
     for (id, name, email) in contacts {
-        contact_map
-            .entry(id)
-            .or_default()
-            .push(Contact { name, email });
+        contact_map.entry(id).or_default().push(Contact { name, email });
     }
     rows.into_iter()
         .map(|r| {
@@ -138,13 +126,8 @@ pub async fn list(db: &Db, f: &PartnerFilter) -> Result<(Vec<Partner>, i64), sql
             .bind(offset)
             .fetch_all(pool)
             .await?;
-        let total: i64 = sqlx::query_scalar(&count_sql)
-            .bind(&pattern)
-            .bind(&f.kind)
-            .bind(&f.category)
-            .bind(f.scope)
-            .fetch_one(pool)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar(&count_sql).bind(&pattern).bind(&f.kind).bind(&f.category).bind(f.scope).fetch_one(pool).await?;
         (rows, total)
     });
     Ok((attach(db, rows).await?, total))
@@ -152,10 +135,7 @@ pub async fn list(db: &Db, f: &PartnerFilter) -> Result<(Vec<Partner>, i64), sql
 
 pub async fn get_by_slug(db: &Db, slug: &str) -> Result<Option<Partner>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE p.slug = $1");
-    let row = on_pool!(db, |pool| sqlx::query_as::<_, PartnerRow>(&sql)
-        .bind(slug)
-        .fetch_optional(pool)
-        .await?);
+    let row = on_pool!(db, |pool| sqlx::query_as::<_, PartnerRow>(&sql).bind(slug).fetch_optional(pool).await?);
     match row {
         None => Ok(None),
         Some(r) => Ok(attach(db, vec![r]).await?.pop()),
@@ -165,27 +145,14 @@ pub async fn get_by_slug(db: &Db, slug: &str) -> Result<Option<Partner>, sqlx::E
 /// The id and kind of the partner with this slug, for checks that need
 /// no more than that.
 pub async fn kind_by_slug(db: &Db, slug: &str) -> Result<Option<(i64, PartnerKind)>, sqlx::Error> {
-    let row: Option<(i64, String)> = on_pool!(db, |pool| {
-        sqlx::query_as("SELECT id, kind FROM partners WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(pool)
-            .await?
-    });
-    row.map(|(id, kind)| {
-        PartnerKind::parse(&kind)
-            .map(|k| (id, k))
-            .ok_or_else(|| decode_error("partner kind", &kind))
-    })
-    .transpose()
+    let row: Option<(i64, String)> =
+        on_pool!(db, |pool| { sqlx::query_as("SELECT id, kind FROM partners WHERE slug = $1").bind(slug).fetch_optional(pool).await? });
+    row.map(|(id, kind)| PartnerKind::parse(&kind).map(|k| (id, k)).ok_or_else(|| decode_error("partner kind", &kind))).transpose()
 }
 
 /// All partner slugs and names, for pickers.
 pub async fn names(db: &Db) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-    Ok(on_pool!(db, |pool| {
-        sqlx::query_as("SELECT slug, name, kind FROM partners ORDER BY LOWER(name), id")
-            .fetch_all(pool)
-            .await?
-    }))
+    Ok(on_pool!(db, |pool| { sqlx::query_as("SELECT slug, name, kind FROM partners ORDER BY LOWER(name), id").fetch_all(pool).await? }))
 }
 
 /// Writes a partner's categories and contacts inside an open transaction
@@ -213,12 +180,7 @@ macro_rules! insert_children {
 
 /// Inserts a partner with its categories, contacts and audit record in one
 /// transaction (the record gets the new id).
-pub async fn insert(
-    db: &Db,
-    p: &ValidPartner,
-    now: DateTime<Utc>,
-    audit: &Entry,
-) -> Result<i64, sqlx::Error> {
+pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>, audit: &Entry) -> Result<i64, sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -238,11 +200,7 @@ pub async fn insert(
         .fetch_one(&mut *tx)
         .await?;
         insert_children!(tx, id, p);
-        let audit = Entry {
-            target_id: Some(id),
-            partner_id: Some(id),
-            ..audit.clone()
-        };
+        let audit = Entry { target_id: Some(id), partner_id: Some(id), ..audit.clone() };
         record!(&mut *tx, &audit, now)?;
         tx.commit().await?;
         Ok(id)
@@ -251,13 +209,7 @@ pub async fn insert(
 
 /// Replaces a partner's fields, categories and contacts, and records the
 /// change, in one transaction.
-pub async fn update(
-    db: &Db,
-    id: i64,
-    p: &ValidPartner,
-    now: DateTime<Utc>,
-    audit: &Entry,
-) -> Result<(), sqlx::Error> {
+pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>, audit: &Entry) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         sqlx::query(
@@ -278,14 +230,8 @@ pub async fn update(
         .bind(p.github_auto_join)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM partner_categories WHERE partner_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM support_contacts WHERE partner_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM partner_categories WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM support_contacts WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;
         insert_children!(tx, id, p);
         record!(&mut *tx, audit, now)?;
         tx.commit().await?;

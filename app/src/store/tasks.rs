@@ -64,18 +64,12 @@ const SELECT: &str = "SELECT id, integration_id, key, stage, position, title, he
 
 pub async fn for_integration(db: &Db, integration_id: i64) -> Result<Vec<TaskRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE integration_id = $1 ORDER BY position, id");
-    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql)
-        .bind(integration_id)
-        .fetch_all(pool)
-        .await)
+    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql).bind(integration_id).fetch_all(pool).await)
 }
 
 pub async fn get(db: &Db, task_id: i64) -> Result<Option<TaskRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE id = $1");
-    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql)
-        .bind(task_id)
-        .fetch_optional(pool)
-        .await)
+    on_pool!(db, |pool| sqlx::query_as::<_, TaskRow>(&sql).bind(task_id).fetch_optional(pool).await)
 }
 
 #[derive(sqlx::FromRow)]
@@ -92,30 +86,24 @@ struct EventRow {
 }
 
 /// The events of an integration's tasks, oldest first, as (task id, event).
-pub async fn events_for(
-    db: &Db,
-    integration_id: i64,
-) -> Result<Vec<(i64, TaskEvent)>, sqlx::Error> {
+pub async fn events_for(db: &Db, integration_id: i64) -> Result<Vec<(i64, TaskEvent)>, sqlx::Error> {
     let rows = on_pool!(db, |pool| {
         sqlx::query_as::<_, EventRow>(
-        "SELECT e.task_id, e.action, e.actor_name, e.from_state, e.to_state, e.evidence_url, e.note, e.comment, e.created_at
-         FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE t.integration_id = $1 ORDER BY e.id"
-    )
-    .bind(integration_id)
-    .fetch_all(pool)
-    .await?
+            "SELECT e.task_id, e.action, e.actor_name, e.from_state, e.to_state, e.evidence_url, e.note, e.comment, e.created_at
+         FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE t.integration_id = $1 ORDER BY e.id",
+        )
+        .bind(integration_id)
+        .fetch_all(pool)
+        .await?
     });
     rows.into_iter()
         .map(|r| {
             Ok((
                 r.task_id,
                 TaskEvent {
-                    action: TaskAction::parse(&r.action)
-                        .ok_or_else(|| decode_error("task action", &r.action))?,
-                    from: TaskState::parse(&r.from_state)
-                        .ok_or_else(|| decode_error("task state", &r.from_state))?,
-                    to: TaskState::parse(&r.to_state)
-                        .ok_or_else(|| decode_error("task state", &r.to_state))?,
+                    action: TaskAction::parse(&r.action).ok_or_else(|| decode_error("task action", &r.action))?,
+                    from: TaskState::parse(&r.from_state).ok_or_else(|| decode_error("task state", &r.from_state))?,
+                    to: TaskState::parse(&r.to_state).ok_or_else(|| decode_error("task state", &r.to_state))?,
                     actor: r.actor_name,
                     evidence_url: r.evidence_url,
                     note: r.note,
@@ -142,10 +130,7 @@ pub async fn create_checklist(
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         let existing: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE integration_id = $1")
-                .bind(integration_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE integration_id = $1").bind(integration_id).fetch_one(&mut *tx).await?;
         if existing > 0 {
             return Ok(false);
         }
@@ -188,16 +173,14 @@ pub async fn apply(
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         for c in changes {
-            let updated = sqlx::query(
-                "UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
-            )
-            .bind(c.to.key())
-            .bind(now)
-            .bind(c.task_id)
-            .bind(c.from.key())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let updated = sqlx::query("UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
+                .bind(c.to.key())
+                .bind(now)
+                .bind(c.task_id)
+                .bind(c.from.key())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if updated != 1 {
                 tx.rollback().await?;
                 return Ok(false);
@@ -267,10 +250,7 @@ pub struct QueueRow {
 /// their latest event, and how many match in all.
 pub async fn queue(db: &Db, f: &QueueFilter) -> Result<(Vec<QueueRow>, i64), sqlx::Error> {
     // The fixed parameters come first: $1–$3; the states follow them.
-    let states: String = (0..f.states.len())
-        .map(|i| format!("${}", i + 4))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let states: String = (0..f.states.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(", ");
     let from = format!(
         " FROM tasks t JOIN integrations i ON i.id = t.integration_id JOIN partners p ON p.id = i.partner_id
           WHERE ($1 = 0 OR p.id = $1) AND ($2 = '' OR LOWER(p.alliance_manager_email) = $2)
@@ -295,23 +275,13 @@ pub async fn queue(db: &Db, f: &QueueFilter) -> Result<(Vec<QueueRow>, i64), sql
     let count_sql = format!("SELECT COUNT(*){from}");
     let current = i64::from(f.current_stage_only);
     on_pool!(db, |pool| {
-        let mut list = sqlx::query_as::<_, QueueRow>(&list_sql)
-            .bind(f.partner_id)
-            .bind(&f.manager_email)
-            .bind(current);
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
-            .bind(f.partner_id)
-            .bind(&f.manager_email)
-            .bind(current);
+        let mut list = sqlx::query_as::<_, QueueRow>(&list_sql).bind(f.partner_id).bind(&f.manager_email).bind(current);
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(f.partner_id).bind(&f.manager_email).bind(current);
         for s in &f.states {
             list = list.bind(s.key());
             count = count.bind(s.key());
         }
-        let rows = list
-            .bind(f.per_page)
-            .bind((f.page - 1) * f.per_page)
-            .fetch_all(pool)
-            .await?;
+        let rows = list.bind(f.per_page).bind((f.page - 1) * f.per_page).fetch_all(pool).await?;
         let total = count.fetch_one(pool).await?;
         Ok((rows, total))
     })

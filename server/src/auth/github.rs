@@ -6,8 +6,8 @@ use crate::config::GithubConfig;
 use app::services::sign_in::Identity;
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use serde::Deserialize;
 
@@ -59,37 +59,21 @@ impl GithubClient {
             Some(
                 BasicClient::new(ClientId::new(config.client_id.clone()))
                     .set_client_secret(ClientSecret::new(config.client_secret.clone()))
-                    .set_auth_uri(
-                        AuthUrl::new(format!("{}/login/oauth/authorize", config.web_url)).ok()?,
-                    )
-                    .set_token_uri(
-                        TokenUrl::new(format!("{}/login/oauth/access_token", config.web_url))
-                            .ok()?,
-                    )
-                    .set_redirect_uri(
-                        RedirectUrl::new(format!("{base_url}/auth/github/callback")).ok()?,
-                    )
+                    .set_auth_uri(AuthUrl::new(format!("{}/login/oauth/authorize", config.web_url)).ok()?)
+                    .set_token_uri(TokenUrl::new(format!("{}/login/oauth/access_token", config.web_url)).ok()?)
+                    .set_redirect_uri(RedirectUrl::new(format!("{base_url}/auth/github/callback")).ok()?)
                     // GitHub documents client_id and client_secret as form fields.
                     .set_auth_type(AuthType::RequestBody),
             )
         })();
         if oauth.is_none() {
-            tracing::error!(
-                url = config.web_url,
-                "GITHUB_URL is not a valid URL; GitHub sign-in is off"
-            );
+            tracing::error!(url = config.web_url, "GITHUB_URL is not a valid URL; GitHub sign-in is off");
         }
-        GithubClient {
-            config,
-            oauth,
-            http,
-        }
+        GithubClient { config, oauth, http }
     }
 
     fn oauth(&self) -> Result<&Client, GithubError> {
-        self.oauth
-            .as_ref()
-            .ok_or_else(|| GithubError::Config("GITHUB_URL is not a valid URL".into()))
+        self.oauth.as_ref().ok_or_else(|| GithubError::Config("GITHUB_URL is not a valid URL".into()))
     }
 
     /// The provider URL to send the browser to, the `state`, and the PKCE verifier to keep.
@@ -102,11 +86,7 @@ impl GithubClient {
             .add_scope(Scope::new("user:email".into()))
             .set_pkce_challenge(challenge)
             .url();
-        Ok((
-            url.to_string(),
-            state.secret().clone(),
-            verifier.secret().clone(),
-        ))
+        Ok((url.to_string(), state.secret().clone(), verifier.secret().clone()))
     }
 
     /// Exchanges the code and reads the person's identity from the API.
@@ -119,20 +99,9 @@ impl GithubClient {
             .await
             .map_err(|e| GithubError::Exchange(describe(&e)))?;
         // GitHub separates granted scopes with commas; people may grant fewer.
-        let granted: Vec<String> = token
-            .scopes()
-            .map(|s| {
-                s.iter()
-                    .flat_map(|s| s.split(','))
-                    .map(|s| s.trim().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let has = |want: &str| {
-            granted.iter().any(|g| {
-                g == want || (want == "read:org" && (g == "admin:org" || g == "write:org"))
-            })
-        };
+        let granted: Vec<String> =
+            token.scopes().map(|s| s.iter().flat_map(|s| s.split(',')).map(|s| s.trim().to_string()).collect()).unwrap_or_default();
+        let has = |want: &str| granted.iter().any(|g| g == want || (want == "read:org" && (g == "admin:org" || g == "write:org")));
         if !has("read:org") || !(has("user:email") || has("user")) {
             return Err(GithubError::Scopes(granted.join(",")));
         }
@@ -140,28 +109,17 @@ impl GithubClient {
         let user: GithubUser = self.get(access, "/user").await?;
         let emails: Vec<GithubEmail> = self.get(access, "/user/emails").await?;
         let orgs: Vec<GithubOrg> = self.get(access, "/user/orgs").await?;
-        let email = emails
-            .into_iter()
-            .find(|e| e.primary && e.verified)
-            .map(|e| e.email)
-            .ok_or(GithubError::NoVerifiedEmail)?;
+        let email = emails.into_iter().find(|e| e.primary && e.verified).map(|e| e.email).ok_or(GithubError::NoVerifiedEmail)?;
         Ok(Identity {
             provider: "github".into(),
             subject: user.id.to_string(),
             email: Some(email),
-            name: user
-                .name
-                .filter(|n| !n.trim().is_empty())
-                .or(Some(user.login)),
+            name: user.name.filter(|n| !n.trim().is_empty()).or(Some(user.login)),
             github_orgs: orgs.into_iter().map(|o| o.login).collect(),
         })
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        access_token: &str,
-        path: &str,
-    ) -> Result<T, GithubError> {
+    async fn get<T: serde::de::DeserializeOwned>(&self, access_token: &str, path: &str) -> Result<T, GithubError> {
         let url = format!("{}{path}", self.config.api_url);
         let res = self
             .http
@@ -176,9 +134,7 @@ impl GithubClient {
         if !status.is_success() {
             return Err(GithubError::Api(path.into(), format!("answered {status}")));
         }
-        res.json()
-            .await
-            .map_err(|e| GithubError::Api(path.into(), format!("unexpected body: {e}")))
+        res.json().await.map_err(|e| GithubError::Api(path.into(), format!("unexpected body: {e}")))
     }
 }
 

@@ -40,14 +40,8 @@ pub struct Auth {
 impl Auth {
     pub fn new(config: AuthConfig, base_url: String, loopback: bool) -> Self {
         let http = outbound_client();
-        let github = config
-            .github
-            .clone()
-            .map(|c| github::GithubClient::new(c, &base_url, http.clone()));
-        let oidc = config
-            .oidc
-            .clone()
-            .map(|c| oidc::OidcClient::new(c, &base_url, http.clone()));
+        let github = config.github.clone().map(|c| github::GithubClient::new(c, &base_url, http.clone()));
+        let oidc = config.oidc.clone().map(|c| oidc::OidcClient::new(c, &base_url, http.clone()));
         Auth {
             secure_cookies: base_url.starts_with("https://"),
             demo_allowed: loopback && config.demo_sign_in,
@@ -104,10 +98,7 @@ fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
     Some(token.ok_or(()))
@@ -117,14 +108,7 @@ fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
 /// bundle, the health check, and the two server functions the sign-in
 /// pages use.
 pub fn is_public(path: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "/sign-in",
-        "/sign-in/refused",
-        "/healthz",
-        "/favicon.ico",
-        "/api/auth/options",
-        "/api/auth/invitation",
-    ];
+    const EXACT: &[&str] = &["/sign-in", "/sign-in/refused", "/healthz", "/favicon.ico", "/api/auth/options", "/api/auth/invitation"];
     const PREFIX: &[&str] = &["/auth/", "/invite/", "/pkg/"];
     EXACT.contains(&path) || PREFIX.iter().any(|p| path.starts_with(p))
 }
@@ -145,10 +129,7 @@ fn authority(url: &str) -> Option<&str> {
 /// a local server; any other `Host` could be a DNS-rebound attacker's name).
 /// Requests with neither come from scripts, not from another site's page.
 fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| is_loopback_authority(h));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_loopback_authority(h));
     let ours = |url: &str| {
         let a = authority(url);
         a.is_some() && (a == authority(base_url) || (host.is_some() && a == host))
@@ -185,38 +166,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     }
     let now = Utc::now();
     let bearer = bearer(req.headers());
-    if bearer.is_none()
-        && !is_safe(req.method())
-        && !same_origin(req.headers(), &state.auth.base_url)
-    {
+    if bearer.is_none() && !is_safe(req.method()) && !same_origin(req.headers(), &state.auth.base_url) {
         tracing::warn!(path, "refused a cross-origin request");
-        return json_error(
-            axum::http::StatusCode::FORBIDDEN,
-            "cross-origin requests are not accepted",
-        );
+        return json_error(axum::http::StatusCode::FORBIDDEN, "cross-origin requests are not accepted");
     }
     let caller = match &bearer {
         Some(Ok(token)) => match sign_in::token_caller(&state.db, token, now).await {
             Ok(Some(caller)) => Some(caller),
-            Ok(None) => {
-                return unauthorized(
-                    "the API token is not valid (revoked, or its owner was deactivated)",
-                )
-            }
+            Ok(None) => return unauthorized("the API token is not valid (revoked, or its owner was deactivated)"),
             Err(e) => return e.into_response(),
         },
-        Some(Err(())) => {
-            return unauthorized("the Authorization header must be \"Bearer <token>\"")
-        }
+        Some(Err(())) => return unauthorized("the Authorization header must be \"Bearer <token>\""),
         None => match cookie(req.headers(), SESSION_COOKIE) {
-            Some(secret) => {
-                match sign_in::session_caller(&state.db, &state.auth.config.policy, &secret, now)
-                    .await
-                {
-                    Ok(caller) => caller,
-                    Err(e) => return e.into_response(),
-                }
-            }
+            Some(secret) => match sign_in::session_caller(&state.db, &state.auth.config.policy, &secret, now).await {
+                Ok(caller) => caller,
+                Err(e) => return e.into_response(),
+            },
             None => None,
         },
     };
@@ -225,22 +190,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             req.extensions_mut().insert(caller);
         }
         None if is_public(&path) => {}
-        None if path.starts_with("/api/") => {
-            return unauthorized(
-                "sign in, or send an API token as \"Authorization: Bearer <token>\"",
-            )
-        }
+        None if path.starts_with("/api/") => return unauthorized("sign in, or send an API token as \"Authorization: Bearer <token>\""),
         None => {
-            let next = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let target = if next == "/" {
-                "/sign-in".to_string()
-            } else {
-                format!("/sign-in?next={}", encode(next))
-            };
+            let next = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let target = if next == "/" { "/sign-in".to_string() } else { format!("/sign-in?next={}", encode(next)) };
             return Redirect::to(&target).into_response();
         }
     }
@@ -254,8 +207,7 @@ fn json_error(status: axum::http::StatusCode, message: &str) -> Response {
 
 fn unauthorized(message: &str) -> Response {
     let mut res = json_error(axum::http::StatusCode::UNAUTHORIZED, message);
-    res.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     res
 }
 
@@ -270,13 +222,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     // Browsers drop tabs and newlines and read `\` as `/`, so any of them
     // could turn a path into `//evil.example`.
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.chars().any(|c| c.is_control() || c == '\\') =>
-        {
-            n.to_string()
-        }
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.chars().any(|c| c.is_control() || c == '\\') => n.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -294,9 +240,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             .get::<Caller>()
             .cloned()
             .map(SignedIn)
-            .ok_or_else(|| {
-                unauthorized("sign in, or send an API token as \"Authorization: Bearer <token>\"")
-            })
+            .ok_or_else(|| unauthorized("sign in, or send an API token as \"Authorization: Bearer <token>\""))
     }
 }
 
@@ -353,20 +297,14 @@ mod tests {
         // DNS rebinding: a hostile name pointing at us sends a matching Host and Origin.
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("evil.example:3000"));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("http://evil.example:3000"),
-        );
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example:3000"));
         assert!(!same_origin(&h, base));
     }
 
     #[test]
     fn cookies_are_found_by_name() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; tracker_session=abc; b="),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; tracker_session=abc; b="));
         assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
         assert_eq!(cookie(&h, "b"), None);
         assert_eq!(cookie(&h, "c"), None);
@@ -374,24 +312,10 @@ mod tests {
 
     #[test]
     fn public_paths() {
-        for p in [
-            "/sign-in",
-            "/auth/github/start",
-            "/invite/x",
-            "/pkg/app.js",
-            "/healthz",
-            "/api/auth/options",
-        ] {
+        for p in ["/sign-in", "/auth/github/start", "/invite/x", "/pkg/app.js", "/healthz", "/api/auth/options"] {
             assert!(is_public(p), "{p}");
         }
-        for p in [
-            "/",
-            "/partners",
-            "/api/v1/partners",
-            "/api/partners/list",
-            "/sign-in-evil",
-            "/admin/users",
-        ] {
+        for p in ["/", "/partners", "/api/v1/partners", "/api/partners/list", "/sign-in-evil", "/admin/users"] {
             assert!(!is_public(p), "{p}");
         }
     }

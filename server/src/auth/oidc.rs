@@ -9,14 +9,10 @@ use crate::config::OidcConfig;
 use app::services::sign_in::Identity;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
-};
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -105,15 +101,8 @@ struct UserInfo {
 /// Checks an ID token: signed by a key in `keys` with an asymmetric
 /// algorithm, issued by `issuer` for `client_id`, not expired (one minute
 /// of clock skew allowed), and carrying the `nonce` this sign-in sent.
-pub fn validate_id_token(
-    token: &str,
-    keys: &JwkSet,
-    issuer: &str,
-    client_id: &str,
-    nonce: &str,
-) -> Result<Claims, OidcError> {
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|e| OidcError::IdToken(e.to_string()))?;
+pub fn validate_id_token(token: &str, keys: &JwkSet, issuer: &str, client_id: &str, nonce: &str) -> Result<Claims, OidcError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| OidcError::IdToken(e.to_string()))?;
     // Only asymmetric signatures: "none" and HMAC (keyed with a public value) are refused.
     if !matches!(
         header.alg,
@@ -127,31 +116,21 @@ pub fn validate_id_token(
             | Algorithm::ES384
             | Algorithm::EdDSA
     ) {
-        return Err(OidcError::IdToken(format!(
-            "algorithm {:?} is not accepted",
-            header.alg
-        )));
+        return Err(OidcError::IdToken(format!("algorithm {:?} is not accepted", header.alg)));
     }
     let jwk = match &header.kid {
         Some(kid) => keys.find(kid),
         None if keys.keys.len() == 1 => keys.keys.first(),
         None => None,
     }
-    .ok_or_else(|| {
-        OidcError::IdToken(format!(
-            "no key with id {:?} in the provider's JWKS",
-            header.kid
-        ))
-    })?;
-    let key =
-        DecodingKey::from_jwk(jwk).map_err(|e| OidcError::IdToken(format!("unusable key: {e}")))?;
+    .ok_or_else(|| OidcError::IdToken(format!("no key with id {:?} in the provider's JWKS", header.kid)))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| OidcError::IdToken(format!("unusable key: {e}")))?;
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 60;
-    let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-        .map_err(|e| OidcError::IdToken(e.to_string()))?;
+    let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| OidcError::IdToken(e.to_string()))?;
     if data.claims.nonce.as_deref() != Some(nonce) {
         return Err(OidcError::Nonce);
     }
@@ -160,38 +139,19 @@ pub fn validate_id_token(
 
 impl OidcClient {
     pub fn new(config: OidcConfig, base_url: &str, http: reqwest::Client) -> Self {
-        OidcClient {
-            config,
-            redirect_url: format!("{base_url}/auth/oidc/callback"),
-            http,
-            cache: RwLock::new(None),
-        }
+        OidcClient { config, redirect_url: format!("{base_url}/auth/oidc/callback"), http, cache: RwLock::new(None) }
     }
 
     pub fn label(&self) -> &str {
         &self.config.label
     }
 
-    async fn fetch_json<T: serde::de::DeserializeOwned>(
-        &self,
-        what: &'static str,
-        url: &str,
-    ) -> Result<T, OidcError> {
-        let res = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| OidcError::Fetch(what, describe(&e)))?;
+    async fn fetch_json<T: serde::de::DeserializeOwned>(&self, what: &'static str, url: &str) -> Result<T, OidcError> {
+        let res = self.http.get(url).send().await.map_err(|e| OidcError::Fetch(what, describe(&e)))?;
         if !res.status().is_success() {
-            return Err(OidcError::Fetch(
-                what,
-                format!("{url} answered {}", res.status()),
-            ));
+            return Err(OidcError::Fetch(what, format!("{url} answered {}", res.status())));
         }
-        res.json()
-            .await
-            .map_err(|e| OidcError::Fetch(what, format!("{url}: {e}")))
+        res.json().await.map_err(|e| OidcError::Fetch(what, format!("{url}: {e}")))
     }
 
     /// Discovery and keys, from the cache or fetched anew.
@@ -203,20 +163,12 @@ impl OidcClient {
                 }
             }
         }
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            self.config.issuer_url
-        );
+        let url = format!("{}/.well-known/openid-configuration", self.config.issuer_url);
         let discovery: Discovery = self.fetch_json("discovery document", &url).await?;
         if discovery.issuer.trim_end_matches('/') != self.config.issuer_url {
-            return Err(OidcError::IssuerMismatch {
-                expected: self.config.issuer_url.clone(),
-                found: discovery.issuer,
-            });
+            return Err(OidcError::IssuerMismatch { expected: self.config.issuer_url.clone(), found: discovery.issuer });
         }
-        let keys: JwkSet = self
-            .fetch_json("signing keys (JWKS)", &discovery.jwks_uri)
-            .await?;
+        let keys: JwkSet = self.fetch_json("signing keys (JWKS)", &discovery.jwks_uri).await?;
         *self.cache.write().await = Some((Instant::now(), discovery.clone(), keys.clone()));
         Ok((discovery, keys))
     }
@@ -247,21 +199,11 @@ impl OidcClient {
             .add_extra_param("nonce", nonce.clone())
             .set_pkce_challenge(challenge)
             .url();
-        Ok((
-            url.to_string(),
-            state.secret().clone(),
-            verifier.secret().clone(),
-            nonce,
-        ))
+        Ok((url.to_string(), state.secret().clone(), verifier.secret().clone(), nonce))
     }
 
     /// Exchanges the code, validates the ID token, and reads the identity.
-    pub async fn identity(
-        &self,
-        code: &str,
-        pkce_verifier: &str,
-        nonce: &str,
-    ) -> Result<Identity, OidcError> {
+    pub async fn identity(&self, code: &str, pkce_verifier: &str, nonce: &str) -> Result<Identity, OidcError> {
         let (discovery, mut keys) = self.provider(false).await?;
         let token = self
             .client(&discovery)?
@@ -270,30 +212,14 @@ impl OidcClient {
             .request_async(&self.http)
             .await
             .map_err(|e| OidcError::Exchange(describe(&e)))?;
-        let id_token = token
-            .extra_fields()
-            .id_token
-            .clone()
-            .ok_or(OidcError::NoIdToken)?;
+        let id_token = token.extra_fields().id_token.clone().ok_or(OidcError::NoIdToken)?;
         // A key id we do not know yet: the provider may have rotated its keys.
-        let kid = jsonwebtoken::decode_header(&id_token)
-            .ok()
-            .and_then(|h| h.kid);
+        let kid = jsonwebtoken::decode_header(&id_token).ok().and_then(|h| h.kid);
         if kid.as_deref().is_some_and(|k| keys.find(k).is_none()) {
             keys = self.provider(true).await?.1;
         }
-        let claims = validate_id_token(
-            &id_token,
-            &keys,
-            &discovery.issuer,
-            &self.config.client_id,
-            nonce,
-        )?;
-        let (mut email, mut verified, mut name) = (
-            claims.email.clone(),
-            claims.email_verified,
-            claims.name.clone(),
-        );
+        let claims = validate_id_token(&id_token, &keys, &discovery.issuer, &self.config.client_id, nonce)?;
+        let (mut email, mut verified, mut name) = (claims.email.clone(), claims.email_verified, claims.name.clone());
         if email.is_none() {
             if let Some(url) = &discovery.userinfo_endpoint {
                 let info: UserInfo = self
@@ -315,11 +241,8 @@ impl OidcClient {
         }
         // The address is matched against invitations, so it must be verified;
         // providers that never say (Entra ID) need OIDC_TRUST_UNVERIFIED_EMAIL.
-        let trusted =
-            verified == Some(true) || (verified.is_none() && self.config.trust_unverified_email);
-        let email = email
-            .filter(|_| trusted)
-            .ok_or(OidcError::NoVerifiedEmail)?;
+        let trusted = verified == Some(true) || (verified.is_none() && self.config.trust_unverified_email);
+        let email = email.filter(|_| trusted).ok_or(OidcError::NoVerifiedEmail)?;
         Ok(Identity {
             provider: "oidc".into(),
             subject: format!("{}|{}", discovery.issuer, claims.sub),
@@ -368,38 +291,12 @@ mod tests {
         // (case, token, expected: Ok(sub) or a part of the error)
         let cases: Vec<(&str, String, Result<&str, &str>)> = vec![
             ("valid", good(claims(|_| {})), Ok("u1")),
-            (
-                "aud as a list",
-                good(claims(|c| {
-                    c["aud"] = serde_json::json!(["other", "tracker"])
-                })),
-                Ok("u1"),
-            ),
-            (
-                "no kid, one key",
-                token(claims(|_| {}), None, Algorithm::RS256),
-                Ok("u1"),
-            ),
-            (
-                "wrong issuer",
-                good(claims(|c| c["iss"] = "https://evil.example".into())),
-                Err("Issuer"),
-            ),
-            (
-                "wrong audience",
-                good(claims(|c| c["aud"] = "someone-else".into())),
-                Err("Audience"),
-            ),
-            (
-                "expired",
-                good(claims(|c| c["exp"] = (now - 3600).into())),
-                Err("Expired"),
-            ),
-            (
-                "wrong nonce",
-                good(claims(|c| c["nonce"] = "tampered".into())),
-                Err("nonce"),
-            ),
+            ("aud as a list", good(claims(|c| c["aud"] = serde_json::json!(["other", "tracker"]))), Ok("u1")),
+            ("no kid, one key", token(claims(|_| {}), None, Algorithm::RS256), Ok("u1")),
+            ("wrong issuer", good(claims(|c| c["iss"] = "https://evil.example".into())), Err("Issuer")),
+            ("wrong audience", good(claims(|c| c["aud"] = "someone-else".into())), Err("Audience")),
+            ("expired", good(claims(|c| c["exp"] = (now - 3600).into())), Err("Expired")),
+            ("wrong nonce", good(claims(|c| c["nonce"] = "tampered".into())), Err("nonce")),
             (
                 "no nonce",
                 good(claims(|c| {
@@ -407,16 +304,8 @@ mod tests {
                 })),
                 Err("nonce"),
             ),
-            (
-                "unknown key id",
-                token(claims(|_| {}), Some("other-key"), Algorithm::RS256),
-                Err("no key"),
-            ),
-            (
-                "HMAC refused",
-                token(claims(|_| {}), Some("test-key"), Algorithm::HS256),
-                Err("not accepted"),
-            ),
+            ("unknown key id", token(claims(|_| {}), Some("other-key"), Algorithm::RS256), Err("no key")),
+            ("HMAC refused", token(claims(|_| {}), Some("test-key"), Algorithm::HS256), Err("not accepted")),
             ("garbage", "not.a.jwt".to_string(), Err("ID token rejected")),
         ];
         for (case, t, expected) in cases {
@@ -436,16 +325,8 @@ mod tests {
         let keys: JwkSet = serde_json::from_str(JWKS).unwrap();
         let t = token(claims(|_| {}), Some("test-key"), Algorithm::RS256);
         let (head, _) = t.rsplit_once('.').unwrap();
-        let forged_body = token(
-            claims(|c| c["sub"] = "admin".into()),
-            Some("test-key"),
-            Algorithm::RS256,
-        );
-        let forged = format!(
-            "{}.{}",
-            forged_body.rsplit_once('.').unwrap().0,
-            t.rsplit_once('.').unwrap().1
-        );
+        let forged_body = token(claims(|c| c["sub"] = "admin".into()), Some("test-key"), Algorithm::RS256);
+        let forged = format!("{}.{}", forged_body.rsplit_once('.').unwrap().0, t.rsplit_once('.').unwrap().1);
         assert!(head.len() > 10);
         assert!(validate_id_token(&forged, &keys, ISSUER, "tracker", "n-123").is_err());
     }

@@ -20,10 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/{provider}/start", get(start))
         .route("/auth/{provider}/callback", get(callback))
-        .route(
-            "/auth/bootstrap/{token}",
-            get(bootstrap_page).post(bootstrap_sign_in),
-        )
+        .route("/auth/bootstrap/{token}", get(bootstrap_page).post(bootstrap_sign_in))
         .route("/auth/demo", post(demo_sign_in))
         .route("/auth/sign-out", post(sign_out))
 }
@@ -48,12 +45,7 @@ struct CallbackQuery {
 
 /// A page for people, with a link back to sign-in.
 fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let html = format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{t} · Integration Tracker</title><link rel="stylesheet" href="/pkg/app.css"></head>
@@ -75,13 +67,8 @@ async fn rate_limited(state: &AppState, client: &SocketAddr) -> Option<Response>
         Ok(true) => None,
         Ok(false) => {
             tracing::warn!(client = %client.ip(), "sign-in rate limit reached");
-            let mut res = message_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-in attempts",
-                "Please wait a minute and try again.",
-            );
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+            let mut res = message_page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts", "Please wait a minute and try again.");
+            res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
             Some(res)
         }
         Err(e) => Some(e.into_response()),
@@ -100,35 +87,14 @@ async fn start(
     let auth = &state.auth;
     let started = match provider.as_str() {
         "github" => match &auth.github {
-            Some(gh) => gh
-                .authorize_url()
-                .map(|(url, st, verifier)| (url, st, verifier, String::new()))
-                .map_err(|e| e.to_string()),
-            None => {
-                return message_page(
-                    StatusCode::NOT_FOUND,
-                    "Not available",
-                    "Sign-in with GitHub is not configured here.",
-                )
-            }
+            Some(gh) => gh.authorize_url().map(|(url, st, verifier)| (url, st, verifier, String::new())).map_err(|e| e.to_string()),
+            None => return message_page(StatusCode::NOT_FOUND, "Not available", "Sign-in with GitHub is not configured here."),
         },
         "oidc" => match &auth.oidc {
             Some(oidc) => oidc.authorize_url().await.map_err(|e| e.to_string()),
-            None => {
-                return message_page(
-                    StatusCode::NOT_FOUND,
-                    "Not available",
-                    "Single sign-on is not configured here.",
-                )
-            }
+            None => return message_page(StatusCode::NOT_FOUND, "Not available", "Single sign-on is not configured here."),
         },
-        _ => {
-            return message_page(
-                StatusCode::NOT_FOUND,
-                "Not available",
-                "There is no such sign-in provider.",
-            )
-        }
+        _ => return message_page(StatusCode::NOT_FOUND, "Not available", "There is no such sign-in provider."),
     };
     let (url, oauth_state, verifier, nonce) = match started {
         Ok(s) => s,
@@ -155,15 +121,7 @@ async fn start(
         return app::error::AppError::from(e).into_response();
     }
     let mut res = Redirect::to(&url).into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        auth.cookie(
-            OAUTH_COOKIE,
-            &oauth_state,
-            "/auth",
-            Some(STATE_TTL_MINUTES * 60),
-        ),
-    );
+    res.headers_mut().append(header::SET_COOKIE, auth.cookie(OAUTH_COOKIE, &oauth_state, "/auth", Some(STATE_TTL_MINUTES * 60)));
     res
 }
 
@@ -185,55 +143,30 @@ async fn callback(
         res
     };
     if let Some(error) = q.error {
-        tracing::info!(
-            provider,
-            error,
-            description = q.error_description,
-            "the provider ended the sign-in"
-        );
-        return fail(
-            "Sign-in cancelled",
-            "The identity provider did not complete the sign-in. You can try again.",
-        );
+        tracing::info!(provider, error, description = q.error_description, "the provider ended the sign-in");
+        return fail("Sign-in cancelled", "The identity provider did not complete the sign-in. You can try again.");
     }
     let (Some(code), Some(returned_state)) = (q.code, q.state) else {
-        return fail(
-            "Sign-in failed",
-            "The provider's answer was incomplete. Please start again.",
-        );
+        return fail("Sign-in failed", "The provider's answer was incomplete. Please start again.");
     };
     // The state must be the one this browser started with, and still pending.
     if super::cookie(&headers, OAUTH_COOKIE).as_deref() != Some(returned_state.as_str()) {
-        tracing::warn!(
-            provider,
-            "callback state does not match the browser's cookie"
-        );
+        tracing::warn!(provider, "callback state does not match the browser's cookie");
         return fail("Sign-in failed", "This sign-in was not started in this browser, or it took too long. Please start again.");
     }
     let now = Utc::now();
     let pending = match store::take_oauth_state(&state.db, &returned_state, now).await {
         Ok(Some(p)) if p.provider == provider => p,
-        Ok(_) => {
-            return fail(
-                "Sign-in failed",
-                "This sign-in has expired or was already used. Please start again.",
-            )
-        }
+        Ok(_) => return fail("Sign-in failed", "This sign-in has expired or was already used. Please start again."),
         Err(e) => return app::error::AppError::from(e).into_response(),
     };
     let identity = match provider.as_str() {
         "github" => match &auth.github {
-            Some(gh) => gh
-                .identity(&code, &pending.pkce_verifier)
-                .await
-                .map_err(|e| e.to_string()),
+            Some(gh) => gh.identity(&code, &pending.pkce_verifier).await.map_err(|e| e.to_string()),
             None => Err("GitHub sign-in is not configured".to_string()),
         },
         "oidc" => match &auth.oidc {
-            Some(oidc) => oidc
-                .identity(&code, &pending.pkce_verifier, &pending.nonce)
-                .await
-                .map_err(|e| e.to_string()),
+            Some(oidc) => oidc.identity(&code, &pending.pkce_verifier, &pending.nonce).await.map_err(|e| e.to_string()),
             None => Err("OIDC sign-in is not configured".to_string()),
         },
         _ => Err("unknown provider".to_string()),
@@ -242,28 +175,13 @@ async fn callback(
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(provider, error = e, "sign-in refused");
-            return fail(
-                "Sign-in failed",
-                &format!("We could not confirm who you are: {e}."),
-            );
+            return fail("Sign-in failed", &format!("We could not confirm who you are: {e}."));
         }
     };
-    let user_id = match sign_in::resolve(
-        &state.db,
-        &identity,
-        pending.invitation_hash.as_deref(),
-        now,
-    )
-    .await
-    {
+    let user_id = match sign_in::resolve(&state.db, &identity, pending.invitation_hash.as_deref(), now).await {
         Ok(Ok(id)) => id,
         Ok(Err(reason)) => {
-            tracing::info!(
-                provider,
-                email = identity.email,
-                reason = reason.key(),
-                "signed in at the provider but refused here"
-            );
+            tracing::info!(provider, email = identity.email, reason = reason.key(), "signed in at the provider but refused here");
             let mut res = refused(reason);
             res.headers_mut().append(header::SET_COOKIE, clear);
             return res;
@@ -287,12 +205,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, user_id: i64, next: &s
         Ok(secret) => {
             let mut res = Redirect::to(next).into_response();
             let max_age = state.auth.config.policy.session_absolute.num_seconds();
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                state
-                    .auth
-                    .cookie(SESSION_COOKIE, &secret, "/", Some(max_age)),
-            );
+            res.headers_mut().append(header::SET_COOKIE, state.auth.cookie(SESSION_COOKIE, &secret, "/", Some(max_age)));
             res
         }
         Err(e) => e.into_response(),
@@ -307,11 +220,7 @@ async fn bootstrap_page(State(state): State<AppState>, Path(token): Path<String>
         Ok(Some((_, expires, None))) if expires > Utc::now()
     );
     if !valid {
-        return message_page(
-            StatusCode::GONE,
-            "Link expired",
-            Refusal::LinkExpired.message(),
-        );
+        return message_page(StatusCode::GONE, "Link expired", Refusal::LinkExpired.message());
     }
     let email = &state.auth.config.bootstrap_admin_email;
     let html = format!(
@@ -335,20 +244,9 @@ async fn bootstrap_sign_in(
     if let Some(res) = rate_limited(&state, &client).await {
         return res;
     }
-    match sign_in::use_bootstrap_link(
-        &state.db,
-        &token,
-        &state.auth.config.bootstrap_admin_email,
-        Utc::now(),
-    )
-    .await
-    {
+    match sign_in::use_bootstrap_link(&state.db, &token, &state.auth.config.bootstrap_admin_email, Utc::now()).await {
         Ok(Ok(user_id)) => signed_in(&state, &headers, user_id, "/").await,
-        Ok(Err(_)) => message_page(
-            StatusCode::GONE,
-            "Link expired",
-            Refusal::LinkExpired.message(),
-        ),
+        Ok(Err(_)) => message_page(StatusCode::GONE, "Link expired", Refusal::LinkExpired.message()),
         Err(e) => e.into_response(),
     }
 }
@@ -358,25 +256,13 @@ struct DemoForm {
     user_id: i64,
 }
 
-async fn demo_sign_in(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<DemoForm>,
-) -> Response {
+async fn demo_sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<DemoForm>) -> Response {
     if !state.auth.demo_allowed {
-        return message_page(
-            StatusCode::NOT_FOUND,
-            "Not available",
-            "Demo sign-in is only offered on a local demo server.",
-        );
+        return message_page(StatusCode::NOT_FOUND, "Not available", "Demo sign-in is only offered on a local demo server.");
     }
     match sign_in::demo_user(&state.db, form.user_id).await {
         Ok(Some(id)) => signed_in(&state, &headers, id, "/").await,
-        Ok(None) => message_page(
-            StatusCode::NOT_FOUND,
-            "Not available",
-            "There is no such demo account.",
-        ),
+        Ok(None) => message_page(StatusCode::NOT_FOUND, "Not available", "There is no such demo account."),
         Err(e) => e.into_response(),
     }
 }
@@ -388,9 +274,6 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
         }
     }
     let mut res = Redirect::to(&format!("/sign-in?signed_out={}", encode("1"))).into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        state.auth.clear_cookie(SESSION_COOKIE, "/"),
-    );
+    res.headers_mut().append(header::SET_COOKIE, state.auth.clear_cookie(SESSION_COOKIE, "/"));
     res
 }

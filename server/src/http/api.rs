@@ -39,11 +39,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_partners, create_partner))
         .routes(routes!(get_partner, replace_partner, patch_partner))
         .routes(routes!(list_integrations, create_integration))
-        .routes(routes!(
-            get_integration,
-            replace_integration,
-            patch_integration
-        ))
+        .routes(routes!(get_integration, replace_integration, patch_integration))
         .routes(routes!(get_pipeline))
         .routes(routes!(act_on_task))
         .routes(routes!(reopen_stage))
@@ -52,9 +48,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(search_audit))
         .routes(routes!(export_audit))
         .routes(routes!(openapi));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", v1)
-        .split_for_parts()
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 
 pub fn router() -> Router<AppState> {
@@ -82,10 +76,7 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
-        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-            "token",
-            Vec::<String>::new(),
-        )]);
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("token", Vec::<String>::new())]);
     }
 }
 
@@ -136,33 +127,24 @@ type ApiResult<T> = Result<T, AppError>;
 
 /// 201 with a `Location` header pointing at the new resource.
 fn created<T: Serialize>(location: String, body: T) -> impl IntoResponse {
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
+    (StatusCode::CREATED, [(header::LOCATION, location)], Json(body))
 }
 
 /// Applies a JSON merge (top-level keys) of `patch` onto `current`.
 fn merge<T: Serialize + DeserializeOwned>(current: &T, patch: serde_json::Value) -> ApiResult<T> {
     let serde_json::Value::Object(changes) = patch else {
-        return Err(AppError::BadRequest(
-            "a PATCH body must be a JSON object".into(),
-        ));
+        return Err(AppError::BadRequest("a PATCH body must be a JSON object".into()));
     };
     let mut value = serde_json::to_value(current).map_err(|_| AppError::Internal)?;
     if let serde_json::Value::Object(fields) = &mut value {
         fields.extend(changes);
     }
-    serde_json::from_value(value).map_err(|e| AppError::Validation {
-        message: format!("the JSON does not fit: {e}"),
-        fields: Default::default(),
-    })
+    serde_json::from_value(value)
+        .map_err(|e| AppError::Validation { message: format!("the JSON does not fit: {e}"), fields: Default::default() })
 }
 
 fn integration_id(raw: &str) -> ApiResult<i64> {
-    raw.parse()
-        .map_err(|_| AppError::NotFound(format!("integration {raw}")))
+    raw.parse().map_err(|_| AppError::NotFound(format!("integration {raw}")))
 }
 
 #[utoipa::path(get, path = "/partners", tag = "partners",
@@ -185,11 +167,7 @@ async fn list_partners(
 #[utoipa::path(get, path = "/partners/{slug}", tag = "partners",
     params(("slug" = String, Path)),
     responses((status = 200, body = Partner), (status = 404, body = ErrorBody)))]
-async fn get_partner(
-    State(db): State<Db>,
-    SignedIn(caller): SignedIn,
-    Path(slug): Path<String>,
-) -> ApiResult<Json<Partner>> {
+async fn get_partner(State(db): State<Db>, SignedIn(caller): SignedIn, Path(slug): Path<String>) -> ApiResult<Json<Partner>> {
     Ok(Json(partners::get(&db, &caller, &slug).await?))
 }
 
@@ -201,10 +179,7 @@ async fn create_partner(
     ApiJson(input): ApiJson<PartnerInput>,
 ) -> ApiResult<impl IntoResponse> {
     let partner = partners::create(&db, &caller, &input).await?;
-    Ok(created(
-        format!("/api/v1/partners/{}", partner.slug),
-        partner,
-    ))
+    Ok(created(format!("/api/v1/partners/{}", partner.slug), partner))
 }
 
 #[utoipa::path(put, path = "/partners/{slug}", tag = "partners", request_body = PartnerInput,
@@ -256,14 +231,8 @@ async fn list_integrations(
 #[utoipa::path(get, path = "/integrations/{id}", tag = "integrations",
     params(("id" = i64, Path)),
     responses((status = 200, body = Integration), (status = 404, body = ErrorBody)))]
-async fn get_integration(
-    State(db): State<Db>,
-    SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Integration>> {
-    Ok(Json(
-        integrations::get(&db, &caller, integration_id(&id)?).await?,
-    ))
+async fn get_integration(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
+    Ok(Json(integrations::get(&db, &caller, integration_id(&id)?).await?))
 }
 
 #[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = IntegrationInput,
@@ -274,10 +243,7 @@ async fn create_integration(
     ApiJson(input): ApiJson<IntegrationInput>,
 ) -> ApiResult<impl IntoResponse> {
     let integration = integrations::create(&db, &caller, &input).await?;
-    Ok(created(
-        format!("/api/v1/integrations/{}", integration.id),
-        integration,
-    ))
+    Ok(created(format!("/api/v1/integrations/{}", integration.id), integration))
 }
 
 #[utoipa::path(put, path = "/integrations/{id}", tag = "integrations", request_body = IntegrationInput,
@@ -289,9 +255,7 @@ async fn replace_integration(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<IntegrationInput>,
 ) -> ApiResult<Json<Integration>> {
-    Ok(Json(
-        integrations::update(&db, &caller, integration_id(&id)?, &input).await?,
-    ))
+    Ok(Json(integrations::update(&db, &caller, integration_id(&id)?, &input).await?))
 }
 
 /// Changes only the fields given.
@@ -315,14 +279,8 @@ async fn patch_integration(
 #[utoipa::path(get, path = "/integrations/{id}/pipeline", tag = "pipeline",
     params(("id" = i64, Path)),
     responses((status = 200, description = "The pipeline: {integration_id, current, stages: [{stage, status, tasks: [...]}]}"), (status = 404, body = ErrorBody)))]
-async fn get_pipeline(
-    State(db): State<Db>,
-    SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Pipeline>> {
-    Ok(Json(
-        pipeline::get(&db, &caller, integration_id(&id)?).await?,
-    ))
+async fn get_pipeline(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<Json<Pipeline>> {
+    Ok(Json(pipeline::get(&db, &caller, integration_id(&id)?).await?))
 }
 
 /// Reports a task done with evidence (partner members, reviewers), or
@@ -338,12 +296,8 @@ async fn act_on_task(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<TaskInput>,
 ) -> ApiResult<Json<Pipeline>> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| AppError::NotFound(format!("task {id}")))?;
-    Ok(Json(
-        pipeline::act(&db, &caller, id, &input, chrono::Utc::now()).await?,
-    ))
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("task {id}")))?;
+    Ok(Json(pipeline::act(&db, &caller, id, &input, chrono::Utc::now()).await?))
 }
 
 /// Why a stage is reopened.
@@ -364,17 +318,7 @@ async fn reopen_stage(
     Path((id, stage)): Path<(String, String)>,
     ApiJson(input): ApiJson<ReopenInput>,
 ) -> ApiResult<Json<Pipeline>> {
-    Ok(Json(
-        pipeline::reopen(
-            &db,
-            &caller,
-            integration_id(&id)?,
-            &stage,
-            &input.reason,
-            chrono::Utc::now(),
-        )
-        .await?,
-    ))
+    Ok(Json(pipeline::reopen(&db, &caller, integration_id(&id)?, &stage, &input.reason, chrono::Utc::now()).await?))
 }
 
 /// Which page of a timeline.
@@ -395,9 +339,7 @@ async fn integration_audit(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Record>>> {
-    Ok(Json(
-        audit::for_integration(&db, &caller, integration_id(&id)?, q.page).await?,
-    ))
+    Ok(Json(audit::for_integration(&db, &caller, integration_id(&id)?, q.page).await?))
 }
 
 /// The partner's audit records and those of its integrations, newest first.
@@ -473,10 +415,7 @@ async fn export_audit(
                     let last = records.last().map(|r| r.id);
                     let text: String = records.iter().map(audit_csv_row).collect();
                     let finished = (records.len() as i64) < CHUNK;
-                    Some((
-                        Ok::<_, std::io::Error>(text),
-                        (last.unwrap_or(0), finished || last.is_none()),
-                    ))
+                    Some((Ok::<_, std::io::Error>(text), (last.unwrap_or(0), finished || last.is_none())))
                 }
                 Err(e) => {
                     // Headers are gone: all we can do is cut the body short.
@@ -486,16 +425,12 @@ async fn export_audit(
             }
         }
     });
-    let body =
-        futures::StreamExt::chain(futures::stream::once(async move { Ok(header_row) }), chunks);
+    let body = futures::StreamExt::chain(futures::stream::once(async move { Ok(header_row) }), chunks);
     let date = chrono::Utc::now().format("%Y-%m-%d");
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"audit-{date}.csv\""),
-            ),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"audit-{date}.csv\"")),
         ],
         axum::body::Body::from_stream(body),
     ))
@@ -505,14 +440,7 @@ fn audit_csv_row(r: &Record) -> String {
     let changes: Vec<String> = r
         .changes
         .iter()
-        .map(|c| {
-            format!(
-                "{}: {} → {}",
-                c.field,
-                c.before.as_deref().unwrap_or("∅"),
-                c.after.as_deref().unwrap_or("∅")
-            )
-        })
+        .map(|c| format!("{}: {} → {}", c.field, c.before.as_deref().unwrap_or("∅"), c.after.as_deref().unwrap_or("∅")))
         .collect();
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     super::csv::row(&[

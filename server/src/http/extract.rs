@@ -21,17 +21,13 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::JsonDataError(e)) => Err(AppError::Validation {
-                message: format!("the JSON does not fit: {}", e.body_text()),
-                fields: Default::default(),
-            }),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::BadRequest(
-                "send the body as JSON with Content-Type: application/json".into(),
-            )),
-            Err(e) => Err(AppError::BadRequest(format!(
-                "the body is not valid JSON: {}",
-                e.body_text()
-            ))),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(AppError::Validation { message: format!("the JSON does not fit: {}", e.body_text()), fields: Default::default() })
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(AppError::BadRequest("send the body as JSON with Content-Type: application/json".into()))
+            }
+            Err(e) => Err(AppError::BadRequest(format!("the body is not valid JSON: {}", e.body_text()))),
         }
     }
 }

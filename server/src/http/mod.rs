@@ -32,8 +32,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// renders a page can leave that page waiting forever (leptos issue #4773);
 /// the test suite runs many servers in one process.
 pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
-    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
-        std::sync::OnceLock::new();
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
@@ -46,17 +45,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::routes::router())
         .merge(api::router())
         // Unknown API paths get a JSON 404, not the server-function handler's text.
-        .route(
-            "/api/v1/{*rest}",
-            any(|| async { app::error::AppError::NotFound("API route".into()) }),
-        )
+        .route("/api/v1/{*rest}", any(|| async { app::error::AppError::NotFound("API route".into()) }))
         .route("/api/{*fn_name}", any(server_fn))
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::authenticate,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -67,16 +60,10 @@ pub fn router(state: AppState) -> Router {
 /// 200 when the database answers, 503 when it does not.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match state.db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "ok", "database": state.db.backend()})),
-        ),
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok", "database": state.db.backend()}))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "database": state.db.backend()})),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable", "database": state.db.backend()})))
         }
     }
 }
@@ -102,8 +89,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
         provide_context(policy.clone());
         provide_context(base_url.clone());
         provide_context(options.clone());
-        let nonce = use_context::<axum::http::request::Parts>()
-            .and_then(|p| p.extensions.get::<security::CspNonce>().cloned());
+        let nonce = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<security::CspNonce>().cloned());
         if let Some(nonce) = nonce {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0));
         }

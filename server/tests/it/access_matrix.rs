@@ -66,12 +66,8 @@ impl World {
     async fn new(backend: Backend) -> Self {
         let app = spawn_app(backend).await;
         for (name, ns) in [("Alpha Works", "alpha"), (BRAVO_NAME, "bravo")] {
-            let (s, b) = app
-                .post_json(
-                    "/api/v1/partners",
-                    &json!({"name": name, "kind": "infrastructure", "registry_namespace": ns}),
-                )
-                .await;
+            let (s, b) =
+                app.post_json("/api/v1/partners", &json!({"name": name, "kind": "infrastructure", "registry_namespace": ns})).await;
             assert_eq!(s, 201, "{b}");
         }
         let mut ids = Vec::new();
@@ -82,47 +78,17 @@ impl World {
             assert_eq!(s, 201, "{b}");
             ids.push(b["id"].as_i64().unwrap());
         }
-        let (_, member) = app
-            .client_as("member@alpha.example", Role::Partner, Some(ALPHA))
-            .await;
-        let (_, viewer) = app
-            .client_as("viewer@staff.example", Role::Viewer, None)
-            .await;
-        let (_, reviewer) = app
-            .client_as("reviewer@staff.example", Role::Reviewer, None)
-            .await;
-        let target_user = app
-            .user(
-                "target@staff.example",
-                Role::Viewer,
-                None,
-                UserStatus::Active,
-            )
-            .await;
-        let invited_user = app
-            .user(
-                "invited@staff.example",
-                Role::Viewer,
-                None,
-                UserStatus::Invited,
-            )
-            .await;
+        let (_, member) = app.client_as("member@alpha.example", Role::Partner, Some(ALPHA)).await;
+        let (_, viewer) = app.client_as("viewer@staff.example", Role::Viewer, None).await;
+        let (_, reviewer) = app.client_as("reviewer@staff.example", Role::Reviewer, None).await;
+        let target_user = app.user("target@staff.example", Role::Viewer, None, UserStatus::Active).await;
+        let invited_user = app.user("invited@staff.example", Role::Viewer, None, UserStatus::Invited).await;
         let admin = app.client.clone();
-        let (_, pipeline) = app
-            .get_json(&format!("/api/v1/integrations/{}/pipeline", ids[1]))
-            .await;
-        let bravo_task = pipeline["stages"][0]["tasks"][0]["id"]
-            .as_i64()
-            .expect("a task");
+        let (_, pipeline) = app.get_json(&format!("/api/v1/integrations/{}/pipeline", ids[1])).await;
+        let bravo_task = pipeline["stages"][0]["tasks"][0]["id"].as_i64().expect("a task");
         World {
             bravo_task,
-            callers: vec![
-                ("anonymous", app.anonymous()),
-                ("member", member),
-                ("viewer", viewer),
-                ("reviewer", reviewer),
-                ("admin", admin),
-            ],
+            callers: vec![("anonymous", app.anonymous()), ("member", member), ("viewer", viewer), ("reviewer", reviewer), ("admin", admin)],
             app,
             alpha_integration: ids[0],
             bravo_integration: ids[1],
@@ -149,127 +115,41 @@ impl World {
             404 => NotFound,
             422 => Invalid,
             409 => Conflict,
-            _ => panic!(
-                "{label} as {}: unexpected {status}: {body}",
-                self.callers[who].0
-            ),
+            _ => panic!("{label} as {}: unexpected {status}: {body}", self.callers[who].0),
         };
-        assert_eq!(
-            got, want,
-            "{label} as {}: {status} {body}",
-            self.callers[who].0
-        );
+        assert_eq!(got, want, "{label} as {}: {status} {body}", self.callers[who].0);
         if self.callers[who].0 == "member" {
-            assert!(
-                !body.contains(BRAVO_NAME),
-                "{label}: a member of Alpha saw Bravo: {body}"
-            );
+            assert!(!body.contains(BRAVO_NAME), "{label}: a member of Alpha saw Bravo: {body}");
         }
     }
 }
 
 /// API cases: (method, documented path, concrete path, body, expectations).
-fn api_cases(
-    w: &World,
-) -> Vec<(
-    &'static str,
-    &'static str,
-    String,
-    Option<serde_json::Value>,
-    Row,
-)> {
+fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde_json::Value>, Row)> {
     let ib = w.bravo_integration;
     let ia = w.alpha_integration;
     let n = w.unique();
     let partner_body = json!({"name": BRAVO_NAME, "slug": BRAVO, "kind": "infrastructure", "registry_namespace": "bravo"});
     let integration = |partner: &str, address: String| json!({"kind": "provider", "name": "Gadget", "partner": partner, "source_address": address, "tier": "community", "stage": "prepare", "categories": ["Networking"]});
     vec![
-        (
-            "GET",
-            "/api/v1/openapi.json",
-            "/api/v1/openapi.json".into(),
-            None,
-            READ,
-        ),
-        (
-            "GET",
-            "/api/v1/partners",
-            "/api/v1/partners".into(),
-            None,
-            READ,
-        ),
-        (
-            "POST",
-            "/api/v1/partners",
-            "/api/v1/partners".into(),
-            Some(json!({"name": format!("New {n}"), "kind": "workflow"})),
-            STAFF_WRITE,
-        ),
-        (
-            "GET",
-            "/api/v1/partners/{slug}",
-            format!("/api/v1/partners/{BRAVO}"),
-            None,
-            HIDDEN_READ,
-        ),
-        (
-            "GET",
-            "/api/v1/partners/{slug}",
-            format!("/api/v1/partners/{ALPHA}"),
-            None,
-            READ,
-        ),
-        (
-            "PUT",
-            "/api/v1/partners/{slug}",
-            format!("/api/v1/partners/{BRAVO}"),
-            Some(partner_body.clone()),
-            HIDDEN_WRITE,
-        ),
+        ("GET", "/api/v1/openapi.json", "/api/v1/openapi.json".into(), None, READ),
+        ("GET", "/api/v1/partners", "/api/v1/partners".into(), None, READ),
+        ("POST", "/api/v1/partners", "/api/v1/partners".into(), Some(json!({"name": format!("New {n}"), "kind": "workflow"})), STAFF_WRITE),
+        ("GET", "/api/v1/partners/{slug}", format!("/api/v1/partners/{BRAVO}"), None, HIDDEN_READ),
+        ("GET", "/api/v1/partners/{slug}", format!("/api/v1/partners/{ALPHA}"), None, READ),
+        ("PUT", "/api/v1/partners/{slug}", format!("/api/v1/partners/{BRAVO}"), Some(partner_body.clone()), HIDDEN_WRITE),
         (
             "PUT",
             "/api/v1/partners/{slug}",
             format!("/api/v1/partners/{ALPHA}"),
-            Some(
-                json!({"name": "Alpha Works", "kind": "infrastructure", "registry_namespace": "alpha"}),
-            ),
+            Some(json!({"name": "Alpha Works", "kind": "infrastructure", "registry_namespace": "alpha"})),
             MEMBER_STAFF_WRITE_OWN,
         ),
-        (
-            "PATCH",
-            "/api/v1/partners/{slug}",
-            format!("/api/v1/partners/{BRAVO}"),
-            Some(json!({"name": BRAVO_NAME})),
-            HIDDEN_WRITE,
-        ),
-        (
-            "GET",
-            "/api/v1/integrations",
-            "/api/v1/integrations".into(),
-            None,
-            READ,
-        ),
-        (
-            "POST",
-            "/api/v1/integrations",
-            "/api/v1/integrations".into(),
-            Some(integration(BRAVO, format!("bravo/g{n}"))),
-            HIDDEN_CREATE,
-        ),
-        (
-            "POST",
-            "/api/v1/integrations",
-            "/api/v1/integrations".into(),
-            Some(integration(ALPHA, format!("alpha/g{n}"))),
-            MEMBER_WRITE,
-        ),
-        (
-            "GET",
-            "/api/v1/integrations/{id}",
-            format!("/api/v1/integrations/{ib}"),
-            None,
-            HIDDEN_READ,
-        ),
+        ("PATCH", "/api/v1/partners/{slug}", format!("/api/v1/partners/{BRAVO}"), Some(json!({"name": BRAVO_NAME})), HIDDEN_WRITE),
+        ("GET", "/api/v1/integrations", "/api/v1/integrations".into(), None, READ),
+        ("POST", "/api/v1/integrations", "/api/v1/integrations".into(), Some(integration(BRAVO, format!("bravo/g{n}"))), HIDDEN_CREATE),
+        ("POST", "/api/v1/integrations", "/api/v1/integrations".into(), Some(integration(ALPHA, format!("alpha/g{n}"))), MEMBER_WRITE),
+        ("GET", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ib}"), None, HIDDEN_READ),
         (
             "PUT",
             "/api/v1/integrations/{id}",
@@ -277,27 +157,9 @@ fn api_cases(
             Some(integration(BRAVO, "bravo/widget".into())),
             HIDDEN_WRITE,
         ),
-        (
-            "PATCH",
-            "/api/v1/integrations/{id}",
-            format!("/api/v1/integrations/{ib}"),
-            Some(json!({"name": "Widget"})),
-            HIDDEN_WRITE,
-        ),
-        (
-            "PATCH",
-            "/api/v1/integrations/{id}",
-            format!("/api/v1/integrations/{ia}"),
-            Some(json!({"name": "Widget"})),
-            MEMBER_WRITE,
-        ),
-        (
-            "GET",
-            "/api/v1/integrations/{id}/pipeline",
-            format!("/api/v1/integrations/{ib}/pipeline"),
-            None,
-            HIDDEN_READ,
-        ),
+        ("PATCH", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ib}"), Some(json!({"name": "Widget"})), HIDDEN_WRITE),
+        ("PATCH", "/api/v1/integrations/{id}", format!("/api/v1/integrations/{ia}"), Some(json!({"name": "Widget"})), MEMBER_WRITE),
+        ("GET", "/api/v1/integrations/{id}/pipeline", format!("/api/v1/integrations/{ib}/pipeline"), None, HIDDEN_READ),
         (
             "POST",
             "/api/v1/tasks/{id}",
@@ -312,53 +174,18 @@ fn api_cases(
             Some(json!({"reason": "matrix"})),
             HIDDEN_REVIEW_REFUSED_BY_RULES,
         ),
-        (
-            "GET",
-            "/api/v1/integrations/{id}/audit",
-            format!("/api/v1/integrations/{ib}/audit"),
-            None,
-            HIDDEN_READ,
-        ),
-        (
-            "GET",
-            "/api/v1/integrations/{id}/audit",
-            format!("/api/v1/integrations/{ia}/audit"),
-            None,
-            READ,
-        ),
-        (
-            "GET",
-            "/api/v1/partners/{slug}/audit",
-            format!("/api/v1/partners/{BRAVO}/audit"),
-            None,
-            HIDDEN_READ,
-        ),
-        (
-            "GET",
-            "/api/v1/audit",
-            "/api/v1/audit?q=bravo".into(),
-            None,
-            ADMIN_ONLY,
-        ),
-        (
-            "GET",
-            "/api/v1/audit/export.csv",
-            "/api/v1/audit/export.csv".into(),
-            None,
-            ADMIN_ONLY,
-        ),
+        ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ib}/audit"), None, HIDDEN_READ),
+        ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ia}/audit"), None, READ),
+        ("GET", "/api/v1/partners/{slug}/audit", format!("/api/v1/partners/{BRAVO}/audit"), None, HIDDEN_READ),
+        ("GET", "/api/v1/audit", "/api/v1/audit?q=bravo".into(), None, ADMIN_ONLY),
+        ("GET", "/api/v1/audit/export.csv", "/api/v1/audit/export.csv".into(), None, ADMIN_ONLY),
     ]
 }
 
 /// Server-function cases: (endpoint under /api/, form fields, expectations).
 fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
     let n = w.unique();
-    let f = |pairs: &[(&str, &str)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>()
-    };
+    let f = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
     let ib = w.bravo_integration.to_string();
     let ia = w.alpha_integration.to_string();
     let target = w.target_user.to_string();
@@ -389,58 +216,22 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
             ]),
             HIDDEN_WRITE,
         ),
-        (
-            "partners/save",
-            f(&[("name", &format!("Fn New {n}")), ("kind", "workflow")]),
-            STAFF_WRITE,
-        ),
+        ("partners/save", f(&[("name", &format!("Fn New {n}")), ("kind", "workflow")]), STAFF_WRITE),
         ("partners/options", vec![], READ),
         ("integrations/list", f(&[("query[page]", "1")]), READ),
         ("integrations/get", f(&[("id", &ib)]), HIDDEN_READ),
-        (
-            "integrations/check-address",
-            f(&[("address", "acme/cloud")]),
-            READ,
-        ),
-        (
-            "integrations/save",
-            integration(&ib, BRAVO, "bravo/widget"),
-            HIDDEN_WRITE,
-        ),
-        (
-            "integrations/save",
-            integration(&ia, ALPHA, "alpha/widget"),
-            MEMBER_WRITE,
-        ),
+        ("integrations/check-address", f(&[("address", "acme/cloud")]), READ),
+        ("integrations/save", integration(&ib, BRAVO, "bravo/widget"), HIDDEN_WRITE),
+        ("integrations/save", integration(&ia, ALPHA, "alpha/widget"), MEMBER_WRITE),
         ("pipeline/get", f(&[("integration_id", &ib)]), HIDDEN_READ),
-        (
-            "pipeline/act",
-            f(&[
-                ("task_id", &w.bravo_task.to_string()),
-                ("action", "report"),
-                ("note", "matrix"),
-            ]),
-            HIDDEN_WRITE,
-        ),
-        (
-            "pipeline/reopen",
-            f(&[
-                ("integration_id", &ib),
-                ("stage", "prepare"),
-                ("reason", "matrix"),
-            ]),
-            HIDDEN_REVIEW_REFUSED_BY_RULES,
-        ),
+        ("pipeline/act", f(&[("task_id", &w.bravo_task.to_string()), ("action", "report"), ("note", "matrix")]), HIDDEN_WRITE),
+        ("pipeline/reopen", f(&[("integration_id", &ib), ("stage", "prepare"), ("reason", "matrix")]), HIDDEN_REVIEW_REFUSED_BY_RULES),
         ("audit/integration", f(&[("id", &ib)]), HIDDEN_READ),
         ("audit/partner", f(&[("slug", BRAVO)]), HIDDEN_READ),
         ("audit/search", f(&[("query[q]", "bravo")]), ADMIN_ONLY),
         ("review/queue", f(&[("mine", "false")]), STAFF_READ),
         ("auth/options", vec![], PUBLIC),
-        (
-            "auth/invitation",
-            f(&[("token", "no-such-invitation")]),
-            PUBLIC,
-        ),
+        ("auth/invitation", f(&[("token", "no-such-invitation")]), PUBLIC),
         ("auth/me", vec![], READ),
         ("dashboard/overview", vec![], READ),
         ("tokens/list", vec![], READ),
@@ -448,25 +239,10 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("tokens/revoke", f(&[("id", "999999")]), OWN_ONLY),
         ("users/list", vec![], ADMIN_ONLY),
         ("users/get", f(&[("id", &target)]), ADMIN_ONLY),
-        (
-            "users/invite",
-            f(&[
-                ("email", &format!("new{n}@staff.example")),
-                ("role", "viewer"),
-            ]),
-            ADMIN_ONLY,
-        ),
+        ("users/invite", f(&[("email", &format!("new{n}@staff.example")), ("role", "viewer")]), ADMIN_ONLY),
         ("users/reinvite", f(&[("id", &invited)]), ADMIN_ONLY),
-        (
-            "users/save",
-            f(&[("id", &target), ("name", "Target"), ("role", "viewer")]),
-            ADMIN_ONLY,
-        ),
-        (
-            "users/set-active",
-            f(&[("id", &target), ("active", "true")]),
-            ADMIN_ONLY,
-        ),
+        ("users/save", f(&[("id", &target), ("name", "Target"), ("role", "viewer")]), ADMIN_ONLY),
+        ("users/set-active", f(&[("id", &target), ("active", "true")]), ADMIN_ONLY),
     ]
 }
 
@@ -490,27 +266,13 @@ async fn every_route_and_server_function_enforces_access(backend: Backend) {
             }
         }
     }
-    let covered: BTreeSet<_> = api_cases(&w)
-        .iter()
-        .map(|(m, p, ..)| (m.to_string(), p.to_string()))
-        .collect();
-    assert_eq!(
-        documented, covered,
-        "API routes without a matrix entry (left only) or stale entries (right only)"
-    );
+    let covered: BTreeSet<_> = api_cases(&w).iter().map(|(m, p, ..)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, covered, "API routes without a matrix entry (left only) or stale entries (right only)");
 
     // …and every registered server function.
-    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
-        .map(|(p, _)| p.to_string())
-        .collect();
-    let covered: BTreeSet<String> = fn_cases(&w)
-        .iter()
-        .map(|(p, ..)| format!("/api/{p}"))
-        .collect();
-    assert_eq!(
-        registered, covered,
-        "server functions without a matrix entry (left only) or stale entries (right only)"
-    );
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
+    let covered: BTreeSet<String> = fn_cases(&w).iter().map(|(p, ..)| format!("/api/{p}")).collect();
+    assert_eq!(registered, covered, "server functions without a matrix entry (left only) or stale entries (right only)");
 
     for who in 0..5 {
         for (method, _, path, body, want) in api_cases(&w) {
@@ -519,16 +281,12 @@ async fn every_route_and_server_function_enforces_access(backend: Backend) {
             if let Some(b) = body {
                 req = req.json(&b);
             }
-            w.check(&format!("{method} {path}"), who, want[who], req)
-                .await;
+            w.check(&format!("{method} {path}"), who, want[who], req).await;
         }
         for (endpoint, form, want) in fn_cases(&w) {
             let client = &w.callers[who].1;
-            let req = client
-                .post(w.app.url(&format!("/api/{endpoint}")))
-                .form(&form);
-            w.check(&format!("server fn {endpoint}"), who, want[who], req)
-                .await;
+            let req = client.post(w.app.url(&format!("/api/{endpoint}"))).form(&form);
+            w.check(&format!("server fn {endpoint}"), who, want[who], req).await;
         }
     }
 }
@@ -540,22 +298,13 @@ async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) 
     assert!(routes.len() >= 10, "{} routes", routes.len());
     for route in routes {
         let pattern = route.path().to_string();
-        let path = pattern
-            .replace("{slug}", BRAVO)
-            .replace("{id}", &w.bravo_integration.to_string())
-            .replace("{token}", "x");
+        let path = pattern.replace("{slug}", BRAVO).replace("{id}", &w.bravo_integration.to_string()).replace("{token}", "x");
         let res = w.callers[0].1.get(w.app.url(&path)).send().await.unwrap();
         if public.contains(&pattern.as_str()) {
             assert!(res.status().as_u16() < 500, "{path}: {}", res.status());
         } else {
             assert_eq!(res.status(), 303, "anonymous GET {path}");
-            assert!(
-                res.headers()["location"]
-                    .to_str()
-                    .unwrap()
-                    .starts_with("/sign-in"),
-                "{path}"
-            );
+            assert!(res.headers()["location"].to_str().unwrap().starts_with("/sign-in"), "{path}");
         }
     }
     // Pages of Bravo answer a member of Alpha with 404 and no trace of Bravo.
@@ -573,18 +322,8 @@ async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) 
         assert!(!body.contains(BRAVO_NAME), "{path} showed Bravo");
     }
     for path in ["/partners", "/integrations", "/integrations/new", "/"] {
-        let body = member
-            .get(w.app.url(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            !body.contains(BRAVO_NAME),
-            "{path} showed Bravo to a member of Alpha"
-        );
+        let body = member.get(w.app.url(path)).send().await.unwrap().text().await.unwrap();
+        assert!(!body.contains(BRAVO_NAME), "{path} showed Bravo to a member of Alpha");
     }
     for path in ["/admin/users", "/admin/audit"] {
         let res = member.get(w.app.url(path)).send().await.unwrap();
@@ -598,38 +337,16 @@ async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) 
         async move { client.get(url).send().await.unwrap().text().await.unwrap() }
     };
     let (member, viewer, admin) = (1, 2, 4);
-    assert!(page(admin, "/partners".into())
-        .await
-        .contains("Add partner"));
-    assert!(!page(member, "/partners".into())
-        .await
-        .contains("Add partner"));
-    assert!(!page(viewer, "/partners".into())
-        .await
-        .contains("Add partner"));
+    assert!(page(admin, "/partners".into()).await.contains("Add partner"));
+    assert!(!page(member, "/partners".into()).await.contains("Add partner"));
+    assert!(!page(viewer, "/partners".into()).await.contains("Add partner"));
     let own = page(member, format!("/partners/{ALPHA}")).await;
-    assert!(
-        own.contains("Add integration") && !own.contains("Edit partner"),
-        "member on own partner"
-    );
+    assert!(own.contains("Add integration") && !own.contains("Edit partner"), "member on own partner");
     let seen = page(viewer, format!("/partners/{BRAVO}")).await;
-    assert!(
-        !seen.contains("Add integration") && !seen.contains("Edit partner"),
-        "viewer"
-    );
-    assert!(
-        !page(viewer, format!("/integrations/{}", w.bravo_integration))
-            .await
-            .contains("Edit integration")
-    );
-    assert!(
-        page(member, format!("/integrations/{}", w.alpha_integration))
-            .await
-            .contains("Edit integration")
-    );
-    assert!(page(admin, format!("/partners/{BRAVO}"))
-        .await
-        .contains("Edit partner"));
+    assert!(!seen.contains("Add integration") && !seen.contains("Edit partner"), "viewer");
+    assert!(!page(viewer, format!("/integrations/{}", w.bravo_integration)).await.contains("Edit integration"));
+    assert!(page(member, format!("/integrations/{}", w.alpha_integration)).await.contains("Edit integration"));
+    assert!(page(admin, format!("/partners/{BRAVO}")).await.contains("Edit partner"));
 }
 
 #[tokio::test]

@@ -27,15 +27,9 @@ async fn integrations_can_be_created_read_listed_and_updated(app: TestApp) {
     body["repository_url"] = json!("https://github.com/acme/terraform-provider-cloud");
     let (status, created) = app.post_json("/api/v1/integrations", &body).await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!(
-        created["source_address"],
-        "registry.terraform.io/acme/cloud"
-    );
+    assert_eq!(created["source_address"], "registry.terraform.io/acme/cloud");
     assert_eq!(created["source_address_display"], "acme/cloud");
-    assert_eq!(
-        created["registry_url"],
-        "https://registry.terraform.io/providers/acme/cloud"
-    );
+    assert_eq!(created["registry_url"], "https://registry.terraform.io/providers/acme/cloud");
     assert_eq!(created["verified_version_range"], ">= 2.0.0, < 3.0.0");
     assert_eq!(created["tier"], "community");
     assert_eq!(created["stage"], "prepare");
@@ -47,76 +41,39 @@ async fn integrations_can_be_created_read_listed_and_updated(app: TestApp) {
     assert_eq!(got, created);
 
     // An in-house registry with a Unicode hostname: stored in punycode, shown in Unicode.
-    let (status, inhouse) = app
-        .post_json(
-            "/api/v1/integrations",
-            &provider("acme", "München.example:8443/acme/net"),
-        )
-        .await;
+    let (status, inhouse) = app.post_json("/api/v1/integrations", &provider("acme", "München.example:8443/acme/net")).await;
     assert_eq!(status, 201, "{inhouse}");
-    assert_eq!(
-        inhouse["source_address"],
-        "xn--mnchen-3ya.example:8443/acme/net"
-    );
-    assert_eq!(
-        inhouse["source_address_display"],
-        "münchen.example:8443/acme/net"
-    );
+    assert_eq!(inhouse["source_address"], "xn--mnchen-3ya.example:8443/acme/net");
+    assert_eq!(inhouse["source_address_display"], "münchen.example:8443/acme/net");
     assert_eq!(inhouse["registry_url"], serde_json::Value::Null);
 
     let (status, run_task) = app
-        .post_json("/api/v1/integrations", &json!({"kind": "run_task", "name": "Acme Scan", "partner": "acme", "categories": ["Code Scanning"], "stage": "develop_test"}))
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "run_task", "name": "Acme Scan", "partner": "acme", "categories": ["Code Scanning"], "stage": "develop_test"}),
+        )
         .await;
     assert_eq!(status, 201, "{run_task}");
     assert_eq!(run_task["source_address"], serde_json::Value::Null);
 
     // The stage follows the pipeline; it cannot be set by editing.
-    let (status, refused) = app
-        .send_json(
-            Method::PATCH,
-            &format!("/api/v1/integrations/{id}"),
-            &json!({"tier": "verified", "stage": "verify"}),
-        )
-        .await;
+    let (status, refused) =
+        app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"tier": "verified", "stage": "verify"})).await;
     assert_eq!(status, 422, "{refused}");
-    assert!(refused["fields"]["stage"][0]
-        .as_str()
-        .unwrap()
-        .contains("follows the pipeline"));
-    let (status, patched) = app
-        .send_json(
-            Method::PATCH,
-            &format!("/api/v1/integrations/{id}"),
-            &json!({"tier": "verified"}),
-        )
-        .await;
+    assert!(refused["fields"]["stage"][0].as_str().unwrap().contains("follows the pipeline"));
+    let (status, patched) = app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"tier": "verified"})).await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["tier"], "verified");
     assert_eq!(patched["stage"], "prepare");
-    let (status, refused) = app
-        .send_json(
-            Method::PATCH,
-            &format!("/api/v1/integrations/{id}"),
-            &json!({"kind": "run_task"}),
-        )
-        .await;
+    let (status, refused) = app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"kind": "run_task"})).await;
     assert_eq!(status, 422, "{refused}");
     let (_, still) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
     assert_eq!(still["kind"], "provider");
-    assert_eq!(
-        patched["source_address"],
-        "registry.terraform.io/acme/cloud"
-    );
+    assert_eq!(patched["source_address"], "registry.terraform.io/acme/cloud");
 
     let mut replacement = provider("acme", "acme/cloud2");
     replacement["name"] = json!("Acme Cloud v2");
-    let (status, replaced) = app
-        .send_json(
-            Method::PUT,
-            &format!("/api/v1/integrations/{id}"),
-            &replacement,
-        )
-        .await;
+    let (status, replaced) = app.send_json(Method::PUT, &format!("/api/v1/integrations/{id}"), &replacement).await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(replaced["name"], "Acme Cloud v2");
     assert_eq!(replaced["verified_version_range"], serde_json::Value::Null);
@@ -128,23 +85,11 @@ async fn integrations_can_be_created_read_listed_and_updated(app: TestApp) {
 async fn bad_integration_input_is_refused_and_nothing_is_written(app: TestApp) {
     app.partner("Acme", "infrastructure").await;
     let cases = [
-        (
-            provider("acme", "example.com/bad.namespace/aws"),
-            "source_address",
-            "contains a dot",
-        ),
+        (provider("acme", "example.com/bad.namespace/aws"), "source_address", "contains a dot"),
         (provider("acme", "aws"), "source_address", "hashicorp/aws"),
-        (
-            provider("acme", "acme/terraform-provider-cloud"),
-            "source_address",
-            "did you mean acme/cloud?",
-        ),
+        (provider("acme", "acme/terraform-provider-cloud"), "source_address", "did you mean acme/cloud?"),
         (provider("nobody", "acme/cloud"), "partner", "no partner"),
-        (
-            json!({"kind": "run_task", "name": "Scan", "partner": "acme", "categories": ["Code Scanning"]}),
-            "partner",
-            "cannot own",
-        ),
+        (json!({"kind": "run_task", "name": "Scan", "partner": "acme", "categories": ["Code Scanning"]}), "partner", "cannot own"),
         (
             json!({"kind": "provider", "name": "X", "partner": "acme", "categories": ["Public Cloud"], "source_address": "acme/x", "verified_version_range": "=> 1.0"}),
             "verified_version_range",
@@ -160,22 +105,13 @@ async fn bad_integration_input_is_refused_and_nothing_is_written(app: TestApp) {
             "stage",
             "not a stage",
         ),
-        (
-            json!({"kind": "module", "name": "X", "partner": "acme"}),
-            "kind",
-            "choose a kind",
-        ),
+        (json!({"kind": "module", "name": "X", "partner": "acme"}), "kind", "choose a kind"),
     ];
     for (body, field, fragment) in cases {
         let (status, answer) = app.post_json("/api/v1/integrations", &body).await;
         assert_eq!(status, 422, "{body} → {answer}");
-        let message = answer["fields"][field][0]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {field} error: {answer}"));
-        assert!(
-            message.contains(fragment),
-            "{field}: {message:?} lacks {fragment:?}"
-        );
+        let message = answer["fields"][field][0].as_str().unwrap_or_else(|| panic!("no {field} error: {answer}"));
+        assert!(message.contains(fragment), "{field}: {message:?} lacks {fragment:?}");
     }
     let (status, _) = app.get_json("/api/v1/integrations/abc").await;
     assert_eq!(status, 404);
@@ -185,25 +121,11 @@ async fn bad_integration_input_is_refused_and_nothing_is_written(app: TestApp) {
     assert_eq!(list["total"], 0, "{list}");
 
     // A bad update leaves the stored integration as it was.
-    let (_, good) = app
-        .post_json("/api/v1/integrations", &provider("acme", "acme/good"))
-        .await;
+    let (_, good) = app.post_json("/api/v1/integrations", &provider("acme", "acme/good")).await;
     let id = good["id"].as_i64().unwrap();
-    let (status, _) = app
-        .send_json(
-            Method::PATCH,
-            &format!("/api/v1/integrations/{id}"),
-            &json!({"source_address": "a/b/c/d"}),
-        )
-        .await;
+    let (status, _) = app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"source_address": "a/b/c/d"})).await;
     assert_eq!(status, 422);
-    let (status, _) = app
-        .send_json(
-            Method::PATCH,
-            &format!("/api/v1/integrations/{id}"),
-            &json!(["not", "an", "object"]),
-        )
-        .await;
+    let (status, _) = app.send_json(Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!(["not", "an", "object"])).await;
     assert_eq!(status, 400);
     let (_, after) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
     assert_eq!(after, good);
@@ -211,34 +133,16 @@ async fn bad_integration_input_is_refused_and_nothing_is_written(app: TestApp) {
 
 async fn the_same_source_address_written_differently_is_a_conflict(app: TestApp) {
     app.partner("Acme", "infrastructure").await;
-    let (status, first) = app
-        .post_json("/api/v1/integrations", &provider("acme", "acme/cloud"))
-        .await;
+    let (status, first) = app.post_json("/api/v1/integrations", &provider("acme", "acme/cloud")).await;
     assert_eq!(status, 201, "{first}");
-    for same in [
-        "ACME/Cloud",
-        "registry.terraform.io/acme/cloud",
-        "Registry.Terraform.IO:443/acme/CLOUD",
-    ] {
-        let (status, body) = app
-            .post_json("/api/v1/integrations", &provider("acme", same))
-            .await;
+    for same in ["ACME/Cloud", "registry.terraform.io/acme/cloud", "Registry.Terraform.IO:443/acme/CLOUD"] {
+        let (status, body) = app.post_json("/api/v1/integrations", &provider("acme", same)).await;
         assert_eq!(status, 409, "{same}: {body}");
-        assert!(body["fields"]["source_address"][0]
-            .as_str()
-            .unwrap()
-            .contains("already tracked"));
+        assert!(body["fields"]["source_address"][0].as_str().unwrap().contains("already tracked"));
     }
-    let (_, other) = app
-        .post_json("/api/v1/integrations", &provider("acme", "acme/other"))
-        .await;
-    let (status, _) = app
-        .send_json(
-            Method::PATCH,
-            &format!("/api/v1/integrations/{}", other["id"]),
-            &json!({"source_address": "Acme/Cloud"}),
-        )
-        .await;
+    let (_, other) = app.post_json("/api/v1/integrations", &provider("acme", "acme/other")).await;
+    let (status, _) =
+        app.send_json(Method::PATCH, &format!("/api/v1/integrations/{}", other["id"]), &json!({"source_address": "Acme/Cloud"})).await;
     assert_eq!(status, 409);
     let (_, list) = app.get_json("/api/v1/integrations").await;
     assert_eq!(list["total"], 2);
@@ -248,10 +152,7 @@ async fn integration_lists_filter_by_partner_kind_tier_and_stage(app: TestApp) {
     app.partner("Acme", "both").await;
     app.partner("Beta", "infrastructure").await;
     for i in 0..6 {
-        let mut body = provider(
-            if i % 2 == 0 { "acme" } else { "beta" },
-            &format!("ns/p{i}"),
-        );
+        let mut body = provider(if i % 2 == 0 { "acme" } else { "beta" }, &format!("ns/p{i}"));
         body["tier"] = json!(if i < 2 { "verified" } else { "community" });
         body["stage"] = json!(if i < 3 { "publish" } else { "prepare" });
         let (status, b) = app.post_json("/api/v1/integrations", &body).await;
@@ -264,11 +165,7 @@ async fn integration_lists_filter_by_partner_kind_tier_and_stage(app: TestApp) {
 
     let count = |q: &'static str| {
         let app = &app;
-        async move {
-            app.get_json(&format!("/api/v1/integrations?{q}")).await.1["total"]
-                .as_i64()
-                .unwrap()
-        }
+        async move { app.get_json(&format!("/api/v1/integrations?{q}")).await.1["total"].as_i64().unwrap() }
     };
     assert_eq!(count("").await, 7);
     assert_eq!(count("partner=acme").await, 4);

@@ -46,11 +46,7 @@ async fn partners_can_be_created_read_listed_and_updated(app: TestApp) {
 
     // PUT replaces the record: fields left out become empty.
     let (status, replaced) = app
-        .send_json(
-            Method::PUT,
-            "/api/v1/partners/acme-cloud",
-            &json!({"name": "Acme Cloud Inc.", "slug": "acme", "kind": "both"}),
-        )
+        .send_json(Method::PUT, "/api/v1/partners/acme-cloud", &json!({"name": "Acme Cloud Inc.", "slug": "acme", "kind": "both"}))
         .await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(replaced["slug"], "acme");
@@ -59,13 +55,8 @@ async fn partners_can_be_created_read_listed_and_updated(app: TestApp) {
     assert_eq!(app.get("/api/v1/partners/acme-cloud").await.status(), 404);
 
     // PATCH changes only what it names.
-    let (status, patched) = app
-        .send_json(
-            Method::PATCH,
-            "/api/v1/partners/acme",
-            &json!({"github_org": "acme-inc", "categories": ["ITSM"]}),
-        )
-        .await;
+    let (status, patched) =
+        app.send_json(Method::PATCH, "/api/v1/partners/acme", &json!({"github_org": "acme-inc", "categories": ["ITSM"]})).await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["github_org"], "acme-inc");
     assert_eq!(patched["name"], "Acme Cloud Inc.");
@@ -82,47 +73,24 @@ async fn bad_partner_input_is_refused_and_nothing_is_written(app: TestApp) {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].is_string());
     for field in ["name", "kind", "support_contacts", "registry_namespace"] {
-        assert!(
-            body["fields"][field][0].is_string(),
-            "no message for {field}: {body}"
-        );
+        assert!(body["fields"][field][0].is_string(), "no message for {field}: {body}");
     }
 
     // Malformed JSON: 400; JSON of the wrong shape: 422; never a plain-text error.
-    let res = app
-        .client
-        .post(app.url("/api/v1/partners"))
-        .header("content-type", "application/json")
-        .body("{\"name\": ")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.client.post(app.url("/api/v1/partners")).header("content-type", "application/json").body("{\"name\": ").send().await.unwrap();
     let (status, body) = crate::helpers::json_of(res).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("not valid JSON"));
-    let (status, body) = app
-        .post_json("/api/v1/partners", &json!({"name": 5, "kind": "both"}))
-        .await;
+    let (status, body) = app.post_json("/api/v1/partners", &json!({"name": 5, "kind": "both"})).await;
     assert_eq!(status, 422, "{body}");
-    let res = app
-        .client
-        .post(app.url("/api/v1/partners"))
-        .body("name=x")
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.post(app.url("/api/v1/partners")).body("name=x").send().await.unwrap();
     let (status, _) = crate::helpers::json_of(res).await;
     assert_eq!(status, 400);
 
     // An update with bad input leaves the record as it was.
     app.partner("Good Partner", "workflow").await;
-    let (status, _) = app
-        .send_json(
-            Method::PATCH,
-            "/api/v1/partners/good-partner",
-            &json!({"alliance_manager_email": "nope"}),
-        )
-        .await;
+    let (status, _) = app.send_json(Method::PATCH, "/api/v1/partners/good-partner", &json!({"alliance_manager_email": "nope"})).await;
     assert_eq!(status, 422);
     let (_, after) = app.get_json("/api/v1/partners/good-partner").await;
     assert_eq!(after["alliance_manager_email"], serde_json::Value::Null);
@@ -133,26 +101,12 @@ async fn bad_partner_input_is_refused_and_nothing_is_written(app: TestApp) {
 
 async fn a_taken_slug_is_a_conflict(app: TestApp) {
     app.partner("Acme", "infrastructure").await;
-    let (status, body) = app
-        .post_json(
-            "/api/v1/partners",
-            &json!({"name": "ACME!", "kind": "workflow"}),
-        )
-        .await;
+    let (status, body) = app.post_json("/api/v1/partners", &json!({"name": "ACME!", "kind": "workflow"})).await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["fields"]["slug"][0]
-        .as_str()
-        .unwrap()
-        .contains("already taken"));
+    assert!(body["fields"]["slug"][0].as_str().unwrap().contains("already taken"));
 
     app.partner("Other", "workflow").await;
-    let (status, _) = app
-        .send_json(
-            Method::PATCH,
-            "/api/v1/partners/other",
-            &json!({"slug": "acme"}),
-        )
-        .await;
+    let (status, _) = app.send_json(Method::PATCH, "/api/v1/partners/other", &json!({"slug": "acme"})).await;
     assert_eq!(status, 409);
     let (_, list) = app.get_json("/api/v1/partners").await;
     assert_eq!(list["total"], 2);
@@ -161,17 +115,9 @@ async fn a_taken_slug_is_a_conflict(app: TestApp) {
 async fn partner_lists_filter_and_page(app: TestApp) {
     for i in 0..25 {
         let kind = ["infrastructure", "workflow", "both"][i % 3];
-        let categories = if kind == "workflow" {
-            json!(["ITSM"])
-        } else {
-            json!(["Networking"])
-        };
-        let (status, body) = app
-            .post_json(
-                "/api/v1/partners",
-                &json!({"name": format!("Partner {i:02}"), "kind": kind, "categories": categories}),
-            )
-            .await;
+        let categories = if kind == "workflow" { json!(["ITSM"]) } else { json!(["Networking"]) };
+        let (status, body) =
+            app.post_json("/api/v1/partners", &json!({"name": format!("Partner {i:02}"), "kind": kind, "categories": categories})).await;
         assert_eq!(status, 201, "{body}");
     }
     app.partner("100% Special_Name", "both").await;
@@ -188,9 +134,7 @@ async fn partner_lists_filter_and_page(app: TestApp) {
     assert_eq!(workflow["total"], 8);
     let (_, itsm) = app.get_json("/api/v1/partners?category=ITSM").await;
     assert_eq!(itsm["total"], 8);
-    let (_, networking_both) = app
-        .get_json("/api/v1/partners?category=Networking&kind=both")
-        .await;
+    let (_, networking_both) = app.get_json("/api/v1/partners?category=Networking&kind=both").await;
     assert_eq!(networking_both["total"], 8);
     let (_, search) = app.get_json("/api/v1/partners?q=partner%201").await;
     assert_eq!(search["total"], 10, "Partner 10–19");
@@ -214,34 +158,22 @@ async fn partner_lists_filter_and_page(app: TestApp) {
 async fn partner_kind_cannot_strand_its_integrations(app: TestApp) {
     app.partner("Acme", "both").await;
     let (status, body) = app
-        .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Acme", "partner": "acme", "categories": ["Networking"], "source_address": "acme/net"}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = app
-        .send_json(
-            Method::PATCH,
-            "/api/v1/partners/acme",
-            &json!({"kind": "workflow", "categories": []}),
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "provider", "name": "Acme", "partner": "acme", "categories": ["Networking"], "source_address": "acme/net"}),
         )
         .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app.send_json(Method::PATCH, "/api/v1/partners/acme", &json!({"kind": "workflow", "categories": []})).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["fields"]["kind"][0]
-        .as_str()
-        .unwrap()
-        .contains("owns provider integrations"));
+    assert!(body["fields"]["kind"][0].as_str().unwrap().contains("owns provider integrations"));
 }
 
 async fn unknown_partners_and_routes_are_json_404s(app: TestApp) {
     let (status, body) = app.get_json("/api/v1/partners/nobody").await;
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("nobody"));
-    let (status, _) = app
-        .send_json(
-            Method::PUT,
-            "/api/v1/partners/nobody",
-            &json!({"name": "x", "kind": "both"}),
-        )
-        .await;
+    let (status, _) = app.send_json(Method::PUT, "/api/v1/partners/nobody", &json!({"name": "x", "kind": "both"})).await;
     assert_eq!(status, 404);
     let (status, _) = app.get_json("/api/v1/no-such-thing").await;
     assert_eq!(status, 404);
@@ -254,20 +186,9 @@ async fn health_and_openapi_answer(app: TestApp) {
     let (status, doc) = app.get_json("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in [
-        "/api/v1/partners",
-        "/api/v1/partners/{slug}",
-        "/api/v1/integrations",
-        "/api/v1/integrations/{id}",
-    ] {
-        assert!(
-            doc["paths"][path].is_object(),
-            "{path} missing from the OpenAPI document"
-        );
+    for path in ["/api/v1/partners", "/api/v1/partners/{slug}", "/api/v1/integrations", "/api/v1/integrations/{id}"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["paths"]["/api/v1/partners/{slug}"]["patch"].is_object());
-    assert!(
-        doc["components"]["schemas"]["PartnerInput"]["properties"]["registry_namespace"]
-            .is_object()
-    );
+    assert!(doc["components"]["schemas"]["PartnerInput"]["properties"]["registry_namespace"].is_object());
 }

@@ -70,17 +70,12 @@ impl FakeGithub {
             .route("/user/emails", get(emails))
             .route("/user/orgs", get(orgs))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake GitHub");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake GitHub");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        FakeGithub {
-            url: format!("http://{addr}"),
-            inner,
-        }
+        FakeGithub { url: format!("http://{addr}"), inner }
     }
 
     /// The account the next authorization signs in as.
@@ -98,46 +93,21 @@ struct AuthorizeQuery {
     code_challenge: Option<String>,
 }
 
-async fn authorize(
-    State(inner): State<Arc<Mutex<Inner>>>,
-    Query(q): Query<AuthorizeQuery>,
-) -> Response {
+async fn authorize(State(inner): State<Arc<Mutex<Inner>>>, Query(q): Query<AuthorizeQuery>) -> Response {
     if q.client_id != CLIENT_ID {
         return (StatusCode::NOT_FOUND, "unknown client").into_response();
     }
     let scope = q.scope.unwrap_or_default();
-    assert!(
-        scope.contains("read:org") && scope.contains("user:email"),
-        "asked for scopes {scope:?}"
-    );
+    assert!(scope.contains("read:org") && scope.contains("user:email"), "asked for scopes {scope:?}");
     let mut inner = inner.lock().expect("lock");
     let Some(account) = inner.next.clone() else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "test did not choose an account",
-        )
-            .into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "test did not choose an account").into_response();
     };
     inner.counter += 1;
     let code = format!("code{}", inner.counter);
-    inner.codes.insert(
-        code.clone(),
-        (
-            account,
-            q.code_challenge.unwrap_or_default(),
-            q.redirect_uri.clone(),
-        ),
-    );
-    let sep = if q.redirect_uri.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    Redirect::to(&format!(
-        "{}{sep}code={code}&state={}",
-        q.redirect_uri, q.state
-    ))
-    .into_response()
+    inner.codes.insert(code.clone(), (account, q.code_challenge.unwrap_or_default(), q.redirect_uri.clone()));
+    let sep = if q.redirect_uri.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{}{sep}code={code}&state={}", q.redirect_uri, q.state)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -150,16 +120,9 @@ struct TokenForm {
 }
 
 /// GitHub answers errors here with status 200 and an `error` field.
-async fn access_token(
-    State(inner): State<Arc<Mutex<Inner>>>,
-    headers: HeaderMap,
-    Form(f): Form<TokenForm>,
-) -> Json<serde_json::Value> {
+async fn access_token(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, Form(f): Form<TokenForm>) -> Json<serde_json::Value> {
     assert!(
-        headers
-            .get("accept")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json")),
+        headers.get("accept").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json")),
         "the token request must ask for JSON"
     );
     if f.client_id != CLIENT_ID || f.client_secret != CLIENT_SECRET {
@@ -169,21 +132,16 @@ async fn access_token(
     }
     let mut inner = inner.lock().expect("lock");
     let Some((account, challenge, redirect_uri)) = inner.codes.remove(&f.code) else {
-        return Json(
-            json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}),
-        );
+        return Json(json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}));
     };
     if f.redirect_uri.as_deref().is_some_and(|r| r != redirect_uri) {
         return Json(json!({"error": "redirect_uri_mismatch"}));
     }
     if !challenge.is_empty() {
         let verifier = f.code_verifier.unwrap_or_default();
-        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(verifier.as_bytes()));
+        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         if computed != challenge {
-            return Json(
-                json!({"error": "bad_verification_code", "error_description": "PKCE verification failed"}),
-            );
+            return Json(json!({"error": "bad_verification_code", "error_description": "PKCE verification failed"}));
         }
     }
     inner.counter += 1;
@@ -193,17 +151,13 @@ async fn access_token(
 }
 
 fn account_of(inner: &Arc<Mutex<Inner>>, headers: &HeaderMap) -> Option<Account> {
-    let token = headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .to_string();
+    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.to_string();
     inner.lock().ok()?.tokens.get(&token).cloned()
 }
 
 fn unauthorized() -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({"message": "Requires authentication", "documentation_url": "https://docs.github.com/rest"}))).into_response()
+    (StatusCode::UNAUTHORIZED, Json(json!({"message": "Requires authentication", "documentation_url": "https://docs.github.com/rest"})))
+        .into_response()
 }
 
 async fn user(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {

@@ -44,17 +44,11 @@ impl Drop for DbGuard {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime: use a thread of our own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build();
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
                     if let Ok(rt) = rt {
                         rt.block_on(async {
                             if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                                let _ = sqlx::query(&format!(
-                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                                ))
-                                .execute(&admin)
-                                .await;
+                                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&admin).await;
                                 admin.close().await;
                             }
                         });
@@ -75,8 +69,7 @@ fn random_name() -> String {
 /// The PostgreSQL server tests use: `TEST_POSTGRES_URL`, else the local
 /// default that the test command makes sure is running.
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// `url` with its database name replaced by `name`.
@@ -107,15 +100,9 @@ async fn fresh_database(backend: Backend) -> (String, DbGuard) {
             let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
                 panic!("PostgreSQL is not reachable at {admin_url} ({e}); set TEST_POSTGRES_URL or run the README's test command, which starts one")
             });
-            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                .execute(&admin)
-                .await
-                .expect("create test database");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.expect("create test database");
             admin.close().await;
-            (
-                with_database(&admin_url, &name),
-                DbGuard::Postgres { admin_url, name },
-            )
+            (with_database(&admin_url, &name), DbGuard::Postgres { admin_url, name })
         }
     }
 }
@@ -129,23 +116,13 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let (url, guard) = fresh_database(backend).await;
     let mut config = Config::for_tests(&url).expect("test config");
     configure(&mut config);
-    let app = Application::build(&config)
-        .await
-        .expect("build the application");
+    let app = Application::build(&config).await.expect("build the application");
     let address = app.local_addr();
     let db = app.db().clone();
     let bootstrap_url = app.bootstrap_url().map(str::to_string);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let mut test_app = TestApp {
-        address,
-        client: http_client(None),
-        db,
-        bootstrap_url,
-        _guard: guard,
-    };
-    let (_, admin) = test_app
-        .client_as("admin@tracker.test", Role::Admin, None)
-        .await;
+    let mut test_app = TestApp { address, client: http_client(None), db, bootstrap_url, _guard: guard };
+    let (_, admin) = test_app.client_as("admin@tracker.test", Role::Admin, None).await;
     test_app.client = admin;
     test_app
 }
@@ -154,10 +131,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
 pub fn http_client(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(t) = token {
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {t}").parse().expect("header"),
-        );
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {t}").parse().expect("header"));
     }
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -188,56 +162,26 @@ impl TestApp {
 
     /// Creates an active user (a member of `partner`, by slug, for the
     /// partner role) and returns their id and a client with their API token.
-    pub async fn client_as(
-        &self,
-        email: &str,
-        role: Role,
-        partner: Option<&str>,
-    ) -> (i64, reqwest::Client) {
+    pub async fn client_as(&self, email: &str, role: Role, partner: Option<&str>) -> (i64, reqwest::Client) {
         let user_id = self.user(email, role, partner, UserStatus::Active).await;
-        let (_, token) =
-            app::services::tokens::create_for(&self.db, user_id, "tests", chrono::Utc::now())
-                .await
-                .expect("create token");
+        let (_, token) = app::services::tokens::create_for(&self.db, user_id, "tests", chrono::Utc::now()).await.expect("create token");
         (user_id, http_client(Some(&token)))
     }
 
     /// Creates a user directly in the store; returns their id.
-    pub async fn user(
-        &self,
-        email: &str,
-        role: Role,
-        partner: Option<&str>,
-        status: UserStatus,
-    ) -> i64 {
+    pub async fn user(&self, email: &str, role: Role, partner: Option<&str>, status: UserStatus) -> i64 {
         let partner_id = match partner {
-            Some(slug) => Some(
-                app::store::partners::kind_by_slug(&self.db, slug)
-                    .await
-                    .expect("partner lookup")
-                    .expect("partner exists")
-                    .0,
-            ),
+            Some(slug) => {
+                Some(app::store::partners::kind_by_slug(&self.db, slug).await.expect("partner lookup").expect("partner exists").0)
+            }
             None => None,
         };
-        let new = NewUser {
-            email,
-            name: email,
-            role,
-            partner_id,
-            status,
-            demo: false,
-        };
+        let new = NewUser { email, name: email, role, partner_id, status, demo: false };
         app::store::users::insert(
             &self.db,
             &new,
             chrono::Utc::now(),
-            &app::domain::audit::Entry::system(
-                "user.create",
-                app::domain::audit::TargetKind::User,
-                None,
-                email,
-            ),
+            &app::domain::audit::Entry::system("user.create", app::domain::audit::TargetKind::User, None, email),
         )
         .await
         .expect("insert user")
@@ -245,14 +189,7 @@ impl TestApp {
 
     /// A signed-in browser session for the user: the cookie's value.
     pub async fn session_for(&self, user_id: i64) -> String {
-        app::services::sign_in::start_session(
-            &self.db,
-            &Default::default(),
-            user_id,
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("session")
+        app::services::sign_in::start_session(&self.db, &Default::default(), user_id, chrono::Utc::now()).await.expect("session")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -263,38 +200,16 @@ impl TestApp {
         json_of(self.get(path).await).await
     }
 
-    pub async fn send_json(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        json_of(
-            self.client
-                .request(method, self.url(path))
-                .json(body)
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        json_of(self.client.request(method, self.url(path)).json(body).send().await.expect("request")).await
     }
 
-    pub async fn post_json(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> (u16, serde_json::Value) {
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.send_json(reqwest::Method::POST, path, body).await
     }
 
     /// A form post as a browser without JavaScript sends it.
-    pub async fn post_form(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-        referer: &str,
-    ) -> reqwest::Response {
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], referer: &str) -> reqwest::Response {
         self.client
             .post(self.url(path))
             .header("accept", "text/html,application/xhtml+xml")
@@ -307,12 +222,7 @@ impl TestApp {
 
     /// Creates a partner through the API, panicking on failure.
     pub async fn partner(&self, name: &str, kind: &str) -> serde_json::Value {
-        let (status, body) = self
-            .post_json(
-                "/api/v1/partners",
-                &serde_json::json!({"name": name, "kind": kind}),
-            )
-            .await;
+        let (status, body) = self.post_json("/api/v1/partners", &serde_json::json!({"name": name, "kind": kind})).await;
         assert_eq!(status, 201, "{body}");
         body
     }
@@ -321,8 +231,7 @@ impl TestApp {
 pub async fn json_of(res: reqwest::Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();
     let text = res.text().await.expect("body");
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|_| panic!("not JSON (status {status}): {text}"));
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON (status {status}): {text}"));
     (status, value)
 }
 

@@ -22,13 +22,7 @@ async fn server_functions_answer_hydrated_calls_with_the_error_status(app: TestA
         .unwrap();
     let (status, body) = crate::helpers::json_of(res).await;
     assert_eq!(status, 422, "{body}");
-    assert!(
-        body["Validation"]["fields"]["kind"][0]
-            .as_str()
-            .unwrap()
-            .contains("choose a kind"),
-        "{body}"
-    );
+    assert!(body["Validation"]["fields"]["kind"][0].as_str().unwrap().contains("choose a kind"), "{body}");
     let (_, list) = app.get_json("/api/v1/partners").await;
     assert_eq!(list["total"], 0);
 }
@@ -45,12 +39,7 @@ async fn pages_render_on_the_server(app: TestApp) {
 
     let list = app.get("/partners").await.text().await.unwrap();
     assert!(list.contains("href=\"/partners/acme-cloud\""), "{list}");
-    let filtered = app
-        .get("/partners?kind=workflow")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let filtered = app.get("/partners?kind=workflow").await.text().await.unwrap();
     assert!(filtered.contains("No partners match these filters"));
 
     let page = app.get("/partners/acme-cloud").await;
@@ -58,32 +47,13 @@ async fn pages_render_on_the_server(app: TestApp) {
     let page = page.text().await.unwrap();
     assert!(page.contains("Acme provider"));
 
-    let page = app
-        .get(&format!("/integrations/{}", i["id"]))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        page.contains("registry.terraform.io/acme/net"),
-        "normalised address shown"
-    );
-    assert!(
-        page.contains("https://registry.terraform.io/providers/acme/net"),
-        "registry link"
-    );
+    let page = app.get(&format!("/integrations/{}", i["id"])).await.text().await.unwrap();
+    assert!(page.contains("registry.terraform.io/acme/net"), "normalised address shown");
+    assert!(page.contains("https://registry.terraform.io/providers/acme/net"), "registry link");
 
-    let form = app
-        .get("/integrations/new?partner=acme-cloud")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let form = app.get("/integrations/new?partner=acme-cloud").await.text().await.unwrap();
     assert!(form.contains("Check address"));
-    assert!(
-        form.contains("value=\"acme-cloud\" selected"),
-        "partner preselected"
-    );
+    assert!(form.contains("value=\"acme-cloud\" selected"), "partner preselected");
 }
 
 async fn unknown_pages_answer_404(app: TestApp) {
@@ -128,10 +98,7 @@ async fn forms_work_without_javascript(app: TestApp) {
     assert_eq!(res.status().as_u16(), 302);
     let location = res.headers()["location"].to_str().unwrap().to_string();
     let (_, integration) = app.get_json(&format!("/api/v1{location}")).await;
-    assert_eq!(
-        integration["source_address"],
-        "registry.terraform.io/form-partner/net"
-    );
+    assert_eq!(integration["source_address"], "registry.terraform.io/form-partner/net");
 }
 
 async fn a_form_error_without_javascript_comes_back_to_the_form(app: TestApp) {
@@ -151,21 +118,11 @@ async fn a_form_error_without_javascript_comes_back_to_the_form(app: TestApp) {
         .await;
     assert_eq!(res.status().as_u16(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_string();
-    assert!(
-        location.contains("/integrations/new?partner=acme&__path="),
-        "{location}"
-    );
+    assert!(location.contains("/integrations/new?partner=acme&__path="), "{location}");
     // The form page shows the message next to the field.
-    let path = location
-        .splitn(4, '/')
-        .nth(3)
-        .map(|p| format!("/{p}"))
-        .unwrap();
+    let path = location.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
     let page = app.get(&path).await.text().await.unwrap();
-    assert!(
-        page.contains("contains a dot"),
-        "error shown on the re-rendered form"
-    );
+    assert!(page.contains("contains a dot"), "error shown on the re-rendered form");
     let (_, list) = app.get_json("/api/v1/integrations").await;
     assert_eq!(list["total"], 0, "nothing written");
 }

@@ -26,28 +26,13 @@ async fn setup(app: &TestApp) -> Setup {
         .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Acme", "partner": "acme-cloud", "source_address": "acme-cloud/acme", "categories": ["Networking"]}))
         .await;
     assert_eq!(s, 201, "{i}");
-    let (_, member) = app
-        .client_as("dev@acme.example", Role::Partner, Some("acme-cloud"))
-        .await;
-    let (_, reviewer) = app
-        .client_as("rev@staff.example", Role::Reviewer, None)
-        .await;
-    Setup {
-        member,
-        reviewer,
-        integration: i["id"].as_i64().unwrap(),
-    }
+    let (_, member) = app.client_as("dev@acme.example", Role::Partner, Some("acme-cloud")).await;
+    let (_, reviewer) = app.client_as("rev@staff.example", Role::Reviewer, None).await;
+    Setup { member, reviewer, integration: i["id"].as_i64().unwrap() }
 }
 
 async fn pipeline(app: &TestApp, client: &reqwest::Client, id: i64) -> (u16, Value) {
-    json_of(
-        client
-            .get(app.url(&format!("/api/v1/integrations/{id}/pipeline")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    json_of(client.get(app.url(&format!("/api/v1/integrations/{id}/pipeline"))).send().await.unwrap()).await
 }
 
 /// The id of the task with `key`, and the pipeline it came from.
@@ -61,26 +46,14 @@ fn task<'a>(p: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no task {key}"))
 }
 
-async fn act(
-    app: &TestApp,
-    client: &reqwest::Client,
-    task_id: &Value,
-    body: Value,
-) -> (u16, Value) {
-    json_of(
-        client
-            .post(app.url(&format!("/api/v1/tasks/{task_id}")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+async fn act(app: &TestApp, client: &reqwest::Client, task_id: &Value, body: Value) -> (u16, Value) {
+    json_of(client.post(app.url(&format!("/api/v1/tasks/{task_id}"))).json(&body).send().await.unwrap()).await
 }
 
 async fn report_and_accept(app: &TestApp, s: &Setup, p: &Value, key: &str) -> Value {
     let id = &task(p, key)["id"];
-    let (st, _) = act(app, &s.member, id, json!({"action": "report", "evidence_url": "https://github.com/acme-cloud/terraform-provider-acme"})).await;
+    let (st, _) =
+        act(app, &s.member, id, json!({"action": "report", "evidence_url": "https://github.com/acme-cloud/terraform-provider-acme"})).await;
     assert_eq!(st, 200, "report {key}");
     let (st, after) = act(app, &s.reviewer, id, json!({"action": "accept"})).await;
     assert_eq!(st, 200, "accept {key}: {after}");
@@ -92,22 +65,13 @@ async fn report_request_changes_report_accept_and_the_stage_advances(app: TestAp
     let (status, p) = pipeline(&app, &s.member, s.integration).await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["current"], "prepare");
-    let stages: Vec<&str> = p["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stage"].as_str().unwrap())
-        .collect();
+    let stages: Vec<&str> = p["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["prepare", "publish", "apply", "verify", "support"]);
     assert_eq!(p["stages"][0]["status"], "open");
     assert_eq!(p["stages"][1]["status"], "locked");
     let docs = task(&p, "prepare.docs").clone();
     assert_eq!(docs["state"], "open");
-    assert_eq!(
-        docs["allowed"],
-        json!(["report"]),
-        "a member may only report"
-    );
+    assert_eq!(docs["allowed"], json!(["report"]), "a member may only report");
 
     // Reporting needs evidence.
     let (st, err) = act(&app, &s.member, &docs["id"], json!({"action": "report"})).await;
@@ -118,40 +82,20 @@ async fn report_request_changes_report_accept_and_the_stage_advances(app: TestAp
     assert_eq!(task(&p, "prepare.docs")["state"], "reported");
 
     // Changes requested need a comment, which the partner then sees.
-    let (st, err) = act(
-        &app,
-        &s.reviewer,
-        &docs["id"],
-        json!({"action": "request_changes"}),
-    )
-    .await;
+    let (st, err) = act(&app, &s.reviewer, &docs["id"], json!({"action": "request_changes"})).await;
     assert_eq!(st, 422, "{err}");
-    let (st, _) = act(
-        &app,
-        &s.reviewer,
-        &docs["id"],
-        json!({"action": "request_changes", "comment": "Add the data sources to the docs."}),
-    )
-    .await;
+    let (st, _) =
+        act(&app, &s.reviewer, &docs["id"], json!({"action": "request_changes", "comment": "Add the data sources to the docs."})).await;
     assert_eq!(st, 200);
     let (_, p) = pipeline(&app, &s.member, s.integration).await;
     let t = task(&p, "prepare.docs");
     assert_eq!(t["state"], "changes_requested");
-    assert_eq!(
-        t["events"].as_array().unwrap().last().unwrap()["comment"],
-        "Add the data sources to the docs."
-    );
+    assert_eq!(t["events"].as_array().unwrap().last().unwrap()["comment"], "Add the data sources to the docs.");
     assert_eq!(t["events"][0]["note"], "Generated with tfplugindocs.");
     assert_eq!(t["events"][0]["actor"], "dev@acme.example");
 
     // Reported again and accepted; accepting twice is refused.
-    let (st, _) = act(
-        &app,
-        &s.member,
-        &docs["id"],
-        json!({"action": "report", "note": "Data sources documented."}),
-    )
-    .await;
+    let (st, _) = act(&app, &s.member, &docs["id"], json!({"action": "report", "note": "Data sources documented."})).await;
     assert_eq!(st, 200);
     let (st, p) = act(&app, &s.reviewer, &docs["id"], json!({"action": "accept"})).await;
     assert_eq!(st, 200);
@@ -168,9 +112,7 @@ async fn report_request_changes_report_accept_and_the_stage_advances(app: TestAp
     assert_eq!(p["current"], "publish");
     assert_eq!(p["stages"][0]["status"], "complete");
     assert_eq!(p["stages"][1]["status"], "open");
-    let (_, integration) = app
-        .get_json(&format!("/api/v1/integrations/{}", s.integration))
-        .await;
+    let (_, integration) = app.get_json(&format!("/api/v1/integrations/{}", s.integration)).await;
     assert_eq!(integration["stage"], "publish");
 }
 
@@ -178,150 +120,61 @@ async fn stages_cannot_be_skipped_and_waivers_need_optional_tasks_and_reasons(ap
     let s = setup(&app).await;
     let (_, p) = pipeline(&app, &s.reviewer, s.integration).await;
     let later = &task(&p, "publish.docs_render")["id"];
-    let (st, err) = act(
-        &app,
-        &s.member,
-        later,
-        json!({"action": "report", "note": "Looks fine."}),
-    )
-    .await;
+    let (st, err) = act(&app, &s.member, later, json!({"action": "report", "note": "Looks fine."})).await;
     assert_eq!(st, 409, "{err}");
     assert!(err["error"].as_str().unwrap().contains("cannot be skipped"));
 
     let docs = &task(&p, "prepare.docs")["id"];
-    let (st, err) = act(
-        &app,
-        &s.reviewer,
-        docs,
-        json!({"action": "waive", "comment": "Not needed."}),
-    )
-    .await;
+    let (st, err) = act(&app, &s.reviewer, docs, json!({"action": "waive", "comment": "Not needed."})).await;
     assert_eq!(st, 409);
-    assert!(err["error"]
-        .as_str()
-        .unwrap()
-        .contains("required task cannot be waived"));
+    assert!(err["error"].as_str().unwrap().contains("required task cannot be waived"));
     // An optional task (as an admin's template may make it) can be waived, with a reason.
     let docs_id = docs.as_i64().unwrap();
-    app::on_pool!(&app.db, |pool| sqlx::query(
-        "UPDATE tasks SET required = $1 WHERE id = $2"
-    )
-    .bind(false)
-    .bind(docs_id)
-    .execute(pool)
-    .await
-    .map(|_| ())
-    .unwrap());
+    app::on_pool!(&app.db, |pool| sqlx::query("UPDATE tasks SET required = $1 WHERE id = $2")
+        .bind(false)
+        .bind(docs_id)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap());
     let (st, _) = act(&app, &s.reviewer, docs, json!({"action": "waive"})).await;
     assert_eq!(st, 422);
-    let (st, _) = act(
-        &app,
-        &s.member,
-        docs,
-        json!({"action": "waive", "comment": "Please"}),
-    )
-    .await;
+    let (st, _) = act(&app, &s.member, docs, json!({"action": "waive", "comment": "Please"})).await;
     assert_eq!(st, 403, "members cannot waive");
-    let (st, p) = act(
-        &app,
-        &s.reviewer,
-        docs,
-        json!({"action": "waive", "comment": "Docs live on the vendor site."}),
-    )
-    .await;
+    let (st, p) = act(&app, &s.reviewer, docs, json!({"action": "waive", "comment": "Docs live on the vendor site."})).await;
     assert_eq!(st, 200);
     assert_eq!(task(&p, "prepare.docs")["state"], "waived");
     // Unknown actions and tasks are clear errors.
     let (st, _) = act(&app, &s.reviewer, docs, json!({"action": "approve"})).await;
     assert_eq!(st, 422);
-    let (st, _) = act(
-        &app,
-        &s.reviewer,
-        &json!(999999),
-        json!({"action": "accept"}),
-    )
-    .await;
+    let (st, _) = act(&app, &s.reviewer, &json!(999999), json!({"action": "accept"})).await;
     assert_eq!(st, 404);
 }
 
 async fn a_reviewer_reopens_a_completed_stage(app: TestApp) {
     let s = setup(&app).await;
     let (_, mut p) = pipeline(&app, &s.reviewer, s.integration).await;
-    for key in [
-        "prepare.framework",
-        "prepare.repository",
-        "prepare.licence",
-        "prepare.docs",
-    ] {
+    for key in ["prepare.framework", "prepare.repository", "prepare.licence", "prepare.docs"] {
         p = report_and_accept(&app, &s, &p, key).await;
     }
     assert_eq!(p["current"], "publish");
-    let url = app.url(&format!(
-        "/api/v1/integrations/{}/stages/prepare/reopen",
-        s.integration
-    ));
-    let (st, _) = json_of(
-        s.reviewer
-            .post(&url)
-            .json(&json!({"reason": ""}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let url = app.url(&format!("/api/v1/integrations/{}/stages/prepare/reopen", s.integration));
+    let (st, _) = json_of(s.reviewer.post(&url).json(&json!({"reason": ""})).send().await.unwrap()).await;
     assert_eq!(st, 422, "a reason is required");
-    let (st, _) = json_of(
-        s.member
-            .post(&url)
-            .json(&json!({"reason": "Please"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (st, _) = json_of(s.member.post(&url).json(&json!({"reason": "Please"})).send().await.unwrap()).await;
     assert_eq!(st, 403);
-    let (st, p) = json_of(
-        s.reviewer
-            .post(&url)
-            .json(&json!({"reason": "The licence changed to BUSL."}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (st, p) = json_of(s.reviewer.post(&url).json(&json!({"reason": "The licence changed to BUSL."})).send().await.unwrap()).await;
     assert_eq!(st, 200, "{p}");
     assert_eq!(p["current"], "prepare");
     assert_eq!(p["stages"][1]["status"], "locked");
     let licence = task(&p, "prepare.licence");
     assert_eq!(licence["state"], "changes_requested");
-    assert_eq!(
-        licence["events"].as_array().unwrap().last().unwrap()["comment"],
-        "The licence changed to BUSL."
-    );
+    assert_eq!(licence["events"].as_array().unwrap().last().unwrap()["comment"], "The licence changed to BUSL.");
     // An open stage cannot be reopened; nor can an unknown one.
-    let (st, _) = json_of(
-        s.reviewer
-            .post(&url)
-            .json(&json!({"reason": "again"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (st, _) = json_of(s.reviewer.post(&url).json(&json!({"reason": "again"})).send().await.unwrap()).await;
     assert_eq!(st, 409);
-    let bad = app.url(&format!(
-        "/api/v1/integrations/{}/stages/engage/reopen",
-        s.integration
-    ));
-    let (st, _) = json_of(
-        s.reviewer
-            .post(&bad)
-            .json(&json!({"reason": "x"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let bad = app.url(&format!("/api/v1/integrations/{}/stages/engage/reopen", s.integration));
+    let (st, _) = json_of(s.reviewer.post(&bad).json(&json!({"reason": "x"})).send().await.unwrap()).await;
     assert_eq!(st, 422);
 }
 
@@ -329,87 +182,41 @@ async fn members_report_but_never_review_and_never_see_other_partners(app: TestA
     let s = setup(&app).await;
     let (_, p) = pipeline(&app, &s.member, s.integration).await;
     let docs = &task(&p, "prepare.docs")["id"];
-    let (st, _) = act(
-        &app,
-        &s.member,
-        docs,
-        json!({"action": "report", "note": "done"}),
-    )
-    .await;
+    let (st, _) = act(&app, &s.member, docs, json!({"action": "report", "note": "done"})).await;
     assert_eq!(st, 200);
     let (st, _) = act(&app, &s.member, docs, json!({"action": "accept"})).await;
     assert_eq!(st, 403, "a member cannot review their own work");
-    let (_, viewer) = app
-        .client_as("view@staff.example", Role::Viewer, None)
-        .await;
+    let (_, viewer) = app.client_as("view@staff.example", Role::Viewer, None).await;
     let (st, vp) = pipeline(&app, &viewer, s.integration).await;
     assert_eq!(st, 200);
-    assert_eq!(
-        task(&vp, "prepare.docs")["allowed"],
-        json!([]),
-        "viewers only read"
-    );
-    let (st, _) = act(
-        &app,
-        &viewer,
-        docs,
-        json!({"action": "report", "note": "x"}),
-    )
-    .await;
+    assert_eq!(task(&vp, "prepare.docs")["allowed"], json!([]), "viewers only read");
+    let (st, _) = act(&app, &viewer, docs, json!({"action": "report", "note": "x"})).await;
     assert_eq!(st, 403);
     // Another partner's member: the pipeline and its tasks do not exist for them.
     app.partner("Other Co", "infrastructure").await;
-    let (_, outsider) = app
-        .client_as("dev@other.example", Role::Partner, Some("other-co"))
-        .await;
+    let (_, outsider) = app.client_as("dev@other.example", Role::Partner, Some("other-co")).await;
     let (st, _) = pipeline(&app, &outsider, s.integration).await;
     assert_eq!(st, 404);
-    let (st, _) = act(
-        &app,
-        &outsider,
-        docs,
-        json!({"action": "report", "note": "x"}),
-    )
-    .await;
+    let (st, _) = act(&app, &outsider, docs, json!({"action": "report", "note": "x"})).await;
     assert_eq!(st, 404);
-    let reopen = app.url(&format!(
-        "/api/v1/integrations/{}/stages/prepare/reopen",
-        s.integration
-    ));
-    assert_eq!(
-        outsider
-            .post(&reopen)
-            .json(&json!({"reason": "x"}))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    let reopen = app.url(&format!("/api/v1/integrations/{}/stages/prepare/reopen", s.integration));
+    assert_eq!(outsider.post(&reopen).json(&json!({"reason": "x"})).send().await.unwrap().status(), 404);
 }
 
 /// A form post as a browser without JavaScript sends it.
-async fn form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-    from: &str,
-) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .header("accept", "text/html")
-        .header("referer", app.url(from))
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
+async fn form(app: &TestApp, client: &reqwest::Client, path: &str, fields: &[(&str, &str)], from: &str) -> reqwest::Response {
+    client.post(app.url(path)).header("accept", "text/html").header("referer", app.url(from)).form(fields).send().await.unwrap()
 }
 
 async fn the_review_queue_and_the_partner_home(app: TestApp) {
     let s = setup(&app).await;
     // A second partner, managed by someone else, with work waiting too.
-    let (st, b) = app.post_json("/api/v1/partners", &json!({"name": "Bravo Systems", "kind": "infrastructure", "alliance_manager_email": "other@staff.example"})).await;
+    let (st, b) = app
+        .post_json(
+            "/api/v1/partners",
+            &json!({"name": "Bravo Systems", "kind": "infrastructure", "alliance_manager_email": "other@staff.example"}),
+        )
+        .await;
     assert_eq!(st, 201, "{b}");
     let (st, b) = app
         .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Bravo", "partner": "bravo-systems", "source_address": "bravo/thing", "categories": ["Networking"]}))
@@ -417,94 +224,39 @@ async fn the_review_queue_and_the_partner_home(app: TestApp) {
     assert_eq!(st, 201, "{b}");
     let bravo = b["id"].as_i64().unwrap();
     let (_, bravo_p) = pipeline(&app, &app.client, bravo).await;
-    let (st, _) = act(
-        &app,
-        &app.client,
-        &task(&bravo_p, "prepare.framework")["id"],
-        json!({"action": "report", "note": "Plugin framework v1.13"}),
-    )
-    .await;
+    let (st, _) =
+        act(&app, &app.client, &task(&bravo_p, "prepare.framework")["id"], json!({"action": "report", "note": "Plugin framework v1.13"}))
+            .await;
     assert_eq!(st, 200);
-    let (st, b) = app
-        .send_json(
-            reqwest::Method::PATCH,
-            "/api/v1/partners/acme-cloud",
-            &json!({"alliance_manager_email": "rev@staff.example"}),
-        )
-        .await;
+    let (st, b) =
+        app.send_json(reqwest::Method::PATCH, "/api/v1/partners/acme-cloud", &json!({"alliance_manager_email": "rev@staff.example"})).await;
     assert_eq!(st, 200, "{b}");
 
     // The partner's home lists what is theirs to do.
     let (_, p) = pipeline(&app, &s.member, s.integration).await;
     let docs = task(&p, "prepare.docs").clone();
     let title = docs["title"].as_str().unwrap().to_string();
-    let home = s
-        .member
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = s.member.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     let (yours, _) = home.split_once("Waiting on review").expect("both lists");
-    assert!(
-        yours.contains("Waiting on you") && yours.contains(&title),
-        "{home}"
-    );
+    assert!(yours.contains("Waiting on you") && yours.contains(&title), "{home}");
     let (st, _) = act(&app, &s.member, &docs["id"], json!({"action": "report", "evidence_url": "https://github.com/acme-cloud/terraform-provider-acme/tree/main/docs", "note": "Generated with tfplugindocs."})).await;
     assert_eq!(st, 200);
-    let home = s
-        .member
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = s.member.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     let (yours, review) = home.split_once("Waiting on review").expect("both lists");
-    assert!(
-        yours.contains("Waiting on you") && !yours.contains(&title),
-        "reported work left the member's list"
-    );
-    assert!(
-        review.contains(&title) && review.contains("tfplugindocs"),
-        "{review}"
-    );
-    assert!(
-        !home.contains("Bravo"),
-        "a member sees only their partner's work"
-    );
+    assert!(yours.contains("Waiting on you") && !yours.contains(&title), "reported work left the member's list");
+    assert!(review.contains(&title) && review.contains("tfplugindocs"), "{review}");
+    assert!(!home.contains("Bravo"), "a member sees only their partner's work");
 
     // The reviewer's queue: oldest first, both partners; "mine" narrows it.
     let queue = |client: reqwest::Client, mine: &'static str| {
         let url = app.url("/api/review/queue");
-        async move {
-            json_of(
-                client
-                    .post(url)
-                    .form(&[("mine", mine)])
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        }
+        async move { json_of(client.post(url).form(&[("mine", mine)]).send().await.unwrap()).await }
     };
     let (st, all) = queue(s.reviewer.clone(), "false").await;
     assert_eq!(st, 200, "{all}");
-    let titles: Vec<&str> = all["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["partner_slug"].as_str().unwrap())
-        .collect();
+    let titles: Vec<&str> = all["items"].as_array().unwrap().iter().map(|i| i["partner_slug"].as_str().unwrap()).collect();
     assert_eq!(titles, ["bravo-systems", "acme-cloud"], "oldest first");
-    assert_eq!(
-        all["items"][1]["evidence_url"],
-        "https://github.com/acme-cloud/terraform-provider-acme/tree/main/docs"
-    );
+    assert_eq!(all["items"][1]["evidence_url"], "https://github.com/acme-cloud/terraform-provider-acme/tree/main/docs");
     assert_eq!(all["items"][1]["last_actor"], "dev@acme.example");
     let (_, mine) = queue(s.reviewer.clone(), "true").await;
     assert_eq!(mine["total"], 1);
@@ -513,40 +265,12 @@ async fn the_review_queue_and_the_partner_home(app: TestApp) {
     assert_eq!(st, 403, "members have no review queue");
 
     // The page: reviewers get the inline forms, viewers only the list.
-    let page = s
-        .reviewer
-        .get(app.url("/review?mine=1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        page.contains(&title) && page.contains(">Accept<") && !page.contains("Bravo"),
-        "{page}"
-    );
-    let (_, viewer) = app
-        .client_as("view@staff.example", Role::Viewer, None)
-        .await;
-    let page = viewer
-        .get(app.url("/review"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = s.reviewer.get(app.url("/review?mine=1")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&title) && page.contains(">Accept<") && !page.contains("Bravo"), "{page}");
+    let (_, viewer) = app.client_as("view@staff.example", Role::Viewer, None).await;
+    let page = viewer.get(app.url("/review")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(&title) && !page.contains(">Accept<"));
-    assert_eq!(
-        s.member
-            .get(app.url("/review"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    assert_eq!(s.member.get(app.url("/review")).send().await.unwrap().status(), 403);
 
     // Inline answers work without JavaScript and come back to the queue.
     let id = docs["id"].to_string();
@@ -554,29 +278,16 @@ async fn the_review_queue_and_the_partner_home(app: TestApp) {
         &app,
         &s.reviewer,
         "/api/pipeline/act",
-        &[
-            ("task_id", &id),
-            ("action", "request_changes"),
-            ("back", "/review?mine=1"),
-        ],
+        &[("task_id", &id), ("action", "request_changes"), ("back", "/review?mine=1")],
         "/review?mine=1",
     )
     .await;
-    assert_eq!(
-        res.status(),
-        303,
-        "no comment: back to the form with the error"
-    );
+    assert_eq!(res.status(), 303, "no comment: back to the form with the error");
     let res = form(
         &app,
         &s.reviewer,
         "/api/pipeline/act",
-        &[
-            ("task_id", &id),
-            ("action", "request_changes"),
-            ("comment", "Add the data sources."),
-            ("back", "/review?mine=1"),
-        ],
+        &[("task_id", &id), ("action", "request_changes"), ("comment", "Add the data sources."), ("back", "/review?mine=1")],
         "/review?mine=1",
     )
     .await;
@@ -584,37 +295,19 @@ async fn the_review_queue_and_the_partner_home(app: TestApp) {
     assert_eq!(res.headers()["location"], "/review?mine=1");
     let (_, mine) = queue(s.reviewer.clone(), "true").await;
     assert_eq!(mine["total"], 0, "answered: off the queue");
-    let home = s
-        .member
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = s.member.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     let (yours, _) = home.split_once("Waiting on review").unwrap();
-    assert!(
-        yours.contains(&title) && yours.contains("Add the data sources."),
-        "sent back to the member, with the comment"
-    );
+    assert!(yours.contains(&title) && yours.contains("Add the data sources."), "sent back to the member, with the comment");
     // `back` only ever leads to the queue.
     let bravo_task = task(&bravo_p, "prepare.framework")["id"].to_string();
     let res = form(
         &app,
         &s.reviewer,
         "/api/pipeline/act",
-        &[
-            ("task_id", &bravo_task),
-            ("action", "accept"),
-            ("back", "https://evil.example/"),
-        ],
+        &[("task_id", &bravo_task), ("action", "accept"), ("back", "https://evil.example/")],
         "/review",
     )
     .await;
     assert_eq!(res.status(), 302);
-    assert_eq!(
-        res.headers()["location"].to_str().unwrap(),
-        format!("/integrations/{bravo}#task-{bravo_task}")
-    );
+    assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/integrations/{bravo}#task-{bravo_task}"));
 }

@@ -46,22 +46,11 @@ fn location(res: &reqwest::Response) -> String {
 
 /// Starts at `/auth/github/start{query}`, goes through the fake GitHub, and
 /// returns the callback's answer.
-async fn github_round_trip(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    query: &str,
-) -> reqwest::Response {
-    let start = browser
-        .get(app.url(&format!("/auth/github/start{query}")))
-        .send()
-        .await
-        .expect("start");
+async fn github_round_trip(app: &TestApp, browser: &reqwest::Client, query: &str) -> reqwest::Response {
+    let start = browser.get(app.url(&format!("/auth/github/start{query}"))).send().await.expect("start");
     assert_eq!(start.status(), 303, "start should redirect to GitHub");
     let authorize = location(&start);
-    assert!(
-        authorize.contains("code_challenge=") && authorize.contains("state="),
-        "{authorize}"
-    );
+    assert!(authorize.contains("code_challenge=") && authorize.contains("state="), "{authorize}");
     let back = browser.get(&authorize).send().await.expect("authorize");
     assert_eq!(back.status(), 303, "GitHub should redirect back");
     browser.get(location(&back)).send().await.expect("callback")
@@ -79,21 +68,14 @@ async fn an_invited_user_signs_in_with_github_and_out_again() {
         let res = app
             .client
             .post(app.url("/api/users/invite"))
-            .form(&[
-                ("email", "Rita@Partner.example"),
-                ("role", "reviewer"),
-                ("name", "Rita"),
-            ])
+            .form(&[("email", "Rita@Partner.example"), ("role", "reviewer"), ("name", "Rita")])
             .send()
             .await
             .expect("invite");
         crate::helpers::json_of(res).await
     };
     assert_eq!(status, 200, "{invited}");
-    assert!(
-        invited["link"].as_str().unwrap().contains("/invite/"),
-        "{invited}"
-    );
+    assert!(invited["link"].as_str().unwrap().contains("/invite/"), "{invited}");
 
     github.sign_in_as(Account::new(101, "rita", "rita@partner.example"));
     let b = browser();
@@ -108,31 +90,15 @@ async fn an_invited_user_signs_in_with_github_and_out_again() {
         .map(|v| v.to_str().unwrap().to_string())
         .find(|c| c.starts_with("tracker_session="))
         .expect("a session cookie");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
-    assert!(
-        !cookie.contains("Secure"),
-        "no Secure flag on plain http: {cookie}"
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "no Secure flag on plain http: {cookie}");
     assert!(is_signed_in(&app, &b).await);
-    let me = crate::helpers::json_of(
-        b.post(app.url("/api/auth/me"))
-            .header("origin", app.url(""))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let me = crate::helpers::json_of(b.post(app.url("/api/auth/me")).header("origin", app.url("")).send().await.unwrap()).await;
     assert_eq!(me.1["role"], "reviewer", "{me:?}");
     assert_eq!(me.1["name"], "Rita");
 
     // The invitation was accepted: the user is active and bound to GitHub id 101.
-    let user = app::store::users::get_by_email(&app.db, "rita@partner.example")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app::store::users::get_by_email(&app.db, "rita@partner.example").await.unwrap().unwrap();
     assert_eq!(user.status, UserStatus::Active);
     assert!(user.last_sign_in_at.is_some());
 
@@ -147,12 +113,7 @@ async fn an_invited_user_signs_in_with_github_and_out_again() {
         .unwrap();
     assert_ne!(cookie.split(';').next(), second.split(';').next());
 
-    let out = b
-        .post(app.url("/auth/sign-out"))
-        .header("origin", app.url(""))
-        .send()
-        .await
-        .unwrap();
+    let out = b.post(app.url("/auth/sign-out")).header("origin", app.url("")).send().await.unwrap();
     assert_eq!(out.status(), 303);
     assert!(location(&out).starts_with("/sign-in"));
     assert!(!is_signed_in(&app, &b).await, "signed out");
@@ -162,7 +123,10 @@ async fn an_invited_user_signs_in_with_github_and_out_again() {
 async fn the_github_org_rule_lets_members_join_their_partner() {
     let (app, github) = app_with_github(Backend::Postgres).await;
     let (status, body) = app
-        .post_json("/api/v1/partners", &json!({"name": "Orbit", "kind": "infrastructure", "github_org": "Orbit-Labs", "github_auto_join": true}))
+        .post_json(
+            "/api/v1/partners",
+            &json!({"name": "Orbit", "kind": "infrastructure", "github_org": "Orbit-Labs", "github_auto_join": true}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     app.partner("Quiet", "infrastructure").await; // has no rule
@@ -173,26 +137,11 @@ async fn the_github_org_rule_lets_members_join_their_partner() {
     let b = browser();
     let done = github_round_trip(&app, &b, "").await;
     assert_eq!(location(&done), "/");
-    let me = crate::helpers::json_of(
-        b.post(app.url("/api/auth/me"))
-            .header("origin", app.url(""))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .1;
+    let me = crate::helpers::json_of(b.post(app.url("/api/auth/me")).header("origin", app.url("")).send().await.unwrap()).await.1;
     assert_eq!(me["role"], "partner");
     assert_eq!(me["partner"]["slug"], "orbit");
     // …and sees only their partner.
-    let list = b
-        .get(app.url("/partners"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = b.get(app.url("/partners")).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("Orbit") && !list.contains("Quiet"));
 
     // Someone in no matching organisation is told to ask for an invitation.
@@ -202,51 +151,28 @@ async fn the_github_org_rule_lets_members_join_their_partner() {
     let b2 = browser();
     let refused = github_round_trip(&app, &b2, "").await;
     assert_eq!(location(&refused), "/sign-in/refused?reason=not-invited");
-    let page = b2
-        .get(app.url("/sign-in/refused?reason=not-invited"))
-        .send()
-        .await
-        .unwrap();
+    let page = b2.get(app.url("/sign-in/refused?reason=not-invited")).send().await.unwrap();
     assert_eq!(page.status(), 403);
-    assert!(page
-        .text()
-        .await
-        .unwrap()
-        .contains("Ask your alliance manager"));
+    assert!(page.text().await.unwrap().contains("Ask your alliance manager"));
     assert!(!is_signed_in(&app, &b2).await);
-    assert!(
-        app::store::users::get_by_email(&app.db, "stray@elsewhere.example")
-            .await
-            .unwrap()
-            .is_none(),
-        "no account was made"
-    );
+    assert!(app::store::users::get_by_email(&app.db, "stray@elsewhere.example").await.unwrap().is_none(), "no account was made");
 }
 
 #[tokio::test]
 async fn a_callback_with_a_foreign_or_reused_state_is_refused() {
     let (app, github) = app_with_github(Backend::Sqlite).await;
-    app.user("eve@example.com", Role::Viewer, None, UserStatus::Active)
-        .await;
+    app.user("eve@example.com", Role::Viewer, None, UserStatus::Active).await;
     github.sign_in_as(Account::new(303, "eve", "eve@example.com"));
 
     // The callback arrives in a browser that did not start the sign-in.
     let starter = browser();
-    let start = starter
-        .get(app.url("/auth/github/start"))
-        .send()
-        .await
-        .unwrap();
+    let start = starter.get(app.url("/auth/github/start")).send().await.unwrap();
     let back = starter.get(location(&start)).send().await.unwrap();
     let callback = location(&back);
     let other = browser();
     let res = other.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), 400);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("not started in this browser"));
+    assert!(res.text().await.unwrap().contains("not started in this browser"));
     assert!(!is_signed_in(&app, &other).await);
 
     // The genuine callback works once; replaying it, even with the state
@@ -254,47 +180,25 @@ async fn a_callback_with_a_foreign_or_reused_state_is_refused() {
     let ok = starter.get(&callback).send().await.unwrap();
     assert_eq!(ok.status(), 303, "{}", ok.text().await.unwrap_or_default());
     assert!(is_signed_in(&app, &starter).await);
-    let state = callback
-        .split("state=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
-    let replay = http_client(None)
-        .get(&callback)
-        .header("cookie", format!("tracker_oauth={state}"))
-        .send()
-        .await
-        .unwrap();
+    let state = callback.split("state=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let replay = http_client(None).get(&callback).header("cookie", format!("tracker_oauth={state}")).send().await.unwrap();
     assert_eq!(replay.status(), 400);
     assert!(replay.text().await.unwrap().contains("already used"));
 
     // A forged state fails even with a matching cookie.
     let forged = callback.replace("state=", "state=x");
-    let res = http_client(None)
-        .get(&forged)
-        .header("cookie", format!("tracker_oauth=x{state}"))
-        .send()
-        .await
-        .unwrap();
+    let res = http_client(None).get(&forged).header("cookie", format!("tracker_oauth=x{state}")).send().await.unwrap();
     assert_eq!(res.status(), 400);
 
     // A provider error ends on a page, not a crash.
-    let cancelled = browser()
-        .get(app.url("/auth/github/callback?error=access_denied&state=abc"))
-        .send()
-        .await
-        .unwrap();
+    let cancelled = browser().get(app.url("/auth/github/callback?error=access_denied&state=abc")).send().await.unwrap();
     assert_eq!(cancelled.status(), 400);
 }
 
 #[tokio::test]
 async fn too_few_scopes_or_no_verified_email_are_refused() {
     let (app, github) = app_with_github(Backend::Sqlite).await;
-    app.user("sam@example.com", Role::Viewer, None, UserStatus::Active)
-        .await;
+    app.user("sam@example.com", Role::Viewer, None, UserStatus::Active).await;
     let mut narrow = Account::new(404, "sam", "sam@example.com");
     narrow.scope = "user:email".into();
     github.sign_in_as(narrow);
@@ -314,9 +218,7 @@ async fn too_few_scopes_or_no_verified_email_are_refused() {
 #[tokio::test]
 async fn an_expired_invitation_is_refused() {
     let (app, github) = app_with_github(Backend::Postgres).await;
-    let uid = app
-        .user("late@example.com", Role::Viewer, None, UserStatus::Invited)
-        .await;
+    let uid = app.user("late@example.com", Role::Viewer, None, UserStatus::Invited).await;
     let past = chrono::Utc::now() - chrono::Duration::days(8);
     let secret = "expired-invitation-secret";
     app::store::users::insert_link(
@@ -330,14 +232,7 @@ async fn an_expired_invitation_is_refused() {
     .await
     .unwrap();
     // The invitation page says so…
-    let page = browser()
-        .get(app.url(&format!("/invite/{secret}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser().get(app.url(&format!("/invite/{secret}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("has expired"), "{page}");
     // …and signing in with the invited email is refused.
     github.sign_in_as(Account::new(505, "late", "late@example.com"));
@@ -359,23 +254,10 @@ async fn an_invitation_link_binds_whoever_follows_it_once() {
         .send()
         .await
         .unwrap();
-    let link = crate::helpers::json_of(res).await.1["link"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let link = crate::helpers::json_of(res).await.1["link"].as_str().unwrap().to_string();
     let secret = link.rsplit('/').next().unwrap().to_string();
-    let page = browser()
-        .get(&link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        page.contains("new.member@orbit.example") && page.contains("Viewer"),
-        "{page}"
-    );
+    let page = browser().get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("new.member@orbit.example") && page.contains("Viewer"), "{page}");
     // Their GitHub account uses another address: the link still binds it.
     github.sign_in_as(Account::new(606, "nm", "personal@mail.example"));
     let b = browser();
@@ -394,27 +276,15 @@ async fn accepted_or_replaced_invitation_links_stop_working() {
     let invite = |email: &'static str| {
         let app = &app;
         async move {
-            let res = app
-                .client
-                .post(app.url("/api/users/invite"))
-                .form(&[("email", email), ("role", "admin")])
-                .send()
-                .await
-                .unwrap();
-            let link = crate::helpers::json_of(res).await.1["link"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let res = app.client.post(app.url("/api/users/invite")).form(&[("email", email), ("role", "admin")]).send().await.unwrap();
+            let link = crate::helpers::json_of(res).await.1["link"].as_str().unwrap().to_string();
             link.rsplit('/').next().unwrap().to_string()
         }
     };
     // Accepted by signing in with the invited email: the link is used up.
     let secret = invite("boss@staff.example").await;
     github.sign_in_as(Account::new(701, "boss", "boss@staff.example"));
-    assert_eq!(
-        location(&github_round_trip(&app, &browser(), "").await),
-        "/"
-    );
+    assert_eq!(location(&github_round_trip(&app, &browser(), "").await), "/");
     github.sign_in_as(Account::new(702, "mallory", "mallory@mail.example"));
     let res = github_round_trip(&app, &browser(), &format!("?invite={secret}")).await;
     assert_eq!(location(&res), "/sign-in/refused?reason=invitation-used");
@@ -425,24 +295,9 @@ async fn accepted_or_replaced_invitation_links_stop_working() {
 
     // A new invitation link replaces the old one.
     let old = invite("late@staff.example").await;
-    let user = app::store::users::get_by_email(&app.db, "late@staff.example")
-        .await
-        .unwrap()
-        .unwrap();
-    let res = app
-        .client
-        .post(app.url("/api/users/reinvite"))
-        .form(&[("id", user.id.to_string())])
-        .send()
-        .await
-        .unwrap();
-    let new = crate::helpers::json_of(res).await.1["link"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let user = app::store::users::get_by_email(&app.db, "late@staff.example").await.unwrap().unwrap();
+    let res = app.client.post(app.url("/api/users/reinvite")).form(&[("id", user.id.to_string())]).send().await.unwrap();
+    let new = crate::helpers::json_of(res).await.1["link"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     github.sign_in_as(Account::new(704, "late", "elsewhere@mail.example"));
     let res = github_round_trip(&app, &browser(), &format!("?invite={old}")).await;
     assert_eq!(location(&res), "/sign-in/refused?reason=invitation-used");
@@ -453,44 +308,21 @@ async fn accepted_or_replaced_invitation_links_stop_working() {
 #[tokio::test]
 async fn only_admins_let_an_organisation_join() {
     let app = spawn_app(Backend::Sqlite).await;
-    let (_, reviewer) = app
-        .client_as("rev@staff.example", Role::Reviewer, None)
-        .await;
+    let (_, reviewer) = app.client_as("rev@staff.example", Role::Reviewer, None).await;
     let body = json!({"name": "Joiner", "kind": "infrastructure", "github_org": "joiner", "github_auto_join": true});
-    let (status, err) = crate::helpers::json_of(
-        reviewer
-            .post(app.url("/api/v1/partners"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, err) = crate::helpers::json_of(reviewer.post(app.url("/api/v1/partners")).json(&body).send().await.unwrap()).await;
     assert_eq!(status, 422, "{err}");
-    assert!(err["fields"]["github_auto_join"][0]
-        .as_str()
-        .unwrap()
-        .contains("only an admin"));
+    assert!(err["fields"]["github_auto_join"][0].as_str().unwrap().contains("only an admin"));
     let (status, _) = app.post_json("/api/v1/partners", &body).await;
     assert_eq!(status, 201);
     // A reviewer may still edit the partner, leaving the rule as it is.
     let (status, body) = crate::helpers::json_of(
-        reviewer
-            .patch(app.url("/api/v1/partners/joiner"))
-            .json(&json!({"name": "Joiner Inc"}))
-            .send()
-            .await
-            .unwrap(),
+        reviewer.patch(app.url("/api/v1/partners/joiner")).json(&json!({"name": "Joiner Inc"})).send().await.unwrap(),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     // Without a GitHub organisation the rule makes no sense.
-    let (status, err) = app
-        .post_json(
-            "/api/v1/partners",
-            &json!({"name": "Nobody", "kind": "workflow", "github_auto_join": true}),
-        )
-        .await;
+    let (status, err) = app.post_json("/api/v1/partners", &json!({"name": "Nobody", "kind": "workflow", "github_auto_join": true})).await;
     assert_eq!(status, 422);
     assert!(err["fields"]["github_auto_join"].is_array(), "{err}");
 }
@@ -498,24 +330,12 @@ async fn only_admins_let_an_organisation_join() {
 #[tokio::test]
 async fn deactivation_ends_sessions_and_tokens_at_once() {
     let app = spawn_app(Backend::Postgres).await;
-    let (uid, api) = app
-        .client_as("leaver@example.com", Role::Reviewer, None)
-        .await;
+    let (uid, api) = app.client_as("leaver@example.com", Role::Reviewer, None).await;
     let session = app.session_for(uid).await;
     let b = http_client(None);
-    let with_cookie = |path: &str| {
-        b.get(app.url(path))
-            .header("cookie", format!("tracker_session={session}"))
-    };
+    let with_cookie = |path: &str| b.get(app.url(path)).header("cookie", format!("tracker_session={session}"));
     assert_eq!(with_cookie("/").send().await.unwrap().status(), 200);
-    assert_eq!(
-        api.get(app.url("/api/v1/partners"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(api.get(app.url("/api/v1/partners")).send().await.unwrap().status(), 200);
 
     let res = app
         .client
@@ -529,8 +349,7 @@ async fn deactivation_ends_sessions_and_tokens_at_once() {
     let page = with_cookie("/").send().await.unwrap();
     assert_eq!(page.status(), 303, "the session no longer works");
     assert_eq!(location(&page), "/sign-in");
-    let (status, body) =
-        crate::helpers::json_of(api.get(app.url("/api/v1/partners")).send().await.unwrap()).await;
+    let (status, body) = crate::helpers::json_of(api.get(app.url("/api/v1/partners")).send().await.unwrap()).await;
     assert_eq!(status, 401, "{body}");
     assert!(body["error"].as_str().unwrap().contains("not valid"));
 }
@@ -540,224 +359,81 @@ async fn the_bootstrap_link_works_once_and_expires() {
     // A fresh server with no admin prints a link; spawn_app then adds its own
     // admin, so read the link the server printed.
     let app = spawn_app(Backend::Sqlite).await;
-    let link = app
-        .bootstrap_url
-        .clone()
-        .expect("a bootstrap link at first start");
+    let link = app.bootstrap_url.clone().expect("a bootstrap link at first start");
     // spawn_app made an admin after start; take it away so none is active.
-    let test_admin = app::store::users::get_by_email(&app.db, "admin@tracker.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let audit = app::domain::audit::Entry::system(
-        "user.deactivate",
-        app::domain::audit::TargetKind::User,
-        Some(test_admin.id),
-        "test admin",
-    );
-    app::store::users::set_status(
-        &app.db,
-        test_admin.id,
-        UserStatus::Deactivated,
-        chrono::Utc::now(),
-        &audit,
-    )
-    .await
-    .unwrap();
+    let test_admin = app::store::users::get_by_email(&app.db, "admin@tracker.test").await.unwrap().unwrap();
+    let audit =
+        app::domain::audit::Entry::system("user.deactivate", app::domain::audit::TargetKind::User, Some(test_admin.id), "test admin");
+    app::store::users::set_status(&app.db, test_admin.id, UserStatus::Deactivated, chrono::Utc::now(), &audit).await.unwrap();
     let b = browser();
     let page = b.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page
-        .text()
-        .await
-        .unwrap()
-        .contains("admin@tracker.localhost"));
+    assert!(page.text().await.unwrap().contains("admin@tracker.localhost"));
     // GET alone does not use it up (link previews); the POST signs in.
-    let post = b
-        .post(&link)
-        .header("origin", app.url(""))
-        .send()
-        .await
-        .unwrap();
+    let post = b.post(&link).header("origin", app.url("")).send().await.unwrap();
     let status = post.status();
     assert_eq!(status, 303, "{}", post.text().await.unwrap());
     assert!(is_signed_in(&app, &b).await);
-    let admin = app::store::users::get_by_email(&app.db, "admin@tracker.localhost")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (admin.role, admin.status),
-        (Role::Admin, UserStatus::Active)
-    );
+    let admin = app::store::users::get_by_email(&app.db, "admin@tracker.localhost").await.unwrap().unwrap();
+    assert_eq!((admin.role, admin.status), (Role::Admin, UserStatus::Active));
     // Works once.
-    let again = browser()
-        .post(&link)
-        .header("origin", app.url(""))
-        .send()
-        .await
-        .unwrap();
+    let again = browser().post(&link).header("origin", app.url("")).send().await.unwrap();
     assert_eq!(again.status(), 410);
     // An expired link is refused, on GET and POST.
     let past = chrono::Utc::now() - chrono::Duration::hours(2);
     let old = "old-bootstrap-secret";
-    app::store::users::insert_link(
-        &app.db,
-        &app::services::secret::hash(old),
-        "bootstrap",
-        None,
-        past,
-        past + chrono::Duration::hours(1),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        browser()
-            .get(app.url(&format!("/auth/bootstrap/{old}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        410
-    );
-    assert_eq!(
-        browser()
-            .post(app.url(&format!("/auth/bootstrap/{old}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        410
-    );
+    app::store::users::insert_link(&app.db, &app::services::secret::hash(old), "bootstrap", None, past, past + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(browser().get(app.url(&format!("/auth/bootstrap/{old}"))).send().await.unwrap().status(), 410);
+    assert_eq!(browser().post(app.url(&format!("/auth/bootstrap/{old}"))).send().await.unwrap().status(), 410);
     // With an admin present, a restart prints no new link, and a link another
     // instance printed earlier no longer works.
-    let none =
-        app::services::sign_in::bootstrap_link(&app.db, &Default::default(), chrono::Utc::now())
-            .await
-            .unwrap();
+    let none = app::services::sign_in::bootstrap_link(&app.db, &Default::default(), chrono::Utc::now()).await.unwrap();
     assert!(none.is_none());
     let now = chrono::Utc::now();
     let stale = "stale-bootstrap-secret";
-    app::store::users::insert_link(
-        &app.db,
-        &app::services::secret::hash(stale),
-        "bootstrap",
-        None,
-        now,
-        now + chrono::Duration::hours(1),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        browser()
-            .post(app.url(&format!("/auth/bootstrap/{stale}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        410
-    );
+    app::store::users::insert_link(&app.db, &app::services::secret::hash(stale), "bootstrap", None, now, now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(browser().post(app.url(&format!("/auth/bootstrap/{stale}"))).send().await.unwrap().status(), 410);
 }
 
 #[tokio::test]
 async fn api_tokens_are_shown_once_stored_hashed_and_revocable() {
     let app = spawn_app(Backend::Sqlite).await;
-    let (status, made) = crate::helpers::json_of(
-        app.client
-            .post(app.url("/api/tokens/create"))
-            .form(&[("name", "CI")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, made) =
+        crate::helpers::json_of(app.client.post(app.url("/api/tokens/create")).form(&[("name", "CI")]).send().await.unwrap()).await;
     assert_eq!(status, 200, "{made}");
     let secret = made["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("itk_"));
     let token_id = made["token"]["id"].as_i64().unwrap();
     // Only the hash is stored.
-    let stored: Vec<String> = app::on_pool!(&app.db, |pool| sqlx::query_scalar(
-        "SELECT token_hash FROM api_tokens"
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap());
-    assert!(stored
-        .iter()
-        .all(|h| h.len() == 64 && !h.contains(&secret[4..])));
+    let stored: Vec<String> =
+        app::on_pool!(&app.db, |pool| sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(pool).await.unwrap());
+    assert!(stored.iter().all(|h| h.len() == 64 && !h.contains(&secret[4..])));
     // It works, records its use, and the list never shows the secret.
     let ci = http_client(Some(&secret));
-    assert_eq!(
-        ci.get(app.url("/api/v1/partners"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let (_, list) = crate::helpers::json_of(
-        app.client
-            .post(app.url("/api/tokens/list"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let listed = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == token_id)
-        .unwrap()
-        .clone();
+    assert_eq!(ci.get(app.url("/api/v1/partners")).send().await.unwrap().status(), 200);
+    let (_, list) = crate::helpers::json_of(app.client.post(app.url("/api/tokens/list")).send().await.unwrap()).await;
+    let listed = list.as_array().unwrap().iter().find(|t| t["id"] == token_id).unwrap().clone();
     assert!(!listed.to_string().contains(&secret));
     assert!(listed["last_used_at"].is_string(), "{listed}");
     // An empty name is refused with a field error.
-    let (status, err) = crate::helpers::json_of(
-        app.client
-            .post(app.url("/api/tokens/create"))
-            .form(&[("name", " ")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, err) =
+        crate::helpers::json_of(app.client.post(app.url("/api/tokens/create")).form(&[("name", " ")]).send().await.unwrap()).await;
     assert_eq!(status, 422);
     assert!(err.to_string().contains("name"), "{err}");
     // Revoked: 401 at once.
-    let res = app
-        .client
-        .post(app.url("/api/tokens/revoke"))
-        .form(&[("id", token_id.to_string().as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.post(app.url("/api/tokens/revoke")).form(&[("id", token_id.to_string().as_str())]).send().await.unwrap();
     assert!(res.status().as_u16() < 400);
-    assert_eq!(
-        ci.get(app.url("/api/v1/partners"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(ci.get(app.url("/api/v1/partners")).send().await.unwrap().status(), 401);
     // Someone else's token id is "not found".
     let (_, other) = app.client_as("other@example.com", Role::Viewer, None).await;
-    let res = other
-        .post(app.url("/api/tokens/revoke"))
-        .form(&[("id", token_id.to_string().as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = other.post(app.url("/api/tokens/revoke")).form(&[("id", token_id.to_string().as_str())]).send().await.unwrap();
     assert_eq!(res.status(), 404);
     // Malformed Authorization headers get a JSON 401 too.
-    let res = app
-        .anonymous()
-        .get(app.url("/api/v1/partners"))
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+    let res = app.anonymous().get(app.url("/api/v1/partners")).header("authorization", "Basic abc").send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
 }
@@ -795,42 +471,19 @@ async fn every_response_carries_security_headers() {
     for path in ["/", "/sign-in", "/api/v1/partners", "/healthz"] {
         let res = app.get(path).await;
         let h = res.headers();
-        let csp = h
-            .get("content-security-policy")
-            .unwrap_or_else(|| panic!("{path}: no CSP"))
-            .to_str()
-            .unwrap();
-        assert!(
-            csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"),
-            "{csp}"
-        );
+        let csp = h.get("content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP")).to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"), "{csp}");
         assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
         assert!(h.get("referrer-policy").is_some());
     }
     // The page's inline scripts carry the nonce the header allows.
     let res = app.get("/partners").await;
-    let csp = res
-        .headers()
-        .get("content-security-policy")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    let nonce = csp
-        .split("'nonce-")
-        .nth(1)
-        .unwrap()
-        .split('\'')
-        .next()
-        .unwrap()
-        .to_string();
+    let csp = res.headers().get("content-security-policy").unwrap().to_str().unwrap().to_string();
+    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
     let html = res.text().await.unwrap();
     let scripts = html.matches("<script").count();
     let nonced = html.matches(&format!("nonce=\"{nonce}\"")).count();
-    assert!(
-        scripts > 0 && scripts == nonced,
-        "{scripts} scripts, {nonced} with the nonce"
-    );
+    assert!(scripts > 0 && scripts == nonced, "{scripts} scripts, {nonced} with the nonce");
 }
 
 #[tokio::test]
@@ -839,14 +492,7 @@ async fn sign_in_is_rate_limited_per_client() {
     let b = browser();
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        statuses.push(
-            b.get(app.url("/auth/github/start"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        statuses.push(b.get(app.url("/auth/github/start")).send().await.unwrap().status().as_u16());
     }
     // GitHub is not configured here (404), until the limit answers 429.
     assert_eq!(statuses, vec![404, 404, 404, 429, 429]);
@@ -855,20 +501,10 @@ async fn sign_in_is_rate_limited_per_client() {
 #[tokio::test]
 async fn anonymous_pages_redirect_to_sign_in_and_keep_the_destination() {
     let app = spawn_app(Backend::Sqlite).await;
-    let res = app
-        .anonymous()
-        .get(app.url("/partners?q=acme"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.anonymous().get(app.url("/partners?q=acme")).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/sign-in?next=%2Fpartners%3Fq%3Dacme");
-    let page = app
-        .anonymous()
-        .get(app.url("/sign-in?next=%2Fpartners"))
-        .send()
-        .await
-        .unwrap();
+    let page = app.anonymous().get(app.url("/sign-in?next=%2Fpartners")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Sign in"), "{html}");
@@ -889,40 +525,17 @@ async fn the_cli_creates_admins_and_tokens() {
             .expect("run the server binary")
     };
     let first = run(&["create-admin", "--email", "Boss@Example.com"]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let second = run(&["create-admin", "--email", "boss@example.com"]);
     assert!(second.status.success());
-    assert!(
-        String::from_utf8_lossy(&second.stderr).contains("already"),
-        "idempotent"
-    );
-    let token = run(&[
-        "create-token",
-        "--email",
-        "boss@example.com",
-        "--name",
-        "automation",
-    ]);
-    assert!(
-        token.status.success(),
-        "{}",
-        String::from_utf8_lossy(&token.stderr)
-    );
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already"), "idempotent");
+    let token = run(&["create-token", "--email", "boss@example.com", "--name", "automation"]);
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let stdout = String::from_utf8(token.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "only the token on stdout: {stdout:?}");
     assert!(lines[0].starts_with("itk_"));
-    let nobody = run(&[
-        "create-token",
-        "--email",
-        "nobody@example.com",
-        "--name",
-        "x",
-    ]);
+    let nobody = run(&["create-token", "--email", "nobody@example.com", "--name", "x"]);
     assert!(!nobody.status.success());
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user"));
     let _ = std::fs::remove_dir_all(dir);
@@ -939,86 +552,29 @@ async fn bad_user_management_input_is_refused_and_changes_nothing() {
     let before = count().await;
     // Bad email, unknown role, partner member without a partner, unknown partner.
     for (form, field) in [
-        (
-            vec![
-                ("email", "not-an-email".to_string()),
-                ("role", "viewer".to_string()),
-            ],
-            "email",
-        ),
-        (
-            vec![
-                ("email", "a@b.example".to_string()),
-                ("role", "owner".to_string()),
-            ],
-            "role",
-        ),
-        (
-            vec![
-                ("email", "a@b.example".to_string()),
-                ("role", "partner".to_string()),
-            ],
-            "partner",
-        ),
-        (
-            vec![
-                ("email", "a@b.example".to_string()),
-                ("role", "partner".to_string()),
-                ("partner", "nope".to_string()),
-            ],
-            "partner",
-        ),
+        (vec![("email", "not-an-email".to_string()), ("role", "viewer".to_string())], "email"),
+        (vec![("email", "a@b.example".to_string()), ("role", "owner".to_string())], "role"),
+        (vec![("email", "a@b.example".to_string()), ("role", "partner".to_string())], "partner"),
+        (vec![("email", "a@b.example".to_string()), ("role", "partner".to_string()), ("partner", "nope".to_string())], "partner"),
     ] {
         let (status, err) = call("/api/users/invite", form).await;
         assert_eq!(status, 422, "{err}");
-        assert!(
-            err["Validation"]["fields"][field].is_array(),
-            "{field}: {err}"
-        );
+        assert!(err["Validation"]["fields"][field].is_array(), "{field}: {err}");
     }
     assert_eq!(count().await, before, "nothing was created");
     // An email that already has an account is a conflict.
-    let (status, err) = call(
-        "/api/users/invite",
-        vec![
-            ("email", "ADMIN@tracker.test".into()),
-            ("role", "viewer".into()),
-        ],
-    )
-    .await;
+    let (status, err) = call("/api/users/invite", vec![("email", "ADMIN@tracker.test".into()), ("role", "viewer".into())]).await;
     assert_eq!(status, 409, "{err}");
     // An admin cannot demote or deactivate themselves.
-    let me = app::store::users::get_by_email(&app.db, "admin@tracker.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let (status, _) = call(
-        "/api/users/save",
-        vec![("id", me.id.to_string()), ("role", "viewer".into())],
-    )
-    .await;
+    let me = app::store::users::get_by_email(&app.db, "admin@tracker.test").await.unwrap().unwrap();
+    let (status, _) = call("/api/users/save", vec![("id", me.id.to_string()), ("role", "viewer".into())]).await;
     assert_eq!(status, 400);
-    let (status, _) = call(
-        "/api/users/set-active",
-        vec![("id", me.id.to_string()), ("active", "false".into())],
-    )
-    .await;
+    let (status, _) = call("/api/users/set-active", vec![("id", me.id.to_string()), ("active", "false".into())]).await;
     assert_eq!(status, 400);
-    let after = app::store::users::get(&app.db, me.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (after.role, after.status),
-        (Role::Admin, UserStatus::Active)
-    );
+    let after = app::store::users::get(&app.db, me.id).await.unwrap().unwrap();
+    assert_eq!((after.role, after.status), (Role::Admin, UserStatus::Active));
     // Demo sign-in is not offered by a server without the setting.
-    let res = browser()
-        .post(app.url("/auth/demo"))
-        .header("origin", app.url(""))
-        .form(&[("user_id", me.id.to_string())])
-        .send()
-        .await
-        .unwrap();
+    let res =
+        browser().post(app.url("/auth/demo")).header("origin", app.url("")).form(&[("user_id", me.id.to_string())]).send().await.unwrap();
     assert_eq!(res.status(), 404);
 }
