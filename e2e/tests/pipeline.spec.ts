@@ -79,3 +79,89 @@ test('a partner reports a task, the reviewer asks for changes, then accepts, and
   await expect(page.locator('dl.details')).toContainText('Publish');
   await partnerContext.close();
 });
+
+test('a run task goes through the review queue, and every change shows in the history and the audit trail', async ({ page, browser }) => {
+  await signIn(page);
+  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
+  await api(page, 'post', '/api/v1/partners', { name: 'Queue Labs', kind: 'workflow', alliance_manager_email: 'staff@example.test' });
+  const integration = await api(page, 'post', '/api/v1/integrations', {
+    kind: 'run_task', name: 'Queue Scanner', partner: 'queue-labs', categories: ['Code Scanning'],
+  });
+  const form = await page.request.post('/api/users/invite', {
+    form: { email: 'dev@queuelabs.example', role: 'partner', partner: 'queue-labs' },
+    headers: { origin: new URL(page.url()).origin },
+  });
+  const { link } = await form.json();
+
+  // The partner's home says what is theirs to do; they report with a Markdown note.
+  const partnerContext = await browser.newContext();
+  const dev = await partnerContext.newPage();
+  await dev.goto(link);
+  await signIn(dev, { as: 'dev@queuelabs.example' });
+  const yours = dev.locator('section', { has: dev.getByRole('heading', { name: 'Waiting on you' }) });
+  await expect(yours).toContainText('Signed up for the technology partner program');
+  await yours.getByRole('link', { name: 'Signed up for the technology partner program' }).click();
+  await hydrated(dev);
+  const devTask = dev.locator('li.task', { hasText: 'Signed up for the technology partner program' });
+  await devTask.getByText('Report this task…').click();
+  await devTask.getByLabel('Note').fill('**Signed** on 2026-11-20. <script>alert(1)</script>');
+  await devTask.getByRole('button', { name: 'Report done' }).click();
+  await expect(devTask.locator('.task-state')).toHaveText('Reported');
+  await expect(devTask.locator('.note strong')).toHaveText('Signed');
+  await expect(devTask.locator('.note')).toContainText('<script>alert(1)</script>');
+
+  // The reviewer works from the queue: only their partners, oldest first.
+  await page.goto('/');
+  await page.getByRole('link', { name: /wait(s)? for review/ }).click();
+  await expect(page.getByRole('heading', { name: 'Review queue' })).toBeVisible();
+  await page.getByLabel('Only my partners').check();
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/mine=1/);
+  await hydrated(page);
+  const entry = page.locator('li.queue-item', { hasText: 'Signed up for the technology partner program' });
+  await expect(entry).toContainText('Queue Labs · Queue Scanner · Engage');
+  await expect(entry.locator('.note strong')).toHaveText('Signed');
+  await entry.getByLabel('What needs to change').fill('Link the signed agreement.');
+  await entry.getByRole('button', { name: 'Request changes' }).click();
+  await expect(entry).toHaveCount(0);
+
+  // The partner sees the comment on their home, reports again; the reviewer accepts from the queue.
+  await dev.goto('/');
+  await expect(yours).toContainText('Link the signed agreement.');
+  await dev.goto(`/integrations/${integration.id}`);
+  await hydrated(dev);
+  await devTask.getByText('Report again…').click();
+  await devTask.getByLabel('Evidence link').fill('https://queuelabs.example/agreement.pdf');
+  await devTask.getByRole('button', { name: 'Report done' }).click();
+  await expect(devTask.locator('.task-state')).toHaveText('Reported');
+  await page.reload();
+  await hydrated(page);
+  await entry.getByRole('button', { name: 'Accept' }).click();
+  await expect(entry).toHaveCount(0);
+  await expect(page.getByText('Nothing waits for review at your partners.')).toBeVisible();
+
+  // The history on the integration's page, newest first, with the changed fields.
+  await dev.goto(`/integrations/${integration.id}`);
+  const history = dev.locator('section.timeline');
+  // The alliance manager was known, so the Engage stage completed with the acceptance.
+  await expect(history.locator('li.record').first()).toContainText('Queue Scanner completed Engage and moved to Develop & Test');
+  await expect(history).toContainText('Accept: "Signed up for the technology partner program"');
+  await expect(history).toContainText('Completed automatically: "Alliance manager assigned"');
+  await expect(history).toContainText('Request changes');
+  await expect(history).toContainText('Added run task Queue Scanner');
+  const accepted = history.locator('li.record', { hasText: 'Accept: "Signed up' });
+  await accepted.getByText(/fields?$/).click();
+  await expect(accepted.locator('table.changes')).toContainText('reported');
+
+  // The admin's audit search finds it, and offers the CSV.
+  await page.goto('/admin/audit');
+  await page.getByLabel('Search').fill('queue scanner');
+  await page.getByLabel('Kind').selectOption('integration');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(/target=integration/);
+  await expect(page.locator('li.record')).toHaveCount(2);
+  const csv = await page.request.get(await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href') ?? '');
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toContain('Added run task Queue Scanner');
+  await partnerContext.close();
+});

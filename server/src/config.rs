@@ -19,6 +19,10 @@ pub struct Config {
     pub log_filter: String,
     pub leptos: LeptosOptions,
     pub auth: AuthConfig,
+    /// Where evidence files are stored (`EVIDENCE_DIR`, default `data/evidence`).
+    pub evidence_dir: std::path::PathBuf,
+    /// The largest evidence file accepted (`EVIDENCE_MAX_MB`, default 10).
+    pub evidence_max_bytes: u64,
 }
 
 /// Sign-in settings (see the README's "Sign-in" section).
@@ -98,10 +102,14 @@ struct FileConfig {
     bootstrap_admin_email: Option<String>,
     sign_in_rate_limit: Option<i64>,
     demo_sign_in: Option<bool>,
+    evidence_dir: Option<String>,
+    evidence_max_mb: Option<i64>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tracker.db";
 pub const DEFAULT_SITE_ADDR: &str = "127.0.0.1:3000";
+pub const DEFAULT_EVIDENCE_DIR: &str = "data/evidence";
+pub const DEFAULT_EVIDENCE_MAX_MB: u64 = 10;
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_http=info";
 
 impl Config {
@@ -119,8 +127,23 @@ impl Config {
         let addr = env("LEPTOS_SITE_ADDR").or(file.site_addr.clone()).unwrap_or_else(|| DEFAULT_SITE_ADDR.into());
         let site_addr = addr.parse().map_err(|e| ConfigError::Address(addr.clone(), e))?;
         let log_filter = env("RUST_LOG").or(file.log_filter.clone()).unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
+        let evidence_dir = env("EVIDENCE_DIR").or(file.evidence_dir.clone()).unwrap_or_else(|| DEFAULT_EVIDENCE_DIR.into()).into();
+        let evidence_mb = match env("EVIDENCE_MAX_MB") {
+            Some(v) => v.trim().parse::<u64>().ok().filter(|n| (1..=1024).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid("EVIDENCE_MAX_MB", format!("expected a whole number of megabytes from 1 to 1024, got \"{v}\""))
+            })?,
+            None => file.evidence_max_mb.map(|n| n.clamp(1, 1024) as u64).unwrap_or(DEFAULT_EVIDENCE_MAX_MB),
+        };
         let auth = auth_config(&env, file)?;
-        Ok(Self { database_url, site_addr, log_filter, leptos: leptos_options(site_addr)?, auth })
+        Ok(Self {
+            database_url,
+            site_addr,
+            log_filter,
+            leptos: leptos_options(site_addr)?,
+            auth,
+            evidence_dir,
+            evidence_max_bytes: evidence_mb * 1024 * 1024,
+        })
     }
 
     /// Settings for tests: the given database, any free port.
@@ -140,6 +163,9 @@ impl Config {
                 rate_limit_per_minute: 1000,
                 demo_sign_in: false,
             },
+            // Beside the test's database; tests may shrink the limit.
+            evidence_dir: std::env::temp_dir().join(format!("tracker-evidence-{}", std::process::id())),
+            evidence_max_bytes: DEFAULT_EVIDENCE_MAX_MB * 1024 * 1024,
         })
     }
 }

@@ -20,6 +20,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub auth: auth::SharedAuth,
+    pub blobs: app::store::blobs::Blobs,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -53,7 +54,12 @@ impl Application {
         let local = listener.local_addr().map_err(|e| StartError::Bind(config.site_addr, e))?;
         let base_url = config.auth.base_url.clone().unwrap_or_else(|| format!("http://{local}"));
         let auth = auth::Auth::new(config.auth.clone(), base_url.clone(), local.ip().is_loopback());
-        let state = AppState { leptos_options: config.leptos.clone(), db: db.clone(), auth: std::sync::Arc::new(auth) };
+        let state = AppState {
+            leptos_options: config.leptos.clone(),
+            db: db.clone(),
+            auth: std::sync::Arc::new(auth),
+            blobs: app::store::blobs::Blobs::new(&config.evidence_dir, config.evidence_max_bytes),
+        };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).
         let policy = &config.auth.policy;

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod catalog;
 pub mod constraint;
+pub mod evidence;
 pub mod integration;
 pub mod partner;
 pub mod slug;

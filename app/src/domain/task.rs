@@ -213,6 +213,9 @@ pub struct TaskEvent {
     #[serde(default)]
     pub comment_html: Option<String>,
     pub at: chrono::DateTime<chrono::Utc>,
+    /// A file attached to a report.
+    #[serde(default)]
+    pub file: Option<super::evidence::EvidenceFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -154,6 +154,14 @@ pub fn default_checklist(kind: IntegrationKind) -> &'static [TaskTemplate] {
 
 /// Whether a repository URL names the provider's repository as the
 /// registry protocol expects: `…/terraform-provider-<type>`.
+/// The tier an integration gets when the task with `key` is accepted: the
+/// program guide's "integration verified → tier becomes verified". Only a
+/// community integration moves; official ones stay official.
+pub fn tier_on_accept(key: &str, current: super::catalog::Tier) -> Option<super::catalog::Tier> {
+    use super::catalog::Tier;
+    (key == "verify.integration" && current == Tier::Community).then_some(Tier::Verified)
+}
+
 pub fn repository_matches_type(repository_url: &str, type_name: &str) -> Result<(), String> {
     let path = repository_url.trim().trim_end_matches('/').trim_end_matches(".git");
     let name = path.rsplit('/').next().unwrap_or_default().to_lowercase();
@@ -240,6 +248,21 @@ mod tests {
                 (Err(e), Err(start)) => assert!(e.starts_with(start), "{text:?}: {e}"),
                 (got, _) => panic!("{text:?}: {got:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn accepting_the_verification_makes_a_community_provider_verified() {
+        use crate::domain::catalog::Tier;
+        let cases = [
+            ("verify.integration", Tier::Community, Some(Tier::Verified)),
+            ("verify.integration", Tier::Official, None),
+            ("verify.integration", Tier::Verified, None),
+            ("verify.integration", Tier::Archived, None),
+            ("verify.membership", Tier::Community, None),
+        ];
+        for (key, tier, want) in cases {
+            assert_eq!(tier_on_accept(key, tier), want, "{key} {tier:?}");
         }
     }
 }

@@ -71,10 +71,16 @@ pub fn PipelineSection(integration_id: i64) -> impl IntoView {
     let reopen = ServerAction::<ReopenStage>::new();
     let pipeline = Resource::new(move || (act.version().get(), reopen.version().get()), move |_| get_pipeline(integration_id));
     let error = Signal::derive(move || act.value().get().and_then(Result::err).or_else(|| reopen.value().get().and_then(Result::err)));
+    // A report form (a plain post) comes back with its error in the address.
+    let query = leptos_router::hooks::use_query_map();
+    let report_error = move || query.read().get("report_error");
     view! {
         <section class="pipeline" aria-labelledby="pipeline-title">
             <h2 id="pipeline-title">"Pipeline"</h2>
             {move || error.get().map(|e| view! { <ErrorNotice error=e/> })}
+            {move || report_error().map(|message| view! {
+                <div class="notice error" role="alert"><p>{format!("The report was not saved: {message}")}</p></div>
+            })}
             <Transition fallback=|| view! { <p class="loading">"Loading the pipeline…"</p> }>
                 {move || Suspend::new(async move {
                     match pipeline.await {
@@ -149,6 +155,9 @@ fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
                 <li>
                     <span class="who">{format!("{} {what}", e.actor)}</span>" · "<time>{when(e.at)}</time>
                     {url.map(|u| { let text = u.clone(); view! { <div>"Evidence: "<a href=u rel="nofollow noopener">{text}</a></div> } })}
+                {e.file.clone().map(|file| view! {
+                    <div class="file">"File: "<a href=file.href() download="">{file.name.clone()}</a>{format!(" ({})", file.size_label())}</div>
+                })}
                     {e.note_html.clone().map(|n| view! { <div class="note markdown" inner_html=n></div> })}
                     {e.comment_html.clone().map(|c| view! { <div class="comment markdown" inner_html=c></div> })}
                 </li>
@@ -168,8 +177,8 @@ fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
             {report.then(|| view! {
                 <details class="report-form">
                 <summary>{if task.state == TaskState::Open { "Report this task…" } else { "Report again…" }}</summary>
-                <ActionForm action=act attr:class="form task-form">
-                    <input type="hidden" name="task_id" value=id.to_string()/>
+                // A plain multipart form (it may carry a file), before and after hydration alike.
+                <form method="post" action=format!("/api/v1/tasks/{id}/report") enctype="multipart/form-data" class="form task-form">
                     <input type="hidden" name="action" value="report"/>
                     <div class="field">
                         <label for=f("url")>"Evidence link"</label>
@@ -179,8 +188,13 @@ fn TaskItem(task: TaskView, act: ServerAction<ActOnTask>) -> impl IntoView {
                         <label for=f("note")>"Note (Markdown)"</label>
                         <textarea id=f("note") name="note" rows="2"></textarea>
                     </div>
+                    <div class="field">
+                        <label for=f("file")>"Evidence file"</label>
+                        <input id=f("file") type="file" name="file" aria-describedby=f("file-hint")/>
+                        <p class="hint" id=f("file-hint")>"Optional: a PDF, screenshot, log or archive; only people who can see this integration can download it."</p>
+                    </div>
                     <button type="submit" class="primary">{if task.state == TaskState::Reported { "Update report" } else { "Report done" }}</button>
-                </ActionForm>
+                </form>
                 </details>
             })}
             {accept.then(|| view! {

@@ -69,6 +69,7 @@ pub async fn create(db: &Db, caller: &Caller, input: &IntegrationInput) -> Resul
     match store::insert(db, partner_id, &valid, Utc::now(), &audit).await {
         Ok(id) => {
             super::pipeline::start(db, id, Utc::now()).await?;
+            super::pipeline::observe(db, id, Utc::now()).await?;
             get(db, caller, id).await
         }
         Err(e) if is_unique_violation(&e) => Err(address_taken(db, caller, &valid).await),
@@ -121,7 +122,10 @@ pub async fn update(db: &Db, caller: &Caller, id: i64, input: &IntegrationInput)
         .summary(summary)
         .changes(changed);
     match store::update(db, id, partner_id, &valid, Utc::now(), &audit).await {
-        Ok(()) => get(db, caller, id).await,
+        Ok(()) => {
+            super::pipeline::observe(db, id, Utc::now()).await?;
+            get(db, caller, id).await
+        }
         Err(e) if is_unique_violation(&e) => Err(address_taken(db, caller, &valid).await),
         Err(e) => Err(e.into()),
     }

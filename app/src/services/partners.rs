@@ -105,7 +105,13 @@ pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput) 
         .summary(format!("Changed {} of partner {}", field_names(&changed), valid.name))
         .changes(changed);
     match store::update(db, current.id, &valid, Utc::now(), &audit).await {
-        Ok(()) => get(db, caller, &valid.slug).await,
+        Ok(()) => {
+            // A new alliance manager or namespace may complete automatic tasks.
+            for id in integration_store::ids_of_partner(db, current.id).await? {
+                crate::services::pipeline::observe(db, id, Utc::now()).await?;
+            }
+            get(db, caller, &valid.slug).await
+        }
         Err(e) if is_unique_violation(&e) => Err(slug_taken(&valid.slug)),
         Err(e) => Err(e.into()),
     }

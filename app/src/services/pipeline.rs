@@ -5,17 +5,18 @@
 use crate::domain::access::{Action, Caller};
 use crate::domain::audit::{Entry, FieldChange, TargetKind};
 use crate::domain::catalog::Stage;
+use crate::domain::evidence::{check_size, clean_name, content_type, size_label, EvidenceFile};
 use crate::domain::integration::Integration;
 use crate::domain::task::{
     stage_statuses, transition, Actor, Given, PartnerWork, Pipeline, QueueItem, StageStatus, StageView, TaskAction, TaskEvent, TaskFacts,
     TaskInput, TaskState, TaskView,
 };
-use crate::domain::template::default_checklist;
+use crate::domain::template::{default_checklist, repository_matches_type, tier_on_accept, Fact};
 use crate::domain::FieldErrors;
 use crate::domain::{paging, Page};
 use crate::error::AppError;
 use crate::services::markdown;
-use crate::store::tasks::{self as store, Change, NewTask, TaskRow};
+use crate::store::tasks::{self as store, Change, NewFile, NewTask, TaskRow};
 use crate::store::{integrations as integration_store, Db};
 use chrono::{DateTime, Utc};
 
@@ -157,6 +158,33 @@ fn changed_meanwhile() -> AppError {
 
 /// Reports, accepts, requests changes on or waives one task.
 pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now: DateTime<Utc>) -> Result<Pipeline, AppError> {
+    act_with_file(db, caller, task_id, input, None, now).await
+}
+
+/// A file sent with a report: its name as sent, and its bytes.
+pub struct Upload {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub blobs: crate::store::blobs::Blobs,
+}
+
+fn file_error(message: String) -> AppError {
+    let mut fields = FieldErrors::new();
+    fields.insert("file".into(), vec![message.clone()]);
+    AppError::Validation { message, fields }
+}
+
+/// [`act`], with an evidence file for a report. The file is checked, and
+/// written to disk only once the report is known to be allowed; its row
+/// goes in with the report's event, and the bytes go again if that fails.
+pub async fn act_with_file(
+    db: &Db,
+    caller: &Caller,
+    task_id: i64,
+    input: &TaskInput,
+    upload: Option<Upload>,
+    now: DateTime<Utc>,
+) -> Result<Pipeline, AppError> {
     let missing = || format!("task {task_id}");
     let task = store::get(db, task_id).await?.ok_or_else(|| AppError::NotFound(missing()))?;
     let Loaded { integration, rows, statuses } = load(db, caller, task.integration_id).await.map_err(|e| match e {
@@ -173,9 +201,25 @@ pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now:
     let track = integration.kind.track();
     let (row, stage, state) = rows.iter().find(|(r, _, _)| r.id == task_id).ok_or(AppError::Internal)?;
     let stage_open = statuses[track.iter().position(|s| s == stage).unwrap_or(0)] == StageStatus::Open;
-    let given = Given { evidence: valid.evidence_url.is_some() || valid.note.is_some(), comment: valid.comment.is_some() };
+    let given =
+        Given { evidence: valid.evidence_url.is_some() || valid.note.is_some() || upload.is_some(), comment: valid.comment.is_some() };
     let facts = TaskFacts { state: *state, required: row.required, stage_open };
     let to = transition(Actor::Person(caller.role), valid.action, facts, given).map_err(refused)?;
+    let file = match &upload {
+        None => None,
+        Some(_) if valid.action != TaskAction::Report => return Err(file_error("files go with reports".into())),
+        Some(u) => {
+            let name = clean_name(&u.name).map_err(file_error)?;
+            check_size(u.bytes.len() as u64, u.blobs.max_bytes).map_err(file_error)?;
+            let sha256 = crate::services::secret::hash_bytes(&u.bytes);
+            let key = u.blobs.put(&u.bytes).await.map_err(|e| {
+                tracing::error!(error = %e, "could not store an evidence file");
+                AppError::Internal
+            })?;
+            let content_type = content_type(&name).to_string();
+            Some((name, content_type, u.bytes.len() as i64, sha256, key))
+        }
+    };
     // Where the pipeline stands afterwards.
     let after: Vec<_> = rows.iter().map(|(r, s, st)| (r.clone(), *s, if r.id == task_id { to } else { *st })).collect();
     let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
@@ -189,6 +233,13 @@ pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now:
         evidence_url: valid.evidence_url.as_deref(),
         note: valid.note.as_deref(),
         comment: valid.comment.as_deref(),
+        file: file.as_ref().map(|(name, content_type, size, sha256, key)| NewFile {
+            name,
+            content_type,
+            size: *size,
+            sha256,
+            storage_key: key,
+        }),
     };
     let mut changed = vec![FieldChange { field: "state".into(), before: Some(state.key().into()), after: Some(to.key().into()) }];
     for (field, value) in [("evidence_url", &valid.evidence_url), ("note", &valid.note), ("comment", &valid.comment)] {
@@ -196,13 +247,40 @@ pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now:
             changed.push(FieldChange { field: field.into(), before: None, after: Some(v.clone()) });
         }
     }
+    if let Some((name, _, size, sha256, _)) = &file {
+        changed.push(FieldChange {
+            field: "file".into(),
+            before: None,
+            after: Some(format!("{name} ({}, sha256 {sha256})", size_label(*size))),
+        });
+    }
     let mut audit = vec![Entry::by(caller, &format!("task.{}", valid.action.key()), TargetKind::Task, Some(task_id), &row.title)
         .partner(partner)
         .integration(integration.id)
         .summary(format!("{}: \"{}\" ({}) is now {}", valid.action.label(), row.title, stage.label(), to.label().to_lowercase()))
         .changes(changed)];
-    audit.extend(stage_moved(caller, &integration, current));
-    if !store::apply(db, integration.id, &[change], current, now, &audit).await? {
+    audit.extend(stage_moved(Some(caller), &integration, current));
+    let tier = if valid.action == TaskAction::Accept { tier_on_accept(&row.key, integration.tier) } else { None };
+    if let Some(tier) = tier {
+        audit.push(
+            Entry::by(caller, "integration.tier", TargetKind::Integration, Some(integration.id), &integration.name)
+                .partner(partner)
+                .integration(integration.id)
+                .summary(format!("{} became {} (\"{}\" accepted)", integration.name, tier.label().to_lowercase(), row.title))
+                .changes(vec![FieldChange {
+                    field: "tier".into(),
+                    before: Some(integration.tier.key().into()),
+                    after: Some(tier.key().into()),
+                }]),
+        );
+    }
+    let applied = store::apply(db, integration.id, &[change], store::Standing { stage: current, tier }, now, &audit).await;
+    if !matches!(applied, Ok(true)) {
+        if let (Some((_, _, _, _, key)), Some(u)) = (&file, &upload) {
+            u.blobs.remove(key).await;
+        }
+    }
+    if !applied? {
         return Err(changed_meanwhile());
     }
     tracing::info!(task = task_id, action = valid.action.key(), by = caller.email, "task {}", to.key());
@@ -210,7 +288,7 @@ pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now:
 }
 
 /// The record of the integration's current stage moving, if it does.
-fn stage_moved(caller: &Caller, integration: &Integration, current: Stage) -> Option<Entry> {
+fn stage_moved(caller: Option<&Caller>, integration: &Integration, current: Stage) -> Option<Entry> {
     (integration.stage != current).then(|| {
         let track = integration.kind.track();
         let forward = track.iter().position(|s| *s == current) > track.iter().position(|s| *s == integration.stage);
@@ -219,13 +297,11 @@ fn stage_moved(caller: &Caller, integration: &Integration, current: Stage) -> Op
         } else {
             format!("{} moved back to {}", integration.name, current.label())
         };
-        Entry::by(
-            caller,
-            if forward { "stage.advance" } else { "stage.back" },
-            TargetKind::Stage,
-            Some(integration.id),
-            &format!("{} · {}", integration.name, current.label()),
-        )
+        let (action, label) = (if forward { "stage.advance" } else { "stage.back" }, format!("{} · {}", integration.name, current.label()));
+        match caller {
+            Some(caller) => Entry::by(caller, action, TargetKind::Stage, Some(integration.id), &label),
+            None => Entry::system(action, TargetKind::Stage, Some(integration.id), &label),
+        }
         .partner(integration.partner_id)
         .integration(integration.id)
         .summary(summary)
@@ -277,6 +353,7 @@ pub async fn reopen(
                     evidence_url: None,
                     note: None,
                     comment: Some(reason),
+                    file: None,
                 });
             }
         }
@@ -305,8 +382,8 @@ pub async fn reopen(
     .integration(integration.id)
     .summary(format!("Reopened stage {} of {}: {reason}", stage.label(), integration.name))
     .changes(reopened)];
-    audit.extend(stage_moved(caller, &integration, current));
-    if !store::apply(db, integration.id, &changes, current, now, &audit).await? {
+    audit.extend(stage_moved(Some(caller), &integration, current));
+    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None }, now, &audit).await? {
         return Err(changed_meanwhile());
     }
     tracing::info!(integration = integration.id, stage = stage.key(), by = caller.email, "stage reopened");
@@ -392,4 +469,106 @@ pub async fn partner_work(db: &Db, caller: &Caller, now: DateTime<Utc>) -> Resul
     let waiting_on_review = lists.pop().unwrap_or_default();
     let waiting_on_you = lists.pop().unwrap_or_default();
     Ok(Some(PartnerWork { waiting_on_you, waiting_on_review }))
+}
+
+/// The facts this build can observe without asking anyone outside: the
+/// repository's name, the registry namespace and the alliance manager.
+/// (The licence and published versions come from the GitHub client and the
+/// registry poller.)
+fn observed_facts(integration: &Integration, partner: &crate::domain::partner::Partner) -> Vec<(Fact, String)> {
+    let mut facts = Vec::new();
+    let address = integration.source_address.as_deref().and_then(|a| crate::domain::source_address::SourceAddress::parse(a).ok());
+    if let (Some(url), Some(address)) = (&integration.repository_url, &address) {
+        if repository_matches_type(url, address.type_name()).is_ok() {
+            facts.push((Fact::RepositoryNamed, format!("{url} is named terraform-provider-{}", address.type_name())));
+        }
+    }
+    if let (Some(ns), Some(address)) = (&partner.registry_namespace, &address) {
+        if ns.eq_ignore_ascii_case(address.namespace()) {
+            facts.push((Fact::OwnNamespace, format!("published as {address}, under the partner's namespace {ns}")));
+        }
+    }
+    let manager = partner.alliance_manager_name.as_ref().or(partner.alliance_manager_email.as_ref());
+    if let Some(m) = manager {
+        facts.push((Fact::ManagerAssigned, format!("{} has {m} as alliance manager", partner.name)));
+    }
+    facts
+}
+
+/// Completes the integration's automatic tasks whose facts now hold, as the
+/// system, with the fact as the note. Called after the integration or its
+/// partner changed; does nothing when nothing new holds.
+pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    let Some(integration) = integration_store::get(db, integration_id).await? else { return Ok(()) };
+    let Some(partner) = crate::store::partners::get_by_slug(db, &integration.partner_slug).await? else { return Ok(()) };
+    let facts = observed_facts(&integration, &partner);
+    if facts.is_empty() {
+        return Ok(());
+    }
+    ensure_checklist(db, &integration, now).await?;
+    let rows = store::for_integration(db, integration.id).await?;
+    let rows = rows.into_iter().map(|r| Ok::<_, sqlx::Error>((r.stage()?, r.state()?, r))).collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<(TaskRow, Stage, TaskState)> = rows.into_iter().map(|(st, state, r)| (r, st, state)).collect();
+    let track = integration.kind.track();
+    let mut changes = Vec::new();
+    let mut audit = Vec::new();
+    let mut after = Vec::new();
+    for (r, stage, state) in &rows {
+        let fact = facts.iter().find(|(f, _)| r.fact.as_deref() == Some(f.key()));
+        let mut new_state = *state;
+        if let Some((_, note)) = fact {
+            let facts_now = TaskFacts { state: *state, required: r.required, stage_open: true };
+            if let Ok(to) = transition(Actor::System, TaskAction::Observe, facts_now, Given::default()) {
+                if to != *state {
+                    new_state = to;
+                    changes.push(Change {
+                        task_id: r.id,
+                        from: *state,
+                        to,
+                        action: TaskAction::Observe,
+                        actor_id: None,
+                        actor_name: "Integration Tracker",
+                        evidence_url: None,
+                        note: Some(note.as_str()),
+                        comment: None,
+                        file: None,
+                    });
+                    audit.push(
+                        Entry::system("task.observe", TargetKind::Task, Some(r.id), &r.title)
+                            .partner(integration.partner_id)
+                            .integration(integration.id)
+                            .summary(format!("Completed automatically: \"{}\" ({}): {note}", r.title, stage.label()))
+                            .changes(vec![FieldChange {
+                                field: "state".into(),
+                                before: Some(state.key().into()),
+                                after: Some(to.key().into()),
+                            }]),
+                    );
+                }
+            }
+        }
+        after.push((r.clone(), *stage, new_state));
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
+    audit.extend(stage_moved(None, &integration, current));
+    // A conflict means someone acted meanwhile; the next change observes again.
+    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None }, now, &audit).await? {
+        tracing::info!(integration = integration.id, "facts not recorded: the checklist changed meanwhile");
+    }
+    Ok(())
+}
+
+/// An evidence file and its key on disk, for someone who may see its
+/// integration (others get "not found").
+pub async fn evidence_file(db: &Db, caller: &Caller, id: i64) -> Result<(EvidenceFile, String), AppError> {
+    let missing = || AppError::NotFound(format!("file {id}"));
+    let (file, key, integration_id) = store::evidence_file(db, id).await?.ok_or_else(missing)?;
+    crate::services::integrations::get(db, caller, integration_id).await.map_err(|e| match e {
+        AppError::NotFound(_) => missing(),
+        other => other,
+    })?;
+    Ok((file, key))
 }

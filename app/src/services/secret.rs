@@ -16,7 +16,12 @@ pub fn new_secret(prefix: &str) -> String {
 
 /// The stored form of a secret: lower-case hex SHA-256.
 pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
+    hash_bytes(secret.as_bytes())
+}
+
+/// SHA-256 in hex, e.g. of an evidence file (shown so people can compare).
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

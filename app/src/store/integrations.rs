@@ -254,3 +254,11 @@ pub async fn id_by_source_address(db: &Db, address: &str) -> Result<Option<i64>,
         sqlx::query_scalar("SELECT id FROM integrations WHERE source_address = $1").bind(address).fetch_optional(pool).await?
     }))
 }
+
+/// The ids of a partner's integrations.
+pub async fn ids_of_partner(db: &Db, partner_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query_scalar("SELECT id FROM integrations WHERE partner_id = $1 ORDER BY id")
+        .bind(partner_id)
+        .fetch_all(pool)
+        .await)
+}

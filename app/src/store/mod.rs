@@ -4,6 +4,7 @@
 //! [`on_pool!`]; only the migrations differ, as paired files.
 
 pub mod audit;
+pub mod blobs;
 pub mod integrations;
 pub mod partners;
 pub mod tasks;

@@ -5,7 +5,8 @@
 //! second gets a conflict, not a silent overwrite).
 
 use crate::domain::audit::Entry;
-use crate::domain::catalog::Stage;
+use crate::domain::catalog::{Stage, Tier};
+use crate::domain::evidence::EvidenceFile;
 use crate::domain::task::{TaskAction, TaskEvent, TaskState};
 use crate::on_pool;
 use crate::store::audit::record;
@@ -58,6 +59,16 @@ pub struct Change<'a> {
     pub evidence_url: Option<&'a str>,
     pub note: Option<&'a str>,
     pub comment: Option<&'a str>,
+    pub file: Option<NewFile<'a>>,
+}
+
+/// A file already on disk (see `store::blobs`) to attach to a change's event.
+pub struct NewFile<'a> {
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub sha256: &'a str,
+    pub storage_key: &'a str,
 }
 
 const SELECT: &str = "SELECT id, integration_id, key, stage, position, title, help, required, fact, state, updated_at FROM tasks";
@@ -83,14 +94,20 @@ struct EventRow {
     note: Option<String>,
     comment: Option<String>,
     created_at: DateTime<Utc>,
+    file_id: Option<i64>,
+    file_name: Option<String>,
+    file_size: Option<i64>,
+    file_type: Option<String>,
 }
 
 /// The events of an integration's tasks, oldest first, as (task id, event).
 pub async fn events_for(db: &Db, integration_id: i64) -> Result<Vec<(i64, TaskEvent)>, sqlx::Error> {
     let rows = on_pool!(db, |pool| {
         sqlx::query_as::<_, EventRow>(
-            "SELECT e.task_id, e.action, e.actor_name, e.from_state, e.to_state, e.evidence_url, e.note, e.comment, e.created_at
-         FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE t.integration_id = $1 ORDER BY e.id",
+            "SELECT e.task_id, e.action, e.actor_name, e.from_state, e.to_state, e.evidence_url, e.note, e.comment, e.created_at,
+                f.id AS file_id, f.name AS file_name, f.size AS file_size, f.content_type AS file_type
+         FROM task_events e JOIN tasks t ON t.id = e.task_id LEFT JOIN evidence_files f ON f.id = e.evidence_file_id
+         WHERE t.integration_id = $1 ORDER BY e.id",
         )
         .bind(integration_id)
         .fetch_all(pool)
@@ -112,6 +129,10 @@ pub async fn events_for(db: &Db, integration_id: i64) -> Result<Vec<(i64, TaskEv
                     note_html: None,
                     comment_html: None,
                     at: r.created_at,
+                    file: match (r.file_id, r.file_name, r.file_size, r.file_type) {
+                        (Some(id), Some(name), Some(size), Some(content_type)) => Some(EvidenceFile { id, name, size, content_type }),
+                        _ => None,
+                    },
                 },
             ))
         })
@@ -159,14 +180,21 @@ pub async fn create_checklist(
     })
 }
 
-/// Applies changes, sets the integration's current stage and writes the
-/// audit records, in one transaction; false (and nothing written) when a
-/// task was no longer in the state the change started from.
+/// Where the integration stands after a change: its current stage, and a
+/// new tier when the change earned one.
+pub struct Standing {
+    pub stage: Stage,
+    pub tier: Option<Tier>,
+}
+
+/// Applies changes, sets the integration's current stage (and tier) and
+/// writes the audit records, in one transaction; false (and nothing
+/// written) when a task was no longer in the state the change started from.
 pub async fn apply(
     db: &Db,
     integration_id: i64,
     changes: &[Change<'_>],
-    current: Stage,
+    standing: Standing,
     now: DateTime<Utc>,
     audit: &[Entry],
 ) -> Result<bool, sqlx::Error> {
@@ -185,9 +213,29 @@ pub async fn apply(
                 tx.rollback().await?;
                 return Ok(false);
             }
+            let file_id: Option<i64> = match &c.file {
+                None => None,
+                Some(f) => Some(
+                    sqlx::query_scalar(
+                        "INSERT INTO evidence_files (task_id, integration_id, name, content_type, size, sha256, storage_key, uploaded_by, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    )
+                    .bind(c.task_id)
+                    .bind(integration_id)
+                    .bind(f.name)
+                    .bind(f.content_type)
+                    .bind(f.size)
+                    .bind(f.sha256)
+                    .bind(f.storage_key)
+                    .bind(c.actor_id)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                ),
+            };
             sqlx::query(
-                "INSERT INTO task_events (task_id, action, actor_id, actor_name, from_state, to_state, evidence_url, note, comment, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO task_events (task_id, action, actor_id, actor_name, from_state, to_state, evidence_url, note, comment, created_at, evidence_file_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(c.task_id)
             .bind(c.action.key())
@@ -199,15 +247,19 @@ pub async fn apply(
             .bind(c.note)
             .bind(c.comment)
             .bind(now)
+            .bind(file_id)
             .execute(&mut *tx)
             .await?;
         }
         sqlx::query("UPDATE integrations SET stage = $1, updated_at = $2 WHERE id = $3")
-            .bind(current.key())
+            .bind(standing.stage.key())
             .bind(now)
             .bind(integration_id)
             .execute(&mut *tx)
             .await?;
+        if let Some(tier) = standing.tier {
+            sqlx::query("UPDATE integrations SET tier = $1 WHERE id = $2").bind(tier.key()).bind(integration_id).execute(&mut *tx).await?;
+        }
         for entry in audit {
             record!(&mut *tx, entry, now)?;
         }
@@ -285,4 +337,25 @@ pub async fn queue(db: &Db, f: &QueueFilter) -> Result<(Vec<QueueRow>, i64), sql
         let total = count.fetch_one(pool).await?;
         Ok((rows, total))
     })
+}
+
+/// A stored evidence file, its key on disk and its integration (for the
+/// access check before serving it).
+pub async fn evidence_file(db: &Db, id: i64) -> Result<Option<(EvidenceFile, String, i64)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        name: String,
+        size: i64,
+        content_type: String,
+        storage_key: String,
+        integration_id: i64,
+    }
+    let row = on_pool!(db, |pool| sqlx::query_as::<_, Row>(
+        "SELECT id, name, size, content_type, storage_key, integration_id FROM evidence_files WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?);
+    Ok(row.map(|r| (EvidenceFile { id: r.id, name: r.name, size: r.size, content_type: r.content_type }, r.storage_key, r.integration_id)))
 }

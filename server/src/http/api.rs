@@ -43,6 +43,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_pipeline))
         .routes(routes!(act_on_task))
         .routes(routes!(reopen_stage))
+        // Uploads read their body themselves, with their own limits.
+        .merge(OpenApiRouter::new().routes(routes!(report_with_file)).layer(axum::extract::DefaultBodyLimit::disable()))
+        .routes(routes!(download_evidence))
         .routes(routes!(integration_audit))
         .routes(routes!(partner_audit))
         .routes(routes!(search_audit))
@@ -455,4 +458,166 @@ fn audit_csv_row(r: &Record) -> String {
         &r.summary,
         &changes.join("; "),
     ])
+}
+
+/// Text fields of a report form are short; anything longer is refused
+/// before it is held in memory.
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Reads one multipart field, refusing more than `limit` bytes.
+async fn read_field(field: &mut axum::extract::multipart::Field<'_>, limit: usize, too_big: impl Fn() -> AppError) -> ApiResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > limit {
+                    return Err(too_big());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(bytes),
+            Err(e) => return Err(AppError::BadRequest(format!("the upload broke off: {}", e.body_text()))),
+        }
+    }
+}
+
+/// A report form, possibly with a file: `action` (default `report`),
+/// `evidence_url`, `note`, and `file`.
+async fn read_report(mut multipart: axum::extract::Multipart, max_file: u64) -> ApiResult<(TaskInput, Option<(String, Vec<u8>)>)> {
+    let mut input = TaskInput { action: "report".into(), ..Default::default() };
+    let mut file = None;
+    // Text fields together may add at most this much to the file.
+    let mut text_budget = 16 * MAX_FIELD_BYTES;
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return Err(AppError::BadRequest(format!("the form could not be read: {}", e.body_text()))),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or_default().to_string();
+            let limit = usize::try_from(max_file).unwrap_or(usize::MAX);
+            let too_big = || {
+                let message = app::domain::evidence::check_size(max_file + 1, max_file).err().unwrap_or_default();
+                AppError::Validation { message: message.clone(), fields: [("file".to_string(), vec![message])].into_iter().collect() }
+            };
+            let bytes = read_field(&mut field, limit, too_big).await?;
+            // A form with no file chosen still sends an empty, nameless part.
+            if !(file_name.is_empty() && bytes.is_empty()) {
+                file = Some((file_name, bytes));
+            }
+            continue;
+        }
+        let too_long = || AppError::invalid([(name.clone(), vec!["this field is too long".to_string()])].into_iter().collect());
+        let bytes = read_field(&mut field, MAX_FIELD_BYTES.min(text_budget), too_long).await?;
+        text_budget = text_budget.saturating_sub(bytes.len());
+        let text = String::from_utf8(bytes).map_err(|_| AppError::BadRequest(format!("the field {name} is not UTF-8 text")))?;
+        match name.as_str() {
+            "action" => input.action = text,
+            "evidence_url" => input.evidence_url = text,
+            "note" => input.note = text,
+            "comment" => input.comment = text,
+            _ => {}
+        }
+    }
+    Ok((input, file))
+}
+
+/// Reports a task with an evidence file (multipart/form-data: `file`, and
+/// optionally `evidence_url`, `note`). Files are limited in size
+/// (`EVIDENCE_MAX_MB`). A browser's form post is answered with a redirect
+/// to the task (errors included, as `report_error`); other clients get the
+/// updated pipeline as JSON.
+#[utoipa::path(post, path = "/tasks/{id}/report", tag = "pipeline",
+    request_body(content_type = "multipart/form-data", description = "file, evidence_url, note"),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The updated pipeline"), (status = 303, description = "For browsers: back to the task"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn report_with_file(
+    State(db): State<Db>,
+    State(blobs): State<app::store::blobs::Blobs>,
+    SignedIn(caller): SignedIn,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> axum::response::Response {
+    let browser = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let task_id: Option<i64> = id.parse().ok();
+    let result = async {
+        let task_id = task_id.ok_or_else(|| AppError::NotFound(format!("task {id}")))?;
+        let multipart = multipart.map_err(|_| AppError::BadRequest("send the report as multipart/form-data".into()))?;
+        let (input, file) = read_report(multipart, blobs.max_bytes).await?;
+        let upload = file.map(|(name, bytes)| pipeline::Upload { name, bytes, blobs: blobs.clone() });
+        pipeline::act_with_file(&db, &caller, task_id, &input, upload, chrono::Utc::now()).await
+    }
+    .await;
+    if !browser {
+        return match result {
+            Ok(p) => Json(p).into_response(),
+            Err(e) => e.into_response(),
+        };
+    }
+    // Browsers go back to the task, with the error to show if there is one.
+    let integration = match (&result, task_id) {
+        (Ok(p), _) => Some(p.integration_id),
+        (Err(_), Some(t)) => app::store::tasks::get(&db, t).await.ok().flatten().map(|t| t.integration_id),
+        _ => None,
+    };
+    match (result, integration) {
+        (Ok(_), Some(i)) => axum::response::Redirect::to(&format!("/integrations/{i}#task-{id}")).into_response(),
+        (Err(e), Some(i)) => {
+            let message = match e.fields() {
+                Some(f) if !f.is_empty() => f.values().flatten().cloned().collect::<Vec<_>>().join("; "),
+                _ => e.to_string(),
+            };
+            let to = format!("/integrations/{i}?report_error={}&task={id}#task-{id}", app::components::encode(&message));
+            axum::response::Redirect::to(&to).into_response()
+        }
+        (Err(e), None) => e.into_response(),
+        (Ok(p), None) => Json(p).into_response(),
+    }
+}
+
+/// An evidence file, as a download, for whoever may see its integration.
+#[utoipa::path(get, path = "/evidence/{id}", tag = "pipeline",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The file (Content-Disposition: attachment)"), (status = 404, body = ErrorBody)))]
+async fn download_evidence(
+    State(db): State<Db>,
+    State(blobs): State<app::store::blobs::Blobs>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    let missing = || AppError::NotFound(format!("file {id}"));
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    let (file, key) = pipeline::evidence_file(&db, &caller, id).await?;
+    let handle = blobs.open(&key).await.map_err(|e| {
+        tracing::error!(file = id, error = %e, "an evidence file is missing on disk");
+        missing()
+    })?;
+    let chunks = futures::stream::unfold(Some(handle), |state| async move {
+        use tokio::io::AsyncReadExt;
+        let mut f = state?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(buf), Some(f)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let ascii: String = file.name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", app::components::encode(&file.name));
+    let mut response = axum::body::Body::from_stream(chunks).into_response();
+    let h = response.headers_mut();
+    let value = |s: &str| axum::http::HeaderValue::from_str(s).map_err(|_| AppError::Internal);
+    h.insert(header::CONTENT_TYPE, value(&file.content_type)?);
+    h.insert(header::CONTENT_DISPOSITION, value(&disposition)?);
+    h.insert(header::CONTENT_LENGTH, value(&file.size.to_string())?);
+    h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static("sandbox; default-src 'none'"));
+    h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+    Ok(response)
 }

@@ -45,6 +45,9 @@ const HIDDEN_CREATE: Row = [Unauthorized, Invalid, Forbidden, Ok, Ok];
 /// Reviewing on another partner: members do not see it, viewers may not.
 const HIDDEN_REVIEW_REFUSED_BY_RULES: Row = [Unauthorized, NotFound, Forbidden, Conflict, Conflict];
 
+/// A body with this key is sent as multipart/form-data with its fields.
+const MULTIPART: &str = "__multipart";
+
 /// Partner Bravo's name: a member of Alpha must never see it in any answer.
 const BRAVO_NAME: &str = "Bravo Systems";
 const BRAVO: &str = "bravo-systems";
@@ -59,6 +62,7 @@ struct World {
     target_user: i64,
     invited_user: i64,
     bravo_task: i64,
+    bravo_file: i64,
     counter: AtomicUsize,
 }
 
@@ -86,8 +90,15 @@ impl World {
         let admin = app.client.clone();
         let (_, pipeline) = app.get_json(&format!("/api/v1/integrations/{}/pipeline", ids[1])).await;
         let bravo_task = pipeline["stages"][0]["tasks"][0]["id"].as_i64().expect("a task");
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(format!("{BRAVO_NAME} test log").into_bytes()).file_name("run.log"));
+        let res = app.client.post(app.url(&format!("/api/v1/tasks/{bravo_task}/report"))).multipart(form).send().await.unwrap();
+        let (status, reported) = crate::helpers::json_of(res).await;
+        assert_eq!(status, 200, "{reported}");
+        let bravo_file = reported["stages"][0]["tasks"][0]["events"][0]["file"]["id"].as_i64().expect("a file");
         World {
             bravo_task,
+            bravo_file,
             callers: vec![("anonymous", app.anonymous()), ("member", member), ("viewer", viewer), ("reviewer", reviewer), ("admin", admin)],
             app,
             alpha_integration: ids[0],
@@ -174,6 +185,14 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
             Some(json!({"reason": "matrix"})),
             HIDDEN_REVIEW_REFUSED_BY_RULES,
         ),
+        (
+            "POST",
+            "/api/v1/tasks/{id}/report",
+            format!("/api/v1/tasks/{}/report", w.bravo_task),
+            Some(json!({MULTIPART: {"note": "matrix"}})),
+            HIDDEN_WRITE,
+        ),
+        ("GET", "/api/v1/evidence/{id}", format!("/api/v1/evidence/{}", w.bravo_file), None, HIDDEN_READ),
         ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ib}/audit"), None, HIDDEN_READ),
         ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ia}/audit"), None, READ),
         ("GET", "/api/v1/partners/{slug}/audit", format!("/api/v1/partners/{BRAVO}/audit"), None, HIDDEN_READ),
@@ -278,8 +297,16 @@ async fn every_route_and_server_function_enforces_access(backend: Backend) {
         for (method, _, path, body, want) in api_cases(&w) {
             let client = &w.callers[who].1;
             let mut req = client.request(method.parse().unwrap(), w.app.url(&path));
-            if let Some(b) = body {
-                req = req.json(&b);
+            match body {
+                Some(b) if b.get(MULTIPART).is_some() => {
+                    let mut form = reqwest::multipart::Form::new();
+                    for (k, v) in b[MULTIPART].as_object().unwrap() {
+                        form = form.text(k.clone(), v.as_str().unwrap().to_string());
+                    }
+                    req = req.multipart(form);
+                }
+                Some(b) => req = req.json(&b),
+                None => {}
             }
             w.check(&format!("{method} {path}"), who, want[who], req).await;
         }

@@ -12,6 +12,8 @@ on_both_backends!(
     a_reviewer_reopens_a_completed_stage,
     members_report_but_never_review_and_never_see_other_partners,
     the_review_queue_and_the_partner_home,
+    accepting_the_verification_makes_the_provider_verified,
+    observed_facts_complete_automatic_tasks,
 );
 
 struct Setup {
@@ -310,4 +312,169 @@ async fn the_review_queue_and_the_partner_home(app: TestApp) {
     .await;
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/integrations/{bravo}#task-{bravo_task}"));
+}
+
+async fn accepting_the_verification_makes_the_provider_verified(app: TestApp) {
+    let s = setup(&app).await;
+    let (_, mut p) = pipeline(&app, &s.reviewer, s.integration).await;
+    for stage in 0..4 {
+        let keys: Vec<String> =
+            p["stages"][stage]["tasks"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_string()).collect();
+        for key in keys {
+            let (_, i) = app.get_json(&format!("/api/v1/integrations/{}", s.integration)).await;
+            assert_eq!(i["tier"], "community", "still community before {key}");
+            p = report_and_accept(&app, &s, &p, &key).await;
+        }
+    }
+    assert_eq!(p["current"], "support");
+    let (_, i) = app.get_json(&format!("/api/v1/integrations/{}", s.integration)).await;
+    assert_eq!(i["tier"], "verified");
+    let (_, records) = app.get_json("/api/v1/audit?q=became%20verified").await;
+    assert_eq!(records["total"], 1, "{records}");
+    assert_eq!(records["items"][0]["changes"], json!([{"field": "tier", "before": "community", "after": "verified"}]));
+}
+
+async fn observed_facts_complete_automatic_tasks(app: TestApp) {
+    let (st, b) =
+        app.post_json("/api/v1/partners", &json!({"name": "Fact Co", "kind": "infrastructure", "registry_namespace": "factco"})).await;
+    assert_eq!(st, 201, "{b}");
+    // A repository named after the type, published under the partner's own namespace.
+    let (st, i) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "provider", "name": "Fact", "partner": "fact-co", "source_address": "factco/fact",
+            "repository_url": "https://github.com/factco/terraform-provider-fact", "categories": ["Networking"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{i}");
+    let id = i["id"].as_i64().unwrap();
+    let (_, p) = pipeline(&app, &app.client, id).await;
+    let repo = task(&p, "prepare.repository");
+    assert_eq!(repo["state"], "accepted", "{repo}");
+    let event = &repo["events"][0];
+    assert_eq!(event["action"], "observe");
+    assert_eq!(event["actor"], "Integration Tracker");
+    assert!(event["note"].as_str().unwrap().contains("terraform-provider-fact"), "{event}");
+    assert_eq!(task(&p, "publish.namespace")["state"], "accepted", "a later stage's fact is recorded too");
+    assert_eq!(task(&p, "apply.manager")["state"], "open", "no alliance manager yet");
+    assert_eq!(p["current"], "prepare", "no stage is skipped: Prepare still has open tasks");
+
+    // Naming an alliance manager on the partner completes its integrations' tasks.
+    let (st, b) =
+        app.send_json(reqwest::Method::PATCH, "/api/v1/partners/fact-co", &json!({"alliance_manager_name": "Ann Alliance"})).await;
+    assert_eq!(st, 200, "{b}");
+    let (_, p) = pipeline(&app, &app.client, id).await;
+    assert_eq!(task(&p, "apply.manager")["state"], "accepted");
+    let (_, records) = app.get_json("/api/v1/audit?q=completed%20automatically").await;
+    assert_eq!(records["total"], 3, "{records}");
+    assert!(records["items"].as_array().unwrap().iter().all(|r| r["actor_name"] == "Integration Tracker"));
+
+    // A repository that does not match stays for a person to report.
+    let (_, i) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "provider", "name": "Other", "partner": "fact-co", "source_address": "factco/other",
+            "repository_url": "https://github.com/factco/other-repo", "categories": ["Networking"]}),
+        )
+        .await;
+    let (_, p) = pipeline(&app, &app.client, i["id"].as_i64().unwrap()).await;
+    assert_eq!(task(&p, "prepare.repository")["state"], "open");
+}
+
+mod evidence_files {
+    use super::*;
+    use crate::helpers::{spawn_app_with, Backend};
+
+    #[tokio::test]
+    async fn sqlite() {
+        files_are_limited_stored_with_reports_and_served_only_to_who_may_see_them(Backend::Sqlite).await
+    }
+    #[tokio::test]
+    async fn postgres() {
+        files_are_limited_stored_with_reports_and_served_only_to_who_may_see_them(Backend::Postgres).await
+    }
+
+    fn report_form(file: &[u8], name: &str) -> reqwest::multipart::Form {
+        let part = reqwest::multipart::Part::bytes(file.to_vec()).file_name(name.to_string()).mime_str("text/html").unwrap();
+        reqwest::multipart::Form::new().text("note", "Test run attached.").part("file", part)
+    }
+
+    async fn files_are_limited_stored_with_reports_and_served_only_to_who_may_see_them(backend: Backend) {
+        let dir = std::env::temp_dir().join(format!("evidence-test-{}-{}", std::process::id(), backend as u8));
+        let dir2 = dir.clone();
+        let app = spawn_app_with(backend, move |c| {
+            c.evidence_dir = dir2;
+            c.evidence_max_bytes = 2048;
+        })
+        .await;
+        let s = setup(&app).await;
+        let (_, p) = pipeline(&app, &s.member, s.integration).await;
+        let docs = task(&p, "prepare.docs")["id"].clone();
+        let url = app.url(&format!("/api/v1/tasks/{docs}/report"));
+        let files_on_disk = || std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+
+        // Too large: refused with a field error, nothing kept.
+        let (st, err) = json_of(s.member.post(&url).multipart(report_form(&[b'x'; 4096], "big.log")).send().await.unwrap()).await;
+        assert_eq!(st, 422, "{err}");
+        assert!(err["fields"]["file"][0].as_str().unwrap().contains("larger than 2.0 KB"), "{err}");
+        assert_eq!(files_on_disk(), 0);
+        // Files go with reports only.
+        let form = reqwest::multipart::Form::new()
+            .text("action", "accept")
+            .part("file", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.txt"));
+        let (st, _) = json_of(s.reviewer.post(&url).multipart(form).send().await.unwrap()).await;
+        assert!(st == 409 || st == 422, "{st}");
+        assert_eq!(files_on_disk(), 0);
+
+        // A report with a file (an HTML page, which must never be served as one).
+        let body = b"<html><script>alert(1)</script></html>";
+        let (st, p) = json_of(s.member.post(&url).multipart(report_form(body, "../../report \"x\".html")).send().await.unwrap()).await;
+        assert_eq!(st, 200, "{p}");
+        let t = task(&p, "prepare.docs");
+        assert_eq!(t["state"], "reported");
+        let file = &t["events"][0]["file"];
+        assert_eq!(file["name"], "report x.html");
+        assert_eq!(file["size"], body.len());
+        assert_eq!(files_on_disk(), 1);
+        let href = format!("/api/v1/evidence/{}", file["id"]);
+
+        let res = s.member.get(app.url(&href)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let h = res.headers().clone();
+        assert_eq!(h["content-type"], "application/octet-stream", "HTML is not served as HTML");
+        assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"report x.html\""));
+        assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+        assert_eq!(res.bytes().await.unwrap().as_ref(), body);
+        assert_eq!(s.reviewer.get(app.url(&href)).send().await.unwrap().status(), 200);
+        // Another partner's member and anonymous callers get nothing.
+        app.partner("Other Co", "infrastructure").await;
+        let (_, outsider) = app.client_as("dev@other.example", Role::Partner, Some("other-co")).await;
+        let res = outsider.get(app.url(&href)).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+        assert!(!res.text().await.unwrap().contains("alert"));
+        assert_eq!(app.anonymous().get(app.url(&href)).send().await.unwrap().status(), 401);
+        assert_eq!(s.member.get(app.url("/api/v1/evidence/999999")).send().await.unwrap().status(), 404);
+        // The audit record names the file and its checksum.
+        let (_, records) = app.get_json("/api/v1/audit?target=task").await;
+        let change = records["items"][0]["changes"].as_array().unwrap().iter().find(|c| c["field"] == "file").cloned().unwrap();
+        assert!(
+            change["after"].as_str().unwrap().contains("report x.html") && change["after"].as_str().unwrap().contains("sha256"),
+            "{change}"
+        );
+
+        // A browser's form post goes back to the task; its errors come along.
+        let html_post = |form: reqwest::multipart::Form| {
+            s.member.post(&url).header("accept", "text/html").header("referer", app.url("/integrations/1")).multipart(form).send()
+        };
+        let res = html_post(report_form(b"second run", "run2.log")).await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/integrations/{}#task-{docs}", s.integration));
+        let res = html_post(report_form(&[b'y'; 4096], "big.log")).await.unwrap();
+        assert_eq!(res.status(), 303);
+        let location = res.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.contains("report_error=") && location.contains("larger"), "{location}");
+        let page = s.member.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("The report was not saved: the file is larger than 2.0 KB"), "the page shows the error");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
