@@ -49,6 +49,8 @@ pub enum Action {
     /// Search the whole audit trail (timelines of one partner or
     /// integration only need `Read`).
     SearchAudit,
+    /// Edit checklist templates and apply new versions.
+    EditTemplates,
     /// Change anything at all: checked first, so a viewer's bad input
     /// gets "forbidden" rather than a list of field errors.
     Write,
@@ -71,12 +73,12 @@ pub fn decide(role: Role, own_partner: Option<i64>, action: Action) -> Decision 
     use Decision::*;
     let partner_of = |a: Action| match a {
         Read { partner } | EditPartner { partner } | EditIntegration { partner } | Review { partner } => Some(partner),
-        ManagePartners | ManageUsers | SearchAudit | Write => None,
+        ManagePartners | ManageUsers | SearchAudit | EditTemplates | Write => None,
     };
     match role {
         Role::Admin => Allow,
         Role::Reviewer => match action {
-            ManageUsers | SearchAudit => Forbid,
+            ManageUsers | SearchAudit | EditTemplates => Forbid,
             _ => Allow,
         },
         Role::Viewer => match action {
@@ -167,6 +169,10 @@ mod tests {
             (Role::Reviewer, SearchAudit, Forbid),
             (Role::Viewer, SearchAudit, Forbid),
             (Role::Partner, SearchAudit, Forbid),
+            (Role::Admin, EditTemplates, Allow),
+            (Role::Reviewer, EditTemplates, Forbid),
+            (Role::Viewer, EditTemplates, Forbid),
+            (Role::Partner, EditTemplates, Forbid),
             (Role::Admin, Write, Allow),
             (Role::Reviewer, Write, Allow),
             (Role::Viewer, Write, Forbid),

@@ -15,11 +15,19 @@ pub enum TargetKind {
     Stage,
     User,
     Token,
+    Template,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 6] =
-        [TargetKind::Partner, TargetKind::Integration, TargetKind::Task, TargetKind::Stage, TargetKind::User, TargetKind::Token];
+    pub const ALL: [TargetKind; 7] = [
+        TargetKind::Partner,
+        TargetKind::Integration,
+        TargetKind::Task,
+        TargetKind::Stage,
+        TargetKind::User,
+        TargetKind::Token,
+        TargetKind::Template,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -29,6 +37,7 @@ impl TargetKind {
             TargetKind::Stage => "stage",
             TargetKind::User => "user",
             TargetKind::Token => "token",
+            TargetKind::Template => "template",
         }
     }
 
@@ -40,6 +49,7 @@ impl TargetKind {
             TargetKind::Stage => "Stage",
             TargetKind::User => "User",
             TargetKind::Token => "API token",
+            TargetKind::Template => "Checklist template",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod constraint;
 pub mod evidence;
 pub mod integration;
 pub mod partner;
+pub mod revision;
 pub mod slug;
 pub mod source_address;
 pub mod task;

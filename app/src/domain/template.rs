@@ -152,8 +152,6 @@ pub fn default_checklist(kind: IntegrationKind) -> &'static [TaskTemplate] {
     }
 }
 
-/// Whether a repository URL names the provider's repository as the
-/// registry protocol expects: `…/terraform-provider-<type>`.
 /// The tier an integration gets when the task with `key` is accepted: the
 /// program guide's "integration verified → tier becomes verified". Only a
 /// community integration moves; official ones stay official.
@@ -162,6 +160,8 @@ pub fn tier_on_accept(key: &str, current: super::catalog::Tier) -> Option<super:
     (key == "verify.integration" && current == Tier::Community).then_some(Tier::Verified)
 }
 
+/// Whether a repository URL names the provider's repository as the
+/// registry protocol expects: `…/terraform-provider-<type>`.
 pub fn repository_matches_type(repository_url: &str, type_name: &str) -> Result<(), String> {
     let path = repository_url.trim().trim_end_matches('/').trim_end_matches(".git");
     let name = path.rsplit('/').next().unwrap_or_default().to_lowercase();

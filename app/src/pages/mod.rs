@@ -8,6 +8,7 @@ pub mod partners;
 pub mod pipeline;
 pub mod review;
 pub mod sign_in;
+pub mod templates;
 pub mod users;
 
 use leptos::prelude::*;

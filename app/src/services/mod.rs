@@ -10,6 +10,7 @@ pub mod partners;
 pub mod pipeline;
 pub mod secret;
 pub mod sign_in;
+pub mod templates;
 pub mod tokens;
 pub mod users;
 

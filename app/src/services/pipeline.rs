@@ -11,7 +11,7 @@ use crate::domain::task::{
     stage_statuses, transition, Actor, Given, PartnerWork, Pipeline, QueueItem, StageStatus, StageView, TaskAction, TaskEvent, TaskFacts,
     TaskInput, TaskState, TaskView,
 };
-use crate::domain::template::{default_checklist, repository_matches_type, tier_on_accept, Fact};
+use crate::domain::template::{repository_matches_type, tier_on_accept, Fact};
 use crate::domain::FieldErrors;
 use crate::domain::{paging, Page};
 use crate::error::AppError;
@@ -20,24 +20,27 @@ use crate::store::tasks::{self as store, Change, NewFile, NewTask, TaskRow};
 use crate::store::{integrations as integration_store, Db};
 use chrono::{DateTime, Utc};
 
-/// Gives an integration its track's default checklist if it has none.
-/// Tasks of stages before the integration's recorded stage start accepted
-/// (it was past them before checklists existed), so nothing moves backwards.
+/// Gives an integration its track's current checklist template if it has
+/// none. Tasks of stages before the integration's recorded stage start
+/// accepted (it was past them before checklists existed), so nothing moves
+/// backwards.
 pub async fn ensure_checklist(db: &Db, integration: &Integration, now: DateTime<Utc>) -> Result<(), AppError> {
     let (kind, stage) = (integration.kind, integration.stage);
+    let template = crate::services::templates::current(db, kind).await?;
     let track = kind.track();
     let reached = track.iter().position(|s| *s == stage).unwrap_or(0);
-    let tasks: Vec<NewTask> = default_checklist(kind)
+    let tasks: Vec<NewTask> = template
+        .tasks
         .iter()
         .map(|t| {
             let before = track.iter().position(|s| *s == t.stage).unwrap_or(0) < reached;
             NewTask {
-                key: t.key,
+                key: &t.key,
                 stage: t.stage,
-                title: t.title,
-                help: t.help,
+                title: &t.title,
+                help: &t.help,
                 required: t.required,
-                fact: t.automatic.map(|f| f.key()),
+                fact: t.fact.as_deref(),
                 state: if before { TaskState::Accepted } else { TaskState::Open },
             }
         })
@@ -45,17 +48,22 @@ pub async fn ensure_checklist(db: &Db, integration: &Integration, now: DateTime<
     let audit = Entry::system("integration.checklist", TargetKind::Integration, Some(integration.id), &integration.name)
         .partner(integration.partner_id)
         .integration(integration.id)
-        .summary(format!("Checklist created from the default {} template ({} tasks)", kind.label().to_lowercase(), tasks.len()));
-    store::create_checklist(db, integration.id, &tasks, now, &audit).await?;
+        .summary(format!(
+            "Checklist created from the {} template, version {} ({} tasks)",
+            kind.label().to_lowercase(),
+            template.version,
+            tasks.len()
+        ));
+    store::create_checklist(db, integration.id, &tasks, template.version, now, &audit).await?;
     Ok(())
 }
 
 /// (required, state) per stage of the track, in order.
-fn by_stage(track: &[Stage], rows: &[(TaskRow, Stage, TaskState)]) -> Vec<Vec<(bool, TaskState)>> {
+pub(crate) fn by_stage(track: &[Stage], rows: &[(TaskRow, Stage, TaskState)]) -> Vec<Vec<(bool, TaskState)>> {
     track.iter().map(|s| rows.iter().filter(|(_, st, _)| st == s).map(|(r, _, state)| (r.required, *state)).collect()).collect()
 }
 
-fn current_stage(track: &[Stage], statuses: &[StageStatus]) -> Stage {
+pub(crate) fn current_stage(track: &[Stage], statuses: &[StageStatus]) -> Stage {
     let i = statuses.iter().position(|s| *s == StageStatus::Open).unwrap_or(track.len() - 1);
     track[i]
 }
@@ -288,7 +296,7 @@ pub async fn act_with_file(
 }
 
 /// The record of the integration's current stage moving, if it does.
-fn stage_moved(caller: Option<&Caller>, integration: &Integration, current: Stage) -> Option<Entry> {
+pub(crate) fn stage_moved(caller: Option<&Caller>, integration: &Integration, current: Stage) -> Option<Entry> {
     (integration.stage != current).then(|| {
         let track = integration.kind.track();
         let forward = track.iter().position(|s| *s == current) > track.iter().position(|s| *s == integration.stage);

@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod integrations;
 pub mod partners;
 pub mod tasks;
+pub mod templates;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

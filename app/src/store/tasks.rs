@@ -145,6 +145,7 @@ pub async fn create_checklist(
     db: &Db,
     integration_id: i64,
     tasks: &[NewTask<'_>],
+    version: i64,
     now: DateTime<Utc>,
     audit: &Entry,
 ) -> Result<bool, sqlx::Error> {
@@ -174,6 +175,11 @@ pub async fn create_checklist(
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query("UPDATE integrations SET checklist_version = $1 WHERE id = $2")
+            .bind(version)
+            .bind(integration_id)
+            .execute(&mut *tx)
+            .await?;
         record!(&mut *tx, audit, now)?;
         tx.commit().await?;
         Ok(true)

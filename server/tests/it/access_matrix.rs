@@ -36,6 +36,7 @@ const HIDDEN_READ: Row = [Unauthorized, NotFound, Ok, Ok, Ok];
 const STAFF_WRITE: Row = [Unauthorized, Forbidden, Forbidden, Ok, Ok];
 const HIDDEN_WRITE: Row = [Unauthorized, NotFound, Forbidden, Ok, Ok];
 const STAFF_READ: Row = [Unauthorized, Forbidden, Ok, Ok, Ok];
+const ADMIN_ONLY_INVALID: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, Invalid];
 const ADMIN_ONLY: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, Ok];
 const OWN_ONLY: Row = [Unauthorized, NotFound, NotFound, NotFound, NotFound];
 /// A member writing on their own partner's integrations.
@@ -249,6 +250,10 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("audit/partner", f(&[("slug", BRAVO)]), HIDDEN_READ),
         ("audit/search", f(&[("query[q]", "bravo")]), ADMIN_ONLY),
         ("review/queue", f(&[("mine", "false")]), STAFF_READ),
+        ("templates/get", f(&[("kind", "provider")]), ADMIN_ONLY),
+        // Nothing changed: the admin passes the check and gets a field error.
+        ("templates/save", f(&[("kind", "run_task"), ("base", "1")]), ADMIN_ONLY_INVALID),
+        ("templates/apply", f(&[("kind", "provider"), ("version", "1"), ("integrations[]", &ib)]), ADMIN_ONLY),
         ("auth/options", vec![], PUBLIC),
         ("auth/invitation", f(&[("token", "no-such-invitation")]), PUBLIC),
         ("auth/me", vec![], READ),

@@ -215,7 +215,7 @@ async fn timelines_follow_access_and_admins_search_and_export(app: TestApp) {
 
     // The pages show the timeline, paged by links that work without JavaScript.
     let html = member.get(app.url(&format!("/integrations/{id}"))).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("id=\"history-heading\"") && html.contains("Checklist created from the default provider template"), "{html}");
+    assert!(html.contains("id=\"history-heading\"") && html.contains("Checklist created from the provider template, version 1"), "{html}");
     let html = app.get("/partners/acme-cloud").await.text().await.unwrap();
     assert!(html.contains("Added partner Acme Cloud"));
 

@@ -14,6 +14,7 @@ on_both_backends!(
     the_review_queue_and_the_partner_home,
     accepting_the_verification_makes_the_provider_verified,
     observed_facts_complete_automatic_tasks,
+    admins_revise_templates_and_apply_them_to_chosen_integrations,
 );
 
 struct Setup {
@@ -477,4 +478,123 @@ mod evidence_files {
         assert!(page.contains("The report was not saved: the file is larger than 2.0 KB"), "the page shows the error");
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// The template form's fields for the current tasks, as the page sends them.
+fn template_form(template: &Value) -> Vec<(String, String)> {
+    let mut form =
+        vec![("kind".to_string(), template["kind"].as_str().unwrap().to_string()), ("base".into(), template["version"].to_string())];
+    for (i, t) in template["tasks"].as_array().unwrap().iter().enumerate() {
+        form.push((format!("tasks[{i}][key]"), t["key"].as_str().unwrap().into()));
+        form.push((format!("tasks[{i}][title]"), t["title"].as_str().unwrap().into()));
+        form.push((format!("tasks[{i}][help]"), t["help"].as_str().unwrap().into()));
+        form.push((format!("tasks[{i}][position]"), i.to_string()));
+        if t["required"] == true {
+            form.push((format!("tasks[{i}][required]"), "on".into()));
+        }
+    }
+    form
+}
+
+async fn admins_revise_templates_and_apply_them_to_chosen_integrations(app: TestApp) {
+    let s = setup(&app).await;
+    // A second provider, further along: Prepare done, in Publish.
+    let (_, i) = app
+        .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Later", "partner": "acme-cloud", "source_address": "acme-cloud/later", "categories": ["Networking"]}))
+        .await;
+    let later = i["id"].as_i64().unwrap();
+    let (_, mut p) = pipeline(&app, &s.reviewer, later).await;
+    for key in ["prepare.framework", "prepare.repository", "prepare.licence", "prepare.docs"] {
+        p = report_and_accept(&app, &s, &p, key).await;
+    }
+    assert_eq!(p["current"], "publish");
+
+    let get = |client: reqwest::Client, kind: &'static str| {
+        let url = app.url("/api/templates/get");
+        async move { json_of(client.post(url).form(&[("kind", kind)]).send().await.unwrap()).await }
+    };
+    let (st, view) = get(app.client.clone(), "provider").await;
+    assert_eq!(st, 200, "{view}");
+    assert_eq!(view["template"]["version"], 1);
+    assert_eq!(view["followers"].as_array().unwrap().len(), 2);
+    let (st, _) = get(s.reviewer.clone(), "provider").await;
+    assert_eq!(st, 403, "templates are for admins");
+    let (st, _) = get(app.client.clone(), "widget").await;
+    assert_eq!(st, 422);
+
+    // Version 2: docs reworded and optional, a new Prepare task, a new Verify task.
+    let mut form = template_form(&view["template"]);
+    let docs = view["template"]["tasks"].as_array().unwrap().iter().position(|t| t["key"] == "prepare.docs").unwrap();
+    form.retain(|(k, _)| k != &format!("tasks[{docs}][required]"));
+    for (k, v) in form.iter_mut() {
+        if k == &format!("tasks[{docs}][title]") {
+            *v = "Documentation generated with tfplugindocs".into();
+        }
+    }
+    let n = view["template"]["tasks"].as_array().unwrap().len();
+    for (i, (stage, title)) in [(n, ("prepare", "Acceptance tests run in CI")), (n + 1, ("verify", "Security review passed"))] {
+        form.push((format!("tasks[{i}][stage]"), stage.into()));
+        form.push((format!("tasks[{i}][title]"), title.into()));
+        form.push((format!("tasks[{i}][position]"), "1000".into()));
+        form.push((format!("tasks[{i}][required]"), "on".into()));
+    }
+    let save = |form: Vec<(String, String)>| {
+        let url = app.url("/api/templates/save");
+        let client = app.client.clone();
+        async move { client.post(url).form(&form).send().await.unwrap() }
+    };
+    // Removing a task is refused, with the reason.
+    let without_first: Vec<_> = form.iter().filter(|(k, _)| !k.starts_with("tasks[0]")).cloned().collect();
+    let res = save(without_first).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("not removed"));
+    let res = save(form.clone()).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.text().await.unwrap());
+    // Saving from a stale version is a conflict.
+    let res = save(form.clone()).await;
+    assert_eq!(res.status(), 409);
+
+    // Existing checklists are untouched until applied; new integrations get version 2.
+    let (_, p) = pipeline(&app, &s.member, s.integration).await;
+    assert_eq!(task(&p, "prepare.docs")["title"], "Documentation in the repository");
+    let (_, i) = app
+        .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Fresh", "partner": "acme-cloud", "source_address": "acme-cloud/fresh", "categories": ["Networking"]}))
+        .await;
+    let (_, fresh) = pipeline(&app, &s.member, i["id"].as_i64().unwrap()).await;
+    assert_eq!(task(&fresh, "prepare.docs")["title"], "Documentation generated with tfplugindocs");
+    assert_eq!(task(&fresh, "prepare.acceptance-tests-run-in-ci")["state"], "open");
+
+    // Apply version 2 to both older ones.
+    let (_, view) = get(app.client.clone(), "provider").await;
+    assert_eq!(view["template"]["version"], 2);
+    let apply = |ids: Vec<i64>, version: &'static str| {
+        let url = app.url("/api/templates/apply");
+        let client = app.client.clone();
+        let mut form = vec![("kind".to_string(), "provider".to_string()), ("version".into(), version.into())];
+        form.extend(ids.iter().map(|id| ("integrations[]".to_string(), id.to_string())));
+        async move { client.post(url).form(&form).send().await.unwrap() }
+    };
+    assert_eq!(apply(vec![s.integration, later], "1").await.status(), 409, "only the current version applies");
+    let res = apply(vec![s.integration, later], "2").await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    // The one in Prepare gets the new Prepare task open; the one in Publish gets it accepted.
+    let (_, p) = pipeline(&app, &s.member, s.integration).await;
+    assert_eq!(task(&p, "prepare.docs")["title"], "Documentation generated with tfplugindocs");
+    assert_eq!(task(&p, "prepare.docs")["required"], false);
+    assert_eq!(task(&p, "prepare.acceptance-tests-run-in-ci")["state"], "open");
+    let (_, p) = pipeline(&app, &s.member, later).await;
+    assert_eq!(p["current"], "publish", "nothing moves backwards");
+    assert_eq!(task(&p, "prepare.acceptance-tests-run-in-ci")["state"], "accepted");
+    assert_eq!(task(&p, "verify.security-review-passed")["state"], "open");
+    // Applying again changes nothing; the audit trail tells the story.
+    let (_, view) = get(app.client.clone(), "provider").await;
+    assert!(view["followers"].as_array().unwrap().iter().all(|f| f["checklist_version"] == 2), "{view}");
+    let (_, records) = app.get_json("/api/v1/audit?q=checklist%20brought").await;
+    assert_eq!(records["total"], 2);
+    let (_, records) = app.get_json("/api/v1/audit?target=template").await;
+    assert_eq!(records["total"], 1);
+    assert!(records["items"][0]["changes"].as_array().unwrap().iter().any(|c| c["field"] == "prepare.docs"));
+    // The editor page shows the new version and the follow-up form.
+    let page = app.get("/admin/templates?kind=provider").await.text().await.unwrap();
+    assert!(page.contains("Provider checklist, version 2") && page.contains("Save as version 3"), "{page}");
 }
