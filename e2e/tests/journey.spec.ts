@@ -22,7 +22,7 @@ test('a reviewer adds a partner and a provider, fixing a malformed source addres
 
   await expect(page).toHaveURL(/\/partners\/journey-cloud$/);
   await expect(page.getByRole('heading', { name: 'Journey Cloud' })).toBeVisible();
-  await expect(page.getByText('jo@journey.example')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'jo@journey.example' })).toBeVisible();
   await expect(page.getByText('This partner has no integrations yet')).toBeVisible();
 
   await page.getByRole('link', { name: 'Add integration' }).click();

@@ -428,7 +428,8 @@ async fn export_audit(
             }
         }
     });
-    let body = futures::StreamExt::chain(futures::stream::once(async move { Ok(header_row) }), chunks);
+    // Fused: the compression layer may poll once more after the end.
+    let body = futures::StreamExt::fuse(futures::StreamExt::chain(futures::stream::once(async move { Ok(header_row) }), chunks));
     let date = chrono::Utc::now().format("%Y-%m-%d");
     Ok((
         [
@@ -611,7 +612,7 @@ async fn download_evidence(
     });
     let ascii: String = file.name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
     let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", app::components::encode(&file.name));
-    let mut response = axum::body::Body::from_stream(chunks).into_response();
+    let mut response = axum::body::Body::from_stream(futures::StreamExt::fuse(chunks)).into_response();
     let h = response.headers_mut();
     let value = |s: &str| axum::http::HeaderValue::from_str(s).map_err(|_| AppError::Internal);
     h.insert(header::CONTENT_TYPE, value(&file.content_type)?);

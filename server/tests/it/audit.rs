@@ -243,4 +243,10 @@ async fn timelines_follow_access_and_admins_search_and_export(app: TestApp) {
     assert_eq!(lines.len(), total + 1, "{csv}");
     assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""), "{csv}");
     assert!(!csv.contains(",=HYPERLINK"), "{csv}");
+    // Compressed, as browsers ask for it: the stream ends cleanly.
+    let res = app.client.get(app.url("/api/v1/audit/export.csv")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let gz = res.bytes().await.expect("the whole compressed body");
+    assert!(gz.len() > 20 && gz[..2] == [0x1f, 0x8b], "gzip data");
 }

@@ -447,6 +447,9 @@ mod evidence_files {
         assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
         assert_eq!(res.bytes().await.unwrap().as_ref(), body);
         assert_eq!(s.reviewer.get(app.url(&href)).send().await.unwrap().status(), 200);
+        let res = s.member.get(app.url(&href)).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.expect("a compressed download ends cleanly");
         // Another partner's member and anonymous callers get nothing.
         app.partner("Other Co", "infrastructure").await;
         let (_, outsider) = app.client_as("dev@other.example", Role::Partner, Some("other-co")).await;
