@@ -46,7 +46,7 @@ test('a reviewer adds a partner and a provider, fixing a malformed source addres
   await expect(page.getByRole('heading', { name: 'Journey Net provider' })).toBeVisible();
   await expect(page.getByTestId('normalised-address')).toHaveText('registry.terraform.io/journey-cloud/net');
   await expect(page.getByRole('link', { name: 'https://registry.terraform.io/providers/journey-cloud/net' })).toBeVisible();
-  await expect(page.getByText('~> 1.0')).toBeVisible();
+  await expect(page.locator('dl.details').getByText('~> 1.0')).toBeVisible();
 
   // The partner's list now shows it.
   await page.getByRole('link', { name: 'Journey Cloud' }).first().click();
