@@ -77,8 +77,31 @@ test('a partner reports a task, the reviewer asks for changes, then accepts, and
   await expect(page.locator('#stage-prepare')).toContainText('Complete');
   await expect(page.locator('#stage-publish')).toContainText('Open');
   await expect(page.locator('dl.details')).toContainText('Publish');
+
+  // Publish, Apply and Verify the same way; accepting "Integration verified" makes it verified.
+  await finishStages(dev, page, integration.id, 4);
+  await page.reload();
+  for (const stage of ['prepare', 'publish', 'apply', 'verify']) {
+    await expect(page.locator(`#stage-${stage}`)).toContainText('Complete');
+  }
+  await expect(page.locator('#stage-support')).toContainText('Open');
+  await expect(page.locator('dl.details')).toContainText('Verified');
+  await expect(page.locator('section.timeline')).toContainText('Pipe Provider became verified');
   await partnerContext.close();
 });
+
+/** Reports (as the partner) and accepts (as staff) every open task of the first `stages` stages, through the API. */
+async function finishStages(partner: Page, staff: Page, id: number, stages: number) {
+  const pipeline = await api(partner, 'get', `/api/v1/integrations/${id}/pipeline`);
+  for (const stage of pipeline.stages.slice(0, stages)) {
+    for (const t of stage.tasks.filter((t: { state: string }) => t.state !== 'accepted' && t.state !== 'waived')) {
+      if (t.state !== 'reported') {
+        await api(partner, 'post', `/api/v1/tasks/${t.id}`, { action: 'report', evidence_url: 'https://example.com/evidence' });
+      }
+      await api(staff, 'post', `/api/v1/tasks/${t.id}`, { action: 'accept' });
+    }
+  }
+}
 
 test('a run task goes through the review queue, and every change shows in the history and the audit trail', async ({ page, browser }) => {
   await signIn(page);
@@ -163,5 +186,13 @@ test('a run task goes through the review queue, and every change shows in the hi
   const csv = await page.request.get(await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href') ?? '');
   expect(csv.status()).toBe(200);
   expect(await csv.text()).toContain('Added run task Queue Scanner');
+
+  // The rest of the run-task track: Develop & Test, Review and Release complete, Support opens.
+  await finishStages(dev, page, integration.id, 4);
+  await page.goto(`/integrations/${integration.id}`);
+  for (const stage of ['engage', 'develop_test', 'review', 'release']) {
+    await expect(page.locator(`#stage-${stage}`)).toContainText('Complete');
+  }
+  await expect(page.locator('#stage-support')).toContainText('Open');
   await partnerContext.close();
 });
