@@ -8,6 +8,7 @@ on_both_backends!(
     forms_work_without_javascript,
     a_form_error_without_javascript_comes_back_to_the_form,
     server_functions_answer_hydrated_calls_with_the_error_status,
+    pipeline_forms_work_without_javascript_and_show_errors_once,
 );
 
 async fn server_functions_answer_hydrated_calls_with_the_error_status(app: TestApp) {
@@ -125,4 +126,31 @@ async fn a_form_error_without_javascript_comes_back_to_the_form(app: TestApp) {
     assert!(page.contains("contains a dot"), "error shown on the re-rendered form");
     let (_, list) = app.get_json("/api/v1/integrations").await;
     assert_eq!(list["total"], 0, "nothing written");
+}
+
+async fn pipeline_forms_work_without_javascript_and_show_errors_once(app: TestApp) {
+    app.partner("Acme", "infrastructure").await;
+    let (st, i) = app
+        .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Acme", "partner": "acme", "source_address": "acme/acme", "categories": ["Networking"]}))
+        .await;
+    assert_eq!(st, 201, "{i}");
+    let id = i["id"].as_i64().unwrap();
+    let (_, p) = app.get_json(&format!("/api/v1/integrations/{id}/pipeline")).await;
+    let task = p["stages"][0]["tasks"][0]["id"].to_string();
+    let page = format!("/integrations/{id}");
+    // Accepting an open task is refused: back to the page, the reason shown once.
+    let res = app.post_form("/api/pipeline/act", &[("task_id", &task), ("action", "accept")], &page).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&app.url(&page)), "{location}");
+    let html = app.client.get(&location).send().await.unwrap().text().await.unwrap();
+    assert_eq!(html.matches("there is nothing to accept").count(), 1, "shown once: {html}");
+    // A report (plain multipart form) and an acceptance, then the page shows both.
+    let form = reqwest::multipart::Form::new().text("evidence_url", "https://example.com/docs").text("note", "*Done*");
+    let res = app.client.post(app.url(&format!("/api/v1/tasks/{task}/report"))).header("accept", "text/html").multipart(form).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let res = app.post_form("/api/pipeline/act", &[("task_id", &task), ("action", "accept")], &page).await;
+    assert_eq!(res.status().as_u16(), 302);
+    let html = app.get(&page).await.text().await.unwrap();
+    assert!(html.contains("<em>Done</em>") && html.contains("https://example.com/docs"), "the note is rendered Markdown");
 }
