@@ -35,6 +35,10 @@ pub struct Integration {
     pub verified_version_range: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Run tasks: when the Terraform Cloud badge was granted (support
+    /// documentation accepted in Release).
+    #[serde(default)]
+    pub badge_granted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What a form or an API client sends. Raw strings; see `validate`.

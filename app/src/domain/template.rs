@@ -160,6 +160,12 @@ pub fn tier_on_accept(key: &str, current: super::catalog::Tier) -> Option<super:
     (key == "verify.integration" && current == Tier::Community).then_some(Tier::Verified)
 }
 
+/// Whether accepting the task with `key` grants a run task the Terraform
+/// Cloud badge (the program guide: support documentation → badge).
+pub fn grants_badge(key: &str) -> bool {
+    key == "release.support_docs"
+}
+
 /// Whether a repository URL names the provider's repository as the
 /// registry protocol expects: `…/terraform-provider-<type>`.
 pub fn repository_matches_type(repository_url: &str, type_name: &str) -> Result<(), String> {

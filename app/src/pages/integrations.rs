@@ -268,6 +268,13 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
             <dt>"Partner"</dt><dd><a href=format!("/partners/{}", i.partner_slug)>{i.partner_name.clone()}</a></dd>
             <dt>"Tier"</dt><dd><span class=format!("tier tier-{}", i.tier.key())>{i.tier.label()}</span></dd>
             <dt>"Stage"</dt><dd>{i.stage.label()}</dd>
+            {(i.kind == crate::domain::catalog::IntegrationKind::RunTask).then(|| view! {
+                <dt>"Terraform Cloud badge"</dt>
+                <dd>{match i.badge_granted_at {
+                    Some(at) => format!("Granted on {}", at.format("%Y-%m-%d")),
+                    None => "Not yet: granted when the Release stage's support documentation is accepted".to_string(),
+                }}</dd>
+            })}
             <dt>"Categories"</dt>
             <dd class="tags">{i.categories.iter().map(|c| view! { <span class="tag">{c.clone()}</span> }).collect_view()}</dd>
             {i.source_address.clone().map(|fq| view! {

@@ -11,7 +11,7 @@ use crate::domain::task::{
     stage_statuses, transition, Actor, Given, PartnerWork, Pipeline, QueueItem, StageStatus, StageView, TaskAction, TaskEvent, TaskFacts,
     TaskInput, TaskState, TaskView,
 };
-use crate::domain::template::{repository_matches_type, tier_on_accept, Fact};
+use crate::domain::template::{grants_badge, repository_matches_type, tier_on_accept, Fact};
 use crate::domain::FieldErrors;
 use crate::domain::{paging, Page};
 use crate::error::AppError;
@@ -269,6 +269,16 @@ pub async fn act_with_file(
         .changes(changed)];
     audit.extend(stage_moved(Some(caller), &integration, current));
     let tier = if valid.action == TaskAction::Accept { tier_on_accept(&row.key, integration.tier) } else { None };
+    let badge = valid.action == TaskAction::Accept && grants_badge(&row.key) && integration.badge_granted_at.is_none();
+    if badge {
+        audit.push(
+            Entry::by(caller, "integration.badge", TargetKind::Integration, Some(integration.id), &integration.name)
+                .partner(partner)
+                .integration(integration.id)
+                .summary(format!("{} was granted the Terraform Cloud badge (\"{}\" accepted)", integration.name, row.title))
+                .changes(vec![FieldChange { field: "badge".into(), before: None, after: Some("granted".into()) }]),
+        );
+    }
     if let Some(tier) = tier {
         audit.push(
             Entry::by(caller, "integration.tier", TargetKind::Integration, Some(integration.id), &integration.name)
@@ -282,7 +292,7 @@ pub async fn act_with_file(
                 }]),
         );
     }
-    let applied = store::apply(db, integration.id, &[change], store::Standing { stage: current, tier }, now, &audit).await;
+    let applied = store::apply(db, integration.id, &[change], store::Standing { stage: current, tier, badge }, now, &audit).await;
     if !matches!(applied, Ok(true)) {
         if let (Some((_, _, _, _, key)), Some(u)) = (&file, &upload) {
             u.blobs.remove(key).await;
@@ -391,7 +401,7 @@ pub async fn reopen(
     .summary(format!("Reopened stage {} of {}: {reason}", stage.label(), integration.name))
     .changes(reopened)];
     audit.extend(stage_moved(Some(caller), &integration, current));
-    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None }, now, &audit).await? {
+    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None, badge: false }, now, &audit).await? {
         return Err(changed_meanwhile());
     }
     tracing::info!(integration = integration.id, stage = stage.key(), by = caller.email, "stage reopened");
@@ -563,7 +573,7 @@ pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result
     let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
     audit.extend(stage_moved(None, &integration, current));
     // A conflict means someone acted meanwhile; the next change observes again.
-    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None }, now, &audit).await? {
+    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None, badge: false }, now, &audit).await? {
         tracing::info!(integration = integration.id, "facts not recorded: the checklist changed meanwhile");
     }
     Ok(())

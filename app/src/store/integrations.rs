@@ -41,11 +41,12 @@ struct IntegrationRow {
     verified_version_range: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    badge_granted_at: Option<DateTime<Utc>>,
 }
 
 const SELECT: &str = "SELECT i.id, i.kind, i.name, i.partner_id, p.slug AS partner_slug, p.name AS partner_name,
     i.repository_url, i.tier, i.stage, i.source_host, i.source_namespace, i.source_type,
-    i.verified_version_range, i.created_at, i.updated_at
+    i.verified_version_range, i.created_at, i.updated_at, i.badge_granted_at
   FROM integrations i JOIN partners p ON p.id = i.partner_id";
 
 const WHERE: &str = " WHERE ($1 = '%%' OR LOWER(i.name) LIKE $1 ESCAPE '\\' OR i.source_address LIKE $1 ESCAPE '\\')
@@ -78,6 +79,7 @@ impl IntegrationRow {
             verified_version_range: self.verified_version_range,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            badge_granted_at: self.badge_granted_at,
         })
     }
 }

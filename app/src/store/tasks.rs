@@ -191,6 +191,8 @@ pub async fn create_checklist(
 pub struct Standing {
     pub stage: Stage,
     pub tier: Option<Tier>,
+    /// Grant the Terraform Cloud badge (kept if already granted).
+    pub badge: bool,
 }
 
 /// Applies changes, sets the integration's current stage (and tier) and
@@ -263,6 +265,13 @@ pub async fn apply(
             .bind(integration_id)
             .execute(&mut *tx)
             .await?;
+        if standing.badge {
+            sqlx::query("UPDATE integrations SET badge_granted_at = $1 WHERE id = $2 AND badge_granted_at IS NULL")
+                .bind(now)
+                .bind(integration_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(tier) = standing.tier {
             sqlx::query("UPDATE integrations SET tier = $1 WHERE id = $2").bind(tier.key()).bind(integration_id).execute(&mut *tx).await?;
         }

@@ -131,7 +131,10 @@ async fn a_form_error_without_javascript_comes_back_to_the_form(app: TestApp) {
 async fn pipeline_forms_work_without_javascript_and_show_errors_once(app: TestApp) {
     app.partner("Acme", "infrastructure").await;
     let (st, i) = app
-        .post_json("/api/v1/integrations", &json!({"kind": "provider", "name": "Acme", "partner": "acme", "source_address": "acme/acme", "categories": ["Networking"]}))
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "provider", "name": "Acme", "partner": "acme", "source_address": "acme/acme", "categories": ["Networking"]}),
+        )
         .await;
     assert_eq!(st, 201, "{i}");
     let id = i["id"].as_i64().unwrap();
@@ -147,7 +150,14 @@ async fn pipeline_forms_work_without_javascript_and_show_errors_once(app: TestAp
     assert_eq!(html.matches("there is nothing to accept").count(), 1, "shown once: {html}");
     // A report (plain multipart form) and an acceptance, then the page shows both.
     let form = reqwest::multipart::Form::new().text("evidence_url", "https://example.com/docs").text("note", "*Done*");
-    let res = app.client.post(app.url(&format!("/api/v1/tasks/{task}/report"))).header("accept", "text/html").multipart(form).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/tasks/{task}/report")))
+        .header("accept", "text/html")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let res = app.post_form("/api/pipeline/act", &[("task_id", &task), ("action", "accept")], &page).await;
     assert_eq!(res.status().as_u16(), 302);

@@ -15,6 +15,7 @@ on_both_backends!(
     accepting_the_verification_makes_the_provider_verified,
     observed_facts_complete_automatic_tasks,
     admins_revise_templates_and_apply_them_to_chosen_integrations,
+    accepting_the_support_documentation_grants_the_badge,
 );
 
 struct Setup {
@@ -600,4 +601,45 @@ async fn admins_revise_templates_and_apply_them_to_chosen_integrations(app: Test
     // The editor page shows the new version and the follow-up form.
     let page = app.get("/admin/templates?kind=provider").await.text().await.unwrap();
     assert!(page.contains("Provider checklist, version 2") && page.contains("Save as version 3"), "{page}");
+}
+
+async fn accepting_the_support_documentation_grants_the_badge(app: TestApp) {
+    let s = setup(&app).await;
+    app.partner("Scan Co", "workflow").await;
+    let (st, i) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "run_task", "name": "Scanner", "partner": "scan-co", "categories": ["Code Scanning"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{i}");
+    assert_eq!(i["badge_granted_at"], Value::Null);
+    let id = i["id"].as_i64().unwrap();
+    let (_, mut p) = pipeline(&app, &app.client, id).await;
+    let mut granted = false;
+    for stage in 0..4 {
+        let keys: Vec<String> = p["stages"][stage]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["state"] != "accepted")
+            .map(|t| t["key"].as_str().unwrap().to_string())
+            .collect();
+        for key in keys {
+            let task_id = task(&p, &key)["id"].clone();
+            let (st, b) = act(&app, &app.client, &task_id, json!({"action": "report", "evidence_url": "https://scan.example/docs"})).await;
+            assert_eq!(st, 200, "{key}: {b}");
+            let (st, b) = act(&app, &s.reviewer, &task_id, json!({"action": "accept"})).await;
+            assert_eq!(st, 200, "{key}: {b}");
+            p = b;
+            granted |= key == "release.support_docs";
+            let (_, i) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
+            assert_eq!(i["badge_granted_at"].is_string(), granted, "after accepting {key}");
+        }
+    }
+    assert_eq!(p["current"], "support");
+    let page = app.get(&format!("/integrations/{id}")).await.text().await.unwrap();
+    assert!(page.contains("Terraform Cloud badge") && page.contains("Granted on"), "the page shows the badge");
+    let (_, records) = app.get_json("/api/v1/audit?q=terraform%20cloud%20badge").await;
+    assert_eq!(records["total"], 1);
 }
