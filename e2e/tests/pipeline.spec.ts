@@ -96,7 +96,10 @@ async function finishStages(partner: Page, staff: Page, id: number, stages: numb
   for (const stage of pipeline.stages.slice(0, stages)) {
     for (const t of stage.tasks.filter((t: { state: string }) => t.state !== 'accepted' && t.state !== 'waived')) {
       if (t.state !== 'reported') {
-        await api(partner, 'post', `/api/v1/tasks/${t.id}`, { action: 'report', evidence_url: 'https://example.com/evidence' });
+        // (The note doubles as the Release stage's two-line public summary.)
+        await api(partner, 'post', `/api/v1/tasks/${t.id}`, {
+          action: 'report', evidence_url: 'https://example.com/evidence', note: 'Checks plans against policy.\nBlocks risky applies.',
+        });
       }
       await api(staff, 'post', `/api/v1/tasks/${t.id}`, { action: 'accept' });
     }

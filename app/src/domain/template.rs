@@ -179,6 +179,15 @@ pub fn repository_matches_type(repository_url: &str, type_name: &str) -> Result<
     }
 }
 
+/// Rules a report of a particular task must meet beyond "has evidence":
+/// the Release summary is the note itself, so it must be a valid summary.
+pub fn check_report(key: &str, note: Option<&str>) -> Result<(), String> {
+    match key {
+        "release.summary" => validate_summary(note.unwrap_or_default()).map_err(|e| format!("the note is the public summary: {e}")),
+        _ => Ok(()),
+    }
+}
+
 /// The public two-line summary of a run-task integration: at most two
 /// lines and 280 characters, not blank.
 pub fn validate_summary(summary: &str) -> Result<(), String> {
@@ -269,6 +278,19 @@ mod tests {
         ];
         for (key, tier, want) in cases {
             assert_eq!(tier_on_accept(key, tier), want, "{key} {tier:?}");
+        }
+    }
+
+    #[test]
+    fn the_release_summary_is_checked_when_reported() {
+        let cases = [
+            ("release.summary", Some("Scans plans for misconfigurations.\nBlocks risky applies."), true),
+            ("release.summary", None, false),
+            ("release.summary", Some("One.\nTwo.\nThree."), false),
+            ("prepare.docs", None, true),
+        ];
+        for (key, note, ok) in cases {
+            assert_eq!(check_report(key, note).is_ok(), ok, "{key} {note:?}");
         }
     }
 }

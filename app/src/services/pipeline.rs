@@ -11,7 +11,7 @@ use crate::domain::task::{
     stage_statuses, transition, Actor, Given, PartnerWork, Pipeline, QueueItem, StageStatus, StageView, TaskAction, TaskEvent, TaskFacts,
     TaskInput, TaskState, TaskView,
 };
-use crate::domain::template::{grants_badge, repository_matches_type, tier_on_accept, Fact};
+use crate::domain::template::{check_report, grants_badge, repository_matches_type, tier_on_accept, Fact};
 use crate::domain::FieldErrors;
 use crate::domain::{paging, Page};
 use crate::error::AppError;
@@ -213,6 +213,13 @@ pub async fn act_with_file(
         Given { evidence: valid.evidence_url.is_some() || valid.note.is_some() || upload.is_some(), comment: valid.comment.is_some() };
     let facts = TaskFacts { state: *state, required: row.required, stage_open };
     let to = transition(Actor::Person(caller.role), valid.action, facts, given).map_err(refused)?;
+    if valid.action == TaskAction::Report {
+        check_report(&row.key, valid.note.as_deref()).map_err(|m| {
+            let mut fields = FieldErrors::new();
+            fields.insert("note".into(), vec![m.clone()]);
+            AppError::Validation { message: m, fields }
+        })?;
+    }
     let file = match &upload {
         None => None,
         Some(_) if valid.action != TaskAction::Report => return Err(file_error("files go with reports".into())),

@@ -627,7 +627,14 @@ async fn accepting_the_support_documentation_grants_the_badge(app: TestApp) {
             .collect();
         for key in keys {
             let task_id = task(&p, &key)["id"].clone();
-            let (st, b) = act(&app, &app.client, &task_id, json!({"action": "report", "evidence_url": "https://scan.example/docs"})).await;
+            if key == "release.summary" {
+                // The note is the public summary: at most two lines.
+                let (st, b) = act(&app, &app.client, &task_id, json!({"action": "report", "note": "One.\nTwo.\nThree."})).await;
+                assert_eq!(st, 422, "{b}");
+                assert!(b["fields"]["note"][0].as_str().unwrap().contains("at most two lines"), "{b}");
+            }
+            let report = json!({"action": "report", "evidence_url": "https://scan.example/docs", "note": "Scans plans for secrets.\nBlocks leaky applies."});
+            let (st, b) = act(&app, &app.client, &task_id, report).await;
             assert_eq!(st, 200, "{key}: {b}");
             let (st, b) = act(&app, &s.reviewer, &task_id, json!({"action": "accept"})).await;
             assert_eq!(st, 200, "{key}: {b}");
