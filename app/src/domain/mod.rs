@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod integration;
 pub mod partner;
 pub mod revision;
+pub mod run_task;
 pub mod slug;
 pub mod source_address;
 pub mod task;

@@ -20,6 +20,12 @@ pub enum Fact {
     OwnNamespace,
     /// The partner has an alliance manager.
     ManagerAssigned,
+    /// A run task's endpoint URL is registered.
+    EndpointRegistered,
+    /// A run task's HMAC key is registered.
+    HmacRegistered,
+    /// A run task's supported stages are chosen.
+    StagesChosen,
 }
 
 impl Fact {
@@ -31,6 +37,9 @@ impl Fact {
             Fact::VersionPublished => "version_published",
             Fact::OwnNamespace => "own_namespace",
             Fact::ManagerAssigned => "manager_assigned",
+            Fact::EndpointRegistered => "endpoint_registered",
+            Fact::HmacRegistered => "hmac_registered",
+            Fact::StagesChosen => "stages_chosen",
         }
     }
 }
@@ -121,13 +130,26 @@ const RUN_TASK: &[TaskTemplate] = &[
         "Completed when the partner has an alliance manager.",
         Fact::ManagerAssigned,
     ),
-    task("develop.endpoint", DevelopTest, "Endpoint URL registered", "The HTTPS URL Terraform Cloud sends run-task requests to."),
-    task("develop.hmac", DevelopTest, "HMAC key registered", "Stored encrypted and never shown again."),
-    task(
+    auto(
+        "develop.endpoint",
+        DevelopTest,
+        "Endpoint URL registered",
+        "The HTTPS URL Terraform Cloud sends run-task requests to (Run-task registration, below the details).",
+        Fact::EndpointRegistered,
+    ),
+    auto(
+        "develop.hmac",
+        DevelopTest,
+        "HMAC key registered",
+        "Entered in the run-task registration; never shown again, only its fingerprint.",
+        Fact::HmacRegistered,
+    ),
+    auto(
         "develop.stages",
         DevelopTest,
         "Run-task stages supported chosen",
-        "Which of pre-plan, post-plan, pre-apply and post-apply the integration supports.",
+        "Which of pre-plan, post-plan, pre-apply and post-apply the integration supports (run-task registration).",
+        Fact::StagesChosen,
     ),
     task("develop.evidence", DevelopTest, "Test evidence", "Link test runs that passed and failed as expected."),
     task("review.enabled", Review, "Enabled on the partner platform and in Terraform Cloud", "Describe where it is enabled."),

@@ -295,6 +295,9 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
             <dt>"Repository"</dt>
             <dd>{match i.repository_url.clone() { Some(u) => { let text = u.clone(); view! { <a href=u>{text}</a> }.into_any() } None => none() }}</dd>
         </dl>
+        {(i.kind == crate::domain::catalog::IntegrationKind::RunTask).then(|| view! {
+            <crate::pages::run_task::RegistrationSection integration_id=i.id partner_id=i.partner_id/>
+        })}
         <crate::pages::pipeline::PipelineSection integration_id=i.id/>
         <crate::pages::audit::Timeline subject=crate::pages::audit::Subject::Integration(i.id)/>
     }

@@ -7,6 +7,7 @@ pub mod integrations;
 pub mod partners;
 pub mod pipeline;
 pub mod review;
+pub mod run_task;
 pub mod sign_in;
 pub mod templates;
 pub mod users;

@@ -500,8 +500,23 @@ pub async fn partner_work(db: &Db, caller: &Caller, now: DateTime<Utc>) -> Resul
 /// repository's name, the registry namespace and the alliance manager.
 /// (The licence and published versions come from the GitHub client and the
 /// registry poller.)
-fn observed_facts(integration: &Integration, partner: &crate::domain::partner::Partner) -> Vec<(Fact, String)> {
+fn observed_facts(
+    integration: &Integration,
+    partner: &crate::domain::partner::Partner,
+    registration: Option<&crate::domain::run_task::Registration>,
+) -> Vec<(Fact, String)> {
     let mut facts = Vec::new();
+    if let Some(r) = registration {
+        if let Some(url) = &r.endpoint_url {
+            facts.push((Fact::EndpointRegistered, format!("endpoint {url} registered")));
+        }
+        if let Some(f) = &r.hmac_fingerprint {
+            facts.push((Fact::HmacRegistered, format!("HMAC key registered (fingerprint {f})")));
+        }
+        if !r.stages.is_empty() {
+            facts.push((Fact::StagesChosen, format!("supports {}", r.stages.join(", ").replace('_', "-"))));
+        }
+    }
     let address = integration.source_address.as_deref().and_then(|a| crate::domain::source_address::SourceAddress::parse(a).ok());
     if let (Some(url), Some(address)) = (&integration.repository_url, &address) {
         if repository_matches_type(url, address.type_name()).is_ok() {
@@ -526,7 +541,8 @@ fn observed_facts(integration: &Integration, partner: &crate::domain::partner::P
 pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
     let Some(integration) = integration_store::get(db, integration_id).await? else { return Ok(()) };
     let Some(partner) = crate::store::partners::get_by_slug(db, &integration.partner_slug).await? else { return Ok(()) };
-    let facts = observed_facts(&integration, &partner);
+    let registration = crate::store::run_tasks::registration(db, integration.id).await?;
+    let facts = observed_facts(&integration, &partner, registration.as_ref());
     if facts.is_empty() {
         return Ok(());
     }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod blobs;
 pub mod integrations;
 pub mod partners;
+pub mod run_tasks;
 pub mod tasks;
 pub mod templates;
 pub mod users;

@@ -46,6 +46,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         // Uploads read their body themselves, with their own limits.
         .merge(OpenApiRouter::new().routes(routes!(report_with_file)).layer(axum::extract::DefaultBodyLimit::disable()))
         .routes(routes!(download_evidence))
+        .routes(routes!(get_registration, save_registration))
         .routes(routes!(integration_audit))
         .routes(routes!(partner_audit))
         .routes(routes!(search_audit))
@@ -621,4 +622,32 @@ async fn download_evidence(
     h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static("sandbox; default-src 'none'"));
     h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
     Ok(response)
+}
+
+/// A run task's registration: endpoint URL, supported stages, and the HMAC
+/// key's fingerprint and when it was set (the key itself is never returned).
+#[utoipa::path(get, path = "/integrations/{id}/run-task", tag = "pipeline",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "{endpoint_url, hmac_fingerprint, hmac_set_at, stages}"), (status = 404, body = ErrorBody)))]
+async fn get_registration(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<Json<app::domain::run_task::Registration>> {
+    Ok(Json(app::services::run_tasks::get(&db, &caller, integration_id(&id)?).await?))
+}
+
+/// Registers a run task's endpoint (https), HMAC key (16–256 characters;
+/// empty keeps the stored one) and stages (`pre_plan`, `post_plan`,
+/// `pre_apply`, `post_apply`); completes the matching Develop & Test tasks.
+#[utoipa::path(put, path = "/integrations/{id}/run-task", tag = "pipeline", request_body = app::domain::run_task::RegistrationInput,
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The registration, without the key"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn save_registration(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<app::domain::run_task::RegistrationInput>,
+) -> ApiResult<Json<app::domain::run_task::Registration>> {
+    Ok(Json(app::services::run_tasks::save(&db, &caller, integration_id(&id)?, &input, chrono::Utc::now()).await?))
 }

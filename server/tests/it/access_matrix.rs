@@ -37,6 +37,7 @@ const STAFF_WRITE: Row = [Unauthorized, Forbidden, Forbidden, Ok, Ok];
 const HIDDEN_WRITE: Row = [Unauthorized, NotFound, Forbidden, Ok, Ok];
 const STAFF_READ: Row = [Unauthorized, Forbidden, Ok, Ok, Ok];
 const ADMIN_ONLY_INVALID: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, Invalid];
+const HIDDEN_WRITE_INVALID: Row = [Unauthorized, NotFound, Forbidden, Invalid, Invalid];
 const ADMIN_ONLY: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, Ok];
 const OWN_ONLY: Row = [Unauthorized, NotFound, NotFound, NotFound, NotFound];
 /// A member writing on their own partner's integrations.
@@ -193,6 +194,15 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
             Some(json!({MULTIPART: {"note": "matrix"}})),
             HIDDEN_WRITE,
         ),
+        ("GET", "/api/v1/integrations/{id}/run-task", format!("/api/v1/integrations/{ib}/run-task"), None, HIDDEN_READ),
+        // Bravo's integration is a provider: staff pass the check and meet the rule.
+        (
+            "PUT",
+            "/api/v1/integrations/{id}/run-task",
+            format!("/api/v1/integrations/{ib}/run-task"),
+            Some(json!({"endpoint_url": "https://x.example"})),
+            HIDDEN_WRITE_INVALID,
+        ),
         ("GET", "/api/v1/evidence/{id}", format!("/api/v1/evidence/{}", w.bravo_file), None, HIDDEN_READ),
         ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ib}/audit"), None, HIDDEN_READ),
         ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ia}/audit"), None, READ),
@@ -250,6 +260,8 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("audit/partner", f(&[("slug", BRAVO)]), HIDDEN_READ),
         ("audit/search", f(&[("query[q]", "bravo")]), ADMIN_ONLY),
         ("review/queue", f(&[("mine", "false")]), STAFF_READ),
+        ("run-task/get", f(&[("id", &ib)]), HIDDEN_READ),
+        ("run-task/save", f(&[("id", &ib), ("endpoint_url", "https://x.example")]), HIDDEN_WRITE_INVALID),
         ("templates/get", f(&[("kind", "provider")]), ADMIN_ONLY),
         // Nothing changed: the admin passes the check and gets a field error.
         ("templates/save", f(&[("kind", "run_task"), ("base", "1")]), ADMIN_ONLY_INVALID),

@@ -16,6 +16,7 @@ on_both_backends!(
     observed_facts_complete_automatic_tasks,
     admins_revise_templates_and_apply_them_to_chosen_integrations,
     accepting_the_support_documentation_grants_the_badge,
+    a_run_task_registers_its_endpoint_key_and_stages,
 );
 
 struct Setup {
@@ -649,4 +650,60 @@ async fn accepting_the_support_documentation_grants_the_badge(app: TestApp) {
     assert!(page.contains("Terraform Cloud badge") && page.contains("Granted on"), "the page shows the badge");
     let (_, records) = app.get_json("/api/v1/audit?q=terraform%20cloud%20badge").await;
     assert_eq!(records["total"], 1);
+}
+
+async fn a_run_task_registers_its_endpoint_key_and_stages(app: TestApp) {
+    let s = setup(&app).await;
+    app.partner("Scan Co", "workflow").await;
+    let (_, i) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "run_task", "name": "Scanner", "partner": "scan-co", "categories": ["Code Scanning"]}),
+        )
+        .await;
+    let id = i["id"].as_i64().unwrap();
+    let (_, member) = app.client_as("dev@scan.example", Role::Partner, Some("scan-co")).await;
+    let url = app.url(&format!("/api/v1/integrations/{id}/run-task"));
+    let put = |client: &reqwest::Client, body: Value| client.put(&url).json(&body).send();
+    // Bad input: every problem named, nothing stored.
+    let (st, err) =
+        json_of(put(&member, json!({"endpoint_url": "http://scan.example", "hmac_key": "short", "stages": ["mid_plan"]})).await.unwrap())
+            .await;
+    assert_eq!(st, 422, "{err}");
+    for field in ["endpoint_url", "hmac_key", "stages"] {
+        assert!(err["fields"][field].is_array(), "{field}: {err}");
+    }
+    let key = "s3cr3t-hmac-key-0123456789";
+    let (st, r) = json_of(
+        put(&member, json!({"endpoint_url": "https://scan.example/tfc", "hmac_key": key, "stages": ["post_plan", "pre_plan"]}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["stages"], json!(["pre_plan", "post_plan"]));
+    let fingerprint = r["hmac_fingerprint"].as_str().unwrap().to_string();
+    assert_eq!(fingerprint.len(), 12);
+    // The key is never shown again: not in the API, the page, or the audit trail.
+    let (_, again) = json_of(member.get(&url).send().await.unwrap()).await;
+    assert!(!again.to_string().contains(key));
+    let page = member.get(app.url(&format!("/integrations/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&fingerprint) && !page.contains(key), "the page shows the fingerprint only");
+    let (_, records) = app.get_json(&format!("/api/v1/integrations/{id}/audit")).await;
+    assert!(!records.to_string().contains(key) && records.to_string().contains(&fingerprint));
+    // The Develop & Test tasks the registration answers completed themselves.
+    let (_, p) = pipeline(&app, &member, id).await;
+    for key in ["develop.endpoint", "develop.hmac", "develop.stages"] {
+        assert_eq!(task(&p, key)["state"], "accepted", "{key}");
+    }
+    // Saving again without a key keeps it.
+    let (st, r) = json_of(put(&member, json!({"endpoint_url": "https://scan.example/v2", "stages": ["pre_apply"]})).await.unwrap()).await;
+    assert_eq!(st, 200);
+    assert_eq!(r["hmac_fingerprint"], fingerprint.as_str());
+    // Viewers may not change it; other partners do not see it; providers have none.
+    let (_, viewer) = app.client_as("view@staff.example", Role::Viewer, None).await;
+    assert_eq!(put(&viewer, json!({})).await.unwrap().status(), 403);
+    assert_eq!(put(&s.member, json!({})).await.unwrap().status(), 404);
+    let provider = app.url(&format!("/api/v1/integrations/{}/run-task", s.integration));
+    assert_eq!(app.client.put(&provider).json(&json!({"endpoint_url": "https://x.example"})).send().await.unwrap().status(), 422);
 }
