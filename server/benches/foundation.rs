@@ -78,6 +78,13 @@ fn main() {
     }
     println!("version constraint parse: {}", per_op(start.elapsed(), n));
 
+    let note = "**Done.** See [the docs](https://example.com/docs) and `terraform plan` output:\n\n- one\n- two\n<script>x</script>";
+    let start = Instant::now();
+    for _ in 0..n / 10 {
+        std::hint::black_box(app::services::markdown::render(note));
+    }
+    println!("markdown note render (safe HTML): {}", per_op(start.elapsed(), n / 10));
+
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let dir = std::env::temp_dir().join(format!("tracker-bench-{}", std::process::id()));
@@ -120,7 +127,17 @@ fn main() {
             "GET /integrations/1 (server-rendered page, session cookie): {}",
             latency(&browser, &format!("{base}/integrations/1"), 500).await
         );
-        println!("memory after 3,000 requests: {} KiB", rss_kib().unwrap_or(0));
+        println!("GET /review (review queue page, session cookie): {}", latency(&browser, &format!("{base}/review"), 300).await);
+        println!("GET /api/v1/audit?q=nimbus (audit search): {}", latency(&client, &format!("{base}/api/v1/audit?q=nimbus"), 300).await);
+        let start = Instant::now();
+        let csv = client.get(format!("{base}/api/v1/audit/export.csv")).send().await.expect("export").text().await.expect("csv");
+        println!(
+            "GET /api/v1/audit/export.csv (whole trail, {} rows, {} KiB): {:.1} ms",
+            csv.lines().count().saturating_sub(1),
+            csv.len() / 1024,
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        println!("memory after 3,600 requests: {} KiB", rss_kib().unwrap_or(0));
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
