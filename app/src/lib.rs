@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users/:id") view=pages::users::UserPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/registry") view=pages::registry::PollerStatusPage ssr=SsrMode::Async/>
                     <Route path=path!("/review") view=pages::review::ReviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners") view=pages::partners::PartnersPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/new") view=pages::partners::PartnerEditPage ssr=SsrMode::Async/>
@@ -105,7 +106,7 @@ fn TopBar() -> impl IntoView {
                                 <A href="/partners">"Partners"</A>
                                 <A href="/integrations">"Integrations"</A>
                                 {staff.then(|| view! { <A href="/review">"Review queue"</A> })}
-                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A> })}
+                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A><A href="/admin/registry">"Poller"</A> })}
                             </nav>
                             <div class="account">
                                 <a href="/settings/tokens" title="API tokens">{caller.name.clone()}</a>

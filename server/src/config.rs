@@ -23,6 +23,17 @@ pub struct Config {
     pub evidence_dir: std::path::PathBuf,
     /// The largest evidence file accepted (`EVIDENCE_MAX_MB`, default 10).
     pub evidence_max_bytes: u64,
+    /// Hosts and networks outbound requests may reach besides public https
+    /// (`OUTBOUND_ALLOW`; see `outbound::guard`).
+    pub outbound_allow: String,
+    pub registry: RegistryConfig,
+}
+
+/// The registry poller and its client (README, "Registry poller").
+#[derive(Debug, Clone, Default)]
+pub struct RegistryConfig {
+    pub poller: crate::jobs::registry_poll::Settings,
+    pub client: crate::outbound::registry::Settings,
 }
 
 /// Sign-in settings (see the README's "Sign-in" section).
@@ -104,6 +115,17 @@ struct FileConfig {
     demo_sign_in: Option<bool>,
     evidence_dir: Option<String>,
     evidence_max_mb: Option<i64>,
+    outbound_allow: Option<String>,
+    registry_poll: Option<bool>,
+    registry_poll_interval_minutes: Option<i64>,
+    registry_poll_publish_minutes: Option<i64>,
+    registry_poll_concurrency: Option<i64>,
+    registry_poll_per_host: Option<i64>,
+    registry_timeout_seconds: Option<i64>,
+    registry_mirrors: Option<String>,
+    registry_metadata_hosts: Option<String>,
+    /// Bearer tokens per registry host, as `TF_TOKEN_…` variables give them.
+    registry_tokens: Option<std::collections::HashMap<String, String>>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tracker.db";
@@ -134,6 +156,9 @@ impl Config {
             })?,
             None => file.evidence_max_mb.map(|n| n.clamp(1, 1024) as u64).unwrap_or(DEFAULT_EVIDENCE_MAX_MB),
         };
+        let outbound_allow = env("OUTBOUND_ALLOW").or(file.outbound_allow.clone()).unwrap_or_default();
+        crate::outbound::guard::Guard::parse(&outbound_allow).map_err(|e| ConfigError::Invalid("OUTBOUND_ALLOW", e))?;
+        let registry = registry_config(&env, &file, std::env::vars())?;
         let auth = auth_config(&env, file)?;
         Ok(Self {
             database_url,
@@ -143,6 +168,8 @@ impl Config {
             auth,
             evidence_dir,
             evidence_max_bytes: evidence_mb * 1024 * 1024,
+            outbound_allow,
+            registry,
         })
     }
 
@@ -166,6 +193,12 @@ impl Config {
             // Beside the test's database; tests may shrink the limit.
             evidence_dir: std::env::temp_dir().join(format!("tracker-evidence-{}", std::process::id())),
             evidence_max_bytes: DEFAULT_EVIDENCE_MAX_MB * 1024 * 1024,
+            outbound_allow: String::new(),
+            // Tests run the poller's steps themselves.
+            registry: RegistryConfig {
+                poller: crate::jobs::registry_poll::Settings { enabled: false, ..Default::default() },
+                client: Default::default(),
+            },
         })
     }
 }
@@ -230,6 +263,85 @@ fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result
         rate_limit_per_minute: number("SIGN_IN_RATE_LIMIT", file.sign_in_rate_limit, 30)?,
         demo_sign_in,
     })
+}
+
+fn registry_config(
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileConfig,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<RegistryConfig, ConfigError> {
+    let number = |key: &'static str, file_value: Option<i64>, default: i64, max: i64| -> Result<i64, ConfigError> {
+        match env(key) {
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ConfigError::Invalid(key, format!("expected a whole number from 1 to {max}, got \"{v}\""))),
+            None => Ok(file_value.unwrap_or(default).clamp(1, max)),
+        }
+    };
+    let hosts = |s: String| -> Vec<String> { s.split(',').map(|h| h.trim().to_lowercase()).filter(|h| !h.is_empty()).collect() };
+    let enabled = match env("REGISTRY_POLL") {
+        Some(v) => match v.trim() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            other => return Err(ConfigError::Invalid("REGISTRY_POLL", format!("expected on or off, got \"{other}\""))),
+        },
+        None => file.registry_poll.unwrap_or(true),
+    };
+    let mut schedule = app::domain::registry::Schedule::default();
+    schedule.interval =
+        chrono::Duration::minutes(number("REGISTRY_POLL_INTERVAL_MINUTES", file.registry_poll_interval_minutes, 60, 7 * 24 * 60)?);
+    schedule.publish_interval =
+        chrono::Duration::minutes(number("REGISTRY_POLL_PUBLISH_MINUTES", file.registry_poll_publish_minutes, 10, 24 * 60)?);
+    let poller = crate::jobs::registry_poll::Settings {
+        enabled,
+        schedule,
+        concurrency: number("REGISTRY_POLL_CONCURRENCY", file.registry_poll_concurrency, 64, 1024)? as usize,
+        per_host: number("REGISTRY_POLL_PER_HOST", file.registry_poll_per_host, 8, 256)? as usize,
+        mirrors: mirror_pairs(&env("REGISTRY_MIRRORS").or(file.registry_mirrors.clone()).unwrap_or_default())?,
+        ..Default::default()
+    };
+    // Terraform's convention: TF_TOKEN_app_terraform_io for app.terraform.io
+    // (dots as `_`, dashes as `__`).
+    let mut tokens: std::collections::HashMap<String, String> =
+        file.registry_tokens.clone().unwrap_or_default().into_iter().map(|(h, t)| (h.to_lowercase(), t)).collect();
+    for (key, value) in vars {
+        if let Some(host) = key.strip_prefix("TF_TOKEN_") {
+            let host = host.replace("__", "\u{0}").replace('_', ".").replace('\u{0}', "-").to_lowercase();
+            if !host.is_empty() && !value.trim().is_empty() {
+                tokens.insert(host, value.trim().to_string());
+            }
+        }
+    }
+    let client = crate::outbound::registry::Settings {
+        timeout: std::time::Duration::from_secs(number("REGISTRY_TIMEOUT_SECONDS", file.registry_timeout_seconds, 11, 300)? as u64),
+        tokens,
+        metadata_hosts: hosts(
+            env("REGISTRY_METADATA_HOSTS")
+                .or(file.registry_metadata_hosts.clone())
+                .unwrap_or_else(|| app::domain::registry::PUBLIC_REGISTRY.into()),
+        ),
+        ..Default::default()
+    };
+    Ok(RegistryConfig { poller, client })
+}
+
+/// `primary=mirror` pairs, comma-separated; a bare host mirrors the public registry.
+fn mirror_pairs(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (primary, mirror) = match item.split_once('=') {
+            Some((p, m)) => (p.trim().to_lowercase(), m.trim().to_lowercase()),
+            None => (app::domain::registry::PUBLIC_REGISTRY.to_string(), item.to_lowercase()),
+        };
+        if primary.is_empty() || mirror.is_empty() || primary == mirror || [&primary, &mirror].iter().any(|h| h.contains('/')) {
+            return Err(ConfigError::Invalid("REGISTRY_MIRRORS", format!("\"{item}\" is not a host or a primary=mirror pair of hosts")));
+        }
+        pairs.push((primary, mirror));
+    }
+    Ok(pairs)
 }
 
 fn trim_slash(url: String) -> String {

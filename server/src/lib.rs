@@ -5,6 +5,8 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod jobs;
+pub mod outbound;
 
 use app::store::Db;
 use axum::extract::FromRef;
@@ -31,6 +33,7 @@ pub struct Application {
     base_url: String,
     bootstrap_url: Option<String>,
     idle: chrono::Duration,
+    poller: Option<std::sync::Arc<jobs::registry_poll::Poller>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,15 @@ pub enum StartError {
     Database(#[from] app::store::ConnectError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("{0}")]
+    Setting(String),
+}
+
+/// The registry client the configuration describes, behind its SSRF guard.
+pub fn registry_client(config: &Config) -> Result<outbound::registry::RegistryClient, StartError> {
+    let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
+    outbound::registry::RegistryClient::new(std::sync::Arc::new(guard), config.registry.client.clone())
+        .map_err(|e| StartError::Setting(format!("cannot build the registry client: {e}")))
 }
 
 impl Application {
@@ -78,7 +90,16 @@ impl Application {
                 None
             }
         };
-        Ok(Self { listener, router: http::router(state), db, base_url, bootstrap_url, idle: policy.session_idle })
+        let poller = match config.registry.poller.enabled {
+            true => Some(std::sync::Arc::new(jobs::registry_poll::Poller::new(
+                db.clone(),
+                std::sync::Arc::new(registry_client(config)?),
+                config.registry.poller.clone(),
+                jobs::instance_id(),
+            ))),
+            false => None,
+        };
+        Ok(Self { listener, router: http::router(state), db, base_url, bootstrap_url, idle: policy.session_idle, poller })
     }
 
     /// The address links and OAuth callbacks are built from.
@@ -102,6 +123,7 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes open requests.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.db.clone(), self.idle));
+        let poller = self.poller.map(|p| tokio::spawn(p.run()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // Pages are written in several chunks: without TCP_NODELAY a small
         // last chunk waits for the client's delayed ACK (~40 ms).
@@ -113,6 +135,9 @@ impl Application {
         });
         let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
+        if let Some(p) = poller {
+            p.abort();
+        }
         self.db.close().await;
         result
     }

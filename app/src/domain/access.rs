@@ -51,6 +51,8 @@ pub enum Action {
     SearchAudit,
     /// Edit checklist templates and apply new versions.
     EditTemplates,
+    /// See how background work is doing (poller status, outbox).
+    Operate,
     /// Change anything at all: checked first, so a viewer's bad input
     /// gets "forbidden" rather than a list of field errors.
     Write,
@@ -73,12 +75,12 @@ pub fn decide(role: Role, own_partner: Option<i64>, action: Action) -> Decision 
     use Decision::*;
     let partner_of = |a: Action| match a {
         Read { partner } | EditPartner { partner } | EditIntegration { partner } | Review { partner } => Some(partner),
-        ManagePartners | ManageUsers | SearchAudit | EditTemplates | Write => None,
+        ManagePartners | ManageUsers | SearchAudit | EditTemplates | Operate | Write => None,
     };
     match role {
         Role::Admin => Allow,
         Role::Reviewer => match action {
-            ManageUsers | SearchAudit | EditTemplates => Forbid,
+            ManageUsers | SearchAudit | EditTemplates | Operate => Forbid,
             _ => Allow,
         },
         Role::Viewer => match action {
@@ -173,6 +175,10 @@ mod tests {
             (Role::Reviewer, EditTemplates, Forbid),
             (Role::Viewer, EditTemplates, Forbid),
             (Role::Partner, EditTemplates, Forbid),
+            (Role::Admin, Operate, Allow),
+            (Role::Reviewer, Operate, Forbid),
+            (Role::Viewer, Operate, Forbid),
+            (Role::Partner, Operate, Forbid),
             (Role::Admin, Write, Allow),
             (Role::Reviewer, Write, Allow),
             (Role::Viewer, Write, Forbid),

@@ -8,6 +8,7 @@ pub mod constraint;
 pub mod evidence;
 pub mod integration;
 pub mod partner;
+pub mod registry;
 pub mod revision;
 pub mod run_task;
 pub mod slug;

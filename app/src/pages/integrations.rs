@@ -298,6 +298,9 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
         {(i.kind == crate::domain::catalog::IntegrationKind::RunTask).then(|| view! {
             <crate::pages::run_task::RegistrationSection integration_id=i.id partner_id=i.partner_id/>
         })}
+        {(i.kind == IntegrationKind::Provider).then(|| view! {
+            <crate::pages::registry::RegistrySection integration_id=i.id partner_id=i.partner_id/>
+        })}
         <crate::pages::pipeline::PipelineSection integration_id=i.id/>
         <crate::pages::audit::Timeline subject=crate::pages::audit::Subject::Integration(i.id)/>
     }

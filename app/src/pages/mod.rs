@@ -6,6 +6,7 @@ pub mod home;
 pub mod integrations;
 pub mod partners;
 pub mod pipeline;
+pub mod registry;
 pub mod review;
 pub mod run_task;
 pub mod sign_in;

@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod markdown;
 pub mod partners;
 pub mod pipeline;
+pub mod registry;
 pub mod run_tasks;
 pub mod secret;
 pub mod sign_in;

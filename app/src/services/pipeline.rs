@@ -504,6 +504,7 @@ fn observed_facts(
     integration: &Integration,
     partner: &crate::domain::partner::Partner,
     registration: Option<&crate::domain::run_task::Registration>,
+    published: Option<&(String, DateTime<Utc>)>,
 ) -> Vec<(Fact, String)> {
     let mut facts = Vec::new();
     if let Some(r) = registration {
@@ -528,6 +529,13 @@ fn observed_facts(
             facts.push((Fact::OwnNamespace, format!("published as {address}, under the partner's namespace {ns}")));
         }
     }
+    if let (Some((version, seen)), Some(address)) = (published, &address) {
+        let page = address.registry_page_url().map(|u| format!(" ({u})")).unwrap_or_default();
+        facts.push((
+            Fact::VersionPublished,
+            format!("version {version} is on {}{page}, first seen {}", address.host_display(), seen.format("%Y-%m-%d %H:%M UTC")),
+        ));
+    }
     let manager = partner.alliance_manager_name.as_ref().or(partner.alliance_manager_email.as_ref());
     if let Some(m) = manager {
         facts.push((Fact::ManagerAssigned, format!("{} has {m} as alliance manager", partner.name)));
@@ -542,7 +550,9 @@ pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result
     let Some(integration) = integration_store::get(db, integration_id).await? else { return Ok(()) };
     let Some(partner) = crate::store::partners::get_by_slug(db, &integration.partner_slug).await? else { return Ok(()) };
     let registration = crate::store::run_tasks::registration(db, integration.id).await?;
-    let facts = observed_facts(&integration, &partner, registration.as_ref());
+    let host = integration.source_address.as_deref().and_then(|a| a.split('/').next()).unwrap_or_default();
+    let published = crate::store::registry::latest_published(db, integration.id, host).await?;
+    let facts = observed_facts(&integration, &partner, registration.as_ref(), published.as_ref());
     if facts.is_empty() {
         return Ok(());
     }

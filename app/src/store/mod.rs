@@ -7,6 +7,7 @@ pub mod audit;
 pub mod blobs;
 pub mod integrations;
 pub mod partners;
+pub mod registry;
 pub mod run_tasks;
 pub mod tasks;
 pub mod templates;
@@ -58,7 +59,10 @@ impl Db {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // WAL with NORMAL: a commit survives a crash of the process;
+                // only a power cut can lose the last moments. One fsync less per write.
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
             let path = options.get_filename();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| ConnectError::Directory(dir.display().to_string(), e))?;

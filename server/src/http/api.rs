@@ -47,6 +47,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(OpenApiRouter::new().routes(routes!(report_with_file)).layer(axum::extract::DefaultBodyLimit::disable()))
         .routes(routes!(download_evidence))
         .routes(routes!(get_registration, save_registration))
+        .routes(routes!(provider_versions))
+        .routes(routes!(poll_now))
+        .routes(routes!(poller_status))
         .routes(routes!(integration_audit))
         .routes(routes!(partner_audit))
         .routes(routes!(search_audit))
@@ -650,4 +653,41 @@ async fn save_registration(
     ApiJson(input): ApiJson<app::domain::run_task::RegistrationInput>,
 ) -> ApiResult<Json<app::domain::run_task::Registration>> {
     Ok(Json(app::services::run_tasks::save(&db, &caller, integration_id(&id)?, &input, chrono::Utc::now()).await?))
+}
+
+/// What the registries list for a provider: each registry's last poll,
+/// every version (with the registries that have it, protocols, platforms,
+/// publication date and release check), the gap per mirror, and the latest
+/// events (new version, tier mismatch, provider gone…).
+#[utoipa::path(get, path = "/integrations/{id}/versions", tag = "registry",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "{polls, versions, events, latest, gaps}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn provider_versions(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<Json<app::domain::registry::ProviderRegistry>> {
+    Ok(Json(app::services::registry::provider(&db, &caller, integration_id(&id)?).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Queued {
+    /// Registry polls made due (0 when the provider's first poll is still to come).
+    queued: u64,
+}
+
+/// Staff: poll the provider's registries on the poller's next tick.
+#[utoipa::path(post, path = "/integrations/{id}/poll", tag = "registry",
+    params(("id" = i64, Path)),
+    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn poll_now(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let queued = app::services::registry::poll_now(&db, &caller, integration_id(&id)?, chrono::Utc::now()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
+}
+
+/// Admins: the registry poller's last sweep, per-host errors, next run.
+#[utoipa::path(get, path = "/registry/status", tag = "registry",
+    responses((status = 200, description = "{sweep, next_run, providers, hosts, outcomes}"), (status = 403, body = ErrorBody)))]
+async fn poller_status(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<Json<app::domain::registry::PollerStatus>> {
+    Ok(Json(app::services::registry::status(&db, &caller).await?))
 }

@@ -203,6 +203,10 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
             Some(json!({"endpoint_url": "https://x.example"})),
             HIDDEN_WRITE_INVALID,
         ),
+        ("GET", "/api/v1/integrations/{id}/versions", format!("/api/v1/integrations/{ib}/versions"), None, HIDDEN_READ),
+        ("POST", "/api/v1/integrations/{id}/poll", format!("/api/v1/integrations/{ib}/poll"), None, HIDDEN_WRITE),
+        ("POST", "/api/v1/integrations/{id}/poll", format!("/api/v1/integrations/{ia}/poll"), None, MEMBER_STAFF_WRITE_OWN),
+        ("GET", "/api/v1/registry/status", "/api/v1/registry/status".into(), None, ADMIN_ONLY),
         ("GET", "/api/v1/evidence/{id}", format!("/api/v1/evidence/{}", w.bravo_file), None, HIDDEN_READ),
         ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ib}/audit"), None, HIDDEN_READ),
         ("GET", "/api/v1/integrations/{id}/audit", format!("/api/v1/integrations/{ia}/audit"), None, READ),
@@ -263,6 +267,9 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("run-task/get", f(&[("id", &ib)]), HIDDEN_READ),
         ("run-task/save", f(&[("id", &ib), ("endpoint_url", "https://x.example")]), HIDDEN_WRITE_INVALID),
         ("templates/get", f(&[("kind", "provider")]), ADMIN_ONLY),
+        ("registry/provider", f(&[("id", &ib)]), HIDDEN_READ),
+        ("registry/poll-now", f(&[("id", &ib)]), HIDDEN_WRITE),
+        ("registry/status", vec![], ADMIN_ONLY),
         // Nothing changed: the admin passes the check and gets a field error.
         ("templates/save", f(&[("kind", "run_task"), ("base", "1")]), ADMIN_ONLY_INVALID),
         ("templates/apply", f(&[("kind", "provider"), ("version", "1"), ("integrations[]", &ib)]), ADMIN_ONLY),
@@ -369,7 +376,7 @@ async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) 
         let body = member.get(w.app.url(path)).send().await.unwrap().text().await.unwrap();
         assert!(!body.contains(BRAVO_NAME), "{path} showed Bravo to a member of Alpha");
     }
-    for path in ["/admin/users", "/admin/audit"] {
+    for path in ["/admin/users", "/admin/audit", "/admin/registry"] {
         let res = member.get(w.app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 403, "{path}");
     }
@@ -390,6 +397,9 @@ async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) 
     assert!(!seen.contains("Add integration") && !seen.contains("Edit partner"), "viewer");
     assert!(!page(viewer, format!("/integrations/{}", w.bravo_integration)).await.contains("Edit integration"));
     assert!(page(member, format!("/integrations/{}", w.alpha_integration)).await.contains("Edit integration"));
+    assert!(page(admin, format!("/integrations/{}", w.bravo_integration)).await.contains("Poll now"));
+    assert!(!page(viewer, format!("/integrations/{}", w.bravo_integration)).await.contains("Poll now"));
+    assert!(!page(member, format!("/integrations/{}", w.alpha_integration)).await.contains("Poll now"));
     assert!(page(admin, format!("/partners/{BRAVO}")).await.contains("Edit partner"));
 }
 

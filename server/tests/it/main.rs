@@ -2,6 +2,7 @@
 //! run on SQLite and on PostgreSQL.
 
 mod fake_github;
+mod fake_registry;
 mod helpers;
 
 mod access_matrix;
@@ -10,5 +11,6 @@ mod api_partners;
 mod audit;
 mod pages;
 mod pipeline;
+mod registry;
 mod sign_in;
 mod storage;

@@ -1,0 +1,651 @@
+//! Queries for the registry poller: poll rows (which double as leases),
+//! versions, events, per-host state and the sweep status.
+//!
+//! Claiming is one statement: on PostgreSQL the candidate rows are locked
+//! with `FOR UPDATE SKIP LOCKED`, so two instances claiming at the same
+//! moment get disjoint sets; SQLite serialises writers anyway. Everything a
+//! poll found is written in one transaction, and only while the instance
+//! still holds the claim, so a poll whose lease ran out changes nothing.
+
+use crate::domain::audit::{Entry, TargetKind};
+use crate::domain::catalog::{Stage, Tier};
+use crate::domain::registry::{EventKind, EventView, HostStatus, Metadata, PollView, Sweep, VersionView};
+use crate::on_pool;
+use crate::store::audit::record;
+use crate::store::{decode_error, placeholders, Db};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{HashMap, HashSet};
+
+/// Creates poll rows for providers that have none (on their own host, and
+/// on the mirror of that host where one is configured: `(primary, mirror)`)
+/// and drops rows whose provider moved to another address. Returns how many
+/// rows were added.
+pub async fn sync(db: &Db, mirrors: &[(String, String)], now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let on_mirror: String = if mirrors.is_empty() {
+        "FALSE".into()
+    } else {
+        (0..mirrors.len())
+            .map(|k| format!("(i.source_host = ${} AND registry_polls.registry_host = ${})", 2 * k + 1, 2 * k + 2))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let delete = format!(
+        "DELETE FROM registry_polls WHERE NOT EXISTS (
+            SELECT 1 FROM integrations i
+            WHERE i.id = registry_polls.integration_id AND i.kind = 'provider'
+              AND i.source_namespace = registry_polls.namespace AND i.source_type = registry_polls.type_name
+              AND (i.source_host = registry_polls.registry_host OR {on_mirror}))"
+    );
+    let insert = "INSERT INTO registry_polls (integration_id, registry_host, namespace, type_name, next_poll_at)
+        SELECT i.id, i.source_host, i.source_namespace, i.source_type, $1 FROM integrations i
+        WHERE i.kind = 'provider' AND i.source_host IS NOT NULL AND i.source_namespace IS NOT NULL AND i.source_type IS NOT NULL
+        ON CONFLICT (integration_id, registry_host) DO NOTHING";
+    let insert_mirror = "INSERT INTO registry_polls (integration_id, registry_host, namespace, type_name, next_poll_at)
+        SELECT i.id, $2, i.source_namespace, i.source_type, $1 FROM integrations i
+        WHERE i.kind = 'provider' AND i.source_host = $3 AND i.source_namespace IS NOT NULL AND i.source_type IS NOT NULL
+        ON CONFLICT (integration_id, registry_host) DO NOTHING";
+    on_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let mut q = sqlx::query(&delete);
+        for (primary, mirror) in mirrors {
+            q = q.bind(primary).bind(mirror);
+        }
+        q.execute(&mut *tx).await?;
+        let mut added = sqlx::query(insert).bind(now).execute(&mut *tx).await?.rows_affected();
+        for (primary, mirror) in mirrors {
+            added += sqlx::query(insert_mirror).bind(now).bind(mirror).bind(primary).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(added)
+    })
+}
+
+/// A claimed poll: what to ask and what we knew last time.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Due {
+    pub integration_id: i64,
+    pub registry_host: String,
+    pub namespace: String,
+    pub type_name: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub found_at: Option<DateTime<Utc>>,
+    pub failures: i64,
+    pub registry_tier: Option<String>,
+    pub registry_warning: Option<String>,
+}
+
+/// Claims up to `limit` due polls for `lease`; nobody else polls them until
+/// the claim is released or expires.
+pub async fn claim(db: &Db, instance: &str, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+    let lock = match db {
+        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        Db::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE registry_polls SET claimed_until = $1, claimed_by = $2
+         WHERE (integration_id, registry_host) IN (
+            SELECT integration_id, registry_host FROM registry_polls
+            WHERE next_poll_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
+            ORDER BY next_poll_at LIMIT $4{lock})
+         RETURNING integration_id, registry_host, namespace, type_name, etag, last_modified, found_at, failures,
+            registry_tier, registry_warning"
+    );
+    on_pool!(db, |pool| sqlx::query_as::<_, Due>(&sql).bind(now + lease).bind(instance).bind(now).bind(limit).fetch_all(pool).await)
+}
+
+/// How many polls are due now (for a sweep's "done of total").
+pub async fn due_count(db: &Db, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM registry_polls WHERE next_poll_at <= $1").bind(now).fetch_one(pool).await)
+}
+
+/// What the poller needs to know about the provider behind a poll.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub name: String,
+    pub partner_id: i64,
+    pub tier: Tier,
+    pub stage: Stage,
+    pub source_host: String,
+    pub verified_version_range: Option<String>,
+}
+
+pub async fn subjects(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Subject>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT id, name, partner_id, tier, stage, source_host, verified_version_range FROM integrations WHERE id IN ({})",
+        placeholders(ids.len())
+    );
+    type Row = (i64, String, i64, String, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = on_pool!(db, |pool| {
+        let mut q = sqlx::query_as(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await?
+    });
+    rows.into_iter()
+        .map(|(id, name, partner_id, tier, stage, host, range)| {
+            let subject = Subject {
+                name,
+                partner_id,
+                tier: Tier::parse(&tier).ok_or_else(|| decode_error("tier", &tier))?,
+                stage: Stage::parse(&stage).ok_or_else(|| decode_error("stage", &stage))?,
+                source_host: host.unwrap_or_default(),
+                verified_version_range: range,
+            };
+            Ok((id, subject))
+        })
+        .collect()
+}
+
+pub async fn known_versions(db: &Db, integration_id: i64, host: &str) -> Result<HashSet<String>, sqlx::Error> {
+    let rows: Vec<String> =
+        on_pool!(db, |pool| sqlx::query_scalar("SELECT version FROM provider_versions WHERE integration_id = $1 AND registry_host = $2")
+            .bind(integration_id)
+            .bind(host)
+            .fetch_all(pool)
+            .await?);
+    Ok(rows.into_iter().collect())
+}
+
+/// When each of `hosts` may be asked again, for hosts that are paused.
+pub async fn paused_hosts(db: &Db, now: DateTime<Utc>) -> Result<HashMap<String, DateTime<Utc>>, sqlx::Error> {
+    let rows: Vec<(String, DateTime<Utc>)> = on_pool!(db, |pool| sqlx::query_as(
+        "SELECT host, blocked_until FROM registry_hosts WHERE blocked_until IS NOT NULL AND blocked_until > $1"
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?);
+    Ok(rows.into_iter().collect())
+}
+
+/// A version to store.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub version: String,
+    pub protocols: Vec<String>,
+    pub platforms: Vec<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// `None`: not checked (older versions found on the first poll).
+    pub missing: Option<Vec<String>>,
+}
+
+/// An event to record once.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub key: String,
+    pub version: Option<String>,
+    pub detail: String,
+}
+
+/// How `found_at` changes with this poll.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Found {
+    Keep,
+    Set(DateTime<Utc>),
+    Clear,
+}
+
+/// Everything one poll learned, written at once.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub integration_id: i64,
+    pub registry_host: String,
+    /// `ok`, `not_modified`, `not_found`, `unauthorised`, `refused`, `error`.
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub failures: i64,
+    pub next_poll_at: DateTime<Utc>,
+    /// New validators; `None` keeps the stored ones.
+    pub validators: Option<(Option<String>, Option<String>)>,
+    pub found: Found,
+    pub metadata: Option<Metadata>,
+    pub versions: Vec<NewVersion>,
+    pub events: Vec<NewEvent>,
+}
+
+/// What a recorded outcome added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// False when the claim had passed to someone else: nothing was written.
+    pub held: bool,
+    pub versions: u64,
+    pub events: u64,
+}
+
+/// Writes a poll's outcome, its versions and events, and releases the claim;
+/// all or nothing, and only while `instance` still holds the claim.
+pub async fn record_outcome(
+    db: &Db,
+    instance: &str,
+    o: &Outcome,
+    subject: Option<&Subject>,
+    now: DateTime<Utc>,
+) -> Result<Recorded, sqlx::Error> {
+    let (set_found, found_value) = match o.found {
+        Found::Keep => (false, None),
+        Found::Set(at) => (true, Some(at)),
+        Found::Clear => (true, None),
+    };
+    let (set_validators, etag, last_modified) = match &o.validators {
+        Some((e, m)) => (true, e.clone(), m.clone()),
+        None => (false, None, None),
+    };
+    let meta = o.metadata.as_ref();
+    on_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let held = sqlx::query(
+            "UPDATE registry_polls SET
+                claimed_until = NULL, claimed_by = NULL, last_polled_at = $3, last_outcome = $4, last_error = $5,
+                failures = $6, next_poll_at = $7,
+                etag = CASE WHEN $8 THEN $9 ELSE etag END,
+                last_modified = CASE WHEN $8 THEN $10 ELSE last_modified END,
+                found_at = CASE WHEN $11 THEN $12 ELSE found_at END,
+                registry_tier = CASE WHEN $13 THEN $14 ELSE registry_tier END,
+                registry_source = CASE WHEN $13 THEN $15 ELSE registry_source END,
+                registry_warning = CASE WHEN $13 THEN $16 ELSE registry_warning END,
+                downloads = CASE WHEN $13 THEN $17 ELSE downloads END
+             WHERE integration_id = $1 AND registry_host = $2 AND claimed_by = $18",
+        )
+        .bind(o.integration_id)
+        .bind(&o.registry_host)
+        .bind(now)
+        .bind(o.outcome)
+        .bind(&o.error)
+        .bind(o.failures)
+        .bind(o.next_poll_at)
+        .bind(set_validators)
+        .bind(etag)
+        .bind(last_modified)
+        .bind(set_found)
+        .bind(found_value)
+        .bind(meta.is_some())
+        .bind(meta.and_then(|m| m.tier.clone()))
+        .bind(meta.and_then(|m| m.source.clone()))
+        .bind(meta.and_then(|m| m.warning.clone()))
+        .bind(meta.and_then(|m| m.downloads))
+        .bind(instance)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !held {
+            tx.rollback().await?;
+            return Ok(Recorded::default());
+        }
+        let mut recorded = Recorded { held, ..Recorded::default() };
+        for v in &o.versions {
+            let (check, missing) = match &v.missing {
+                None => ("unchecked", None),
+                Some(m) if m.is_empty() => ("complete", None),
+                Some(m) => ("incomplete", Some(m.join("; "))),
+            };
+            recorded.versions += sqlx::query(
+                "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, published_at, first_seen_at,
+                    release_check, release_missing)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (integration_id, registry_host, version) DO NOTHING",
+            )
+            .bind(o.integration_id)
+            .bind(&o.registry_host)
+            .bind(&v.version)
+            .bind(v.protocols.join(","))
+            .bind(v.platforms.join(","))
+            .bind(v.published_at)
+            .bind(now)
+            .bind(check)
+            .bind(missing)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        // Publication dates the metadata gives for versions stored earlier.
+        if let Some(m) = meta {
+            for (version, at) in &m.published {
+                sqlx::query(
+                    "UPDATE provider_versions SET published_at = $4
+                     WHERE integration_id = $1 AND registry_host = $2 AND version = $3 AND published_at IS NULL",
+                )
+                .bind(o.integration_id)
+                .bind(&o.registry_host)
+                .bind(version)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for e in &o.events {
+            let added = sqlx::query(
+                "INSERT INTO registry_events (integration_id, registry_host, kind, event_key, version, detail, occurred_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (integration_id, registry_host, kind, event_key) DO NOTHING",
+            )
+            .bind(o.integration_id)
+            .bind(&o.registry_host)
+            .bind(e.kind.key())
+            .bind(&e.key)
+            .bind(&e.version)
+            .bind(&e.detail)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            recorded.events += added;
+            // The integration's timeline shows what the registry did.
+            if let (1, Some(s)) = (added, subject) {
+                let entry = Entry::system(&format!("registry.{}", e.kind.key()), TargetKind::Integration, Some(o.integration_id), &s.name)
+                    .partner(s.partner_id)
+                    .integration(o.integration_id)
+                    .summary(format!("{} on {}: {}", e.kind.label(), o.registry_host, e.detail));
+                record!(&mut *tx, &entry, now)?;
+            }
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    })
+}
+
+/// Remembers a host-level error; `blocked_until` pauses every poll of the host.
+pub async fn host_failed(db: &Db, host: &str, error: &str, blocked_until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query(
+        "INSERT INTO registry_hosts (host, last_error, last_error_at, failures, blocked_until) VALUES ($1, $2, $3, 1, $4)
+         ON CONFLICT (host) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at,
+            failures = registry_hosts.failures + 1,
+            blocked_until = CASE WHEN registry_hosts.blocked_until IS NULL OR registry_hosts.blocked_until < excluded.blocked_until
+                                 THEN excluded.blocked_until ELSE registry_hosts.blocked_until END"
+    )
+    .bind(host)
+    .bind(error)
+    .bind(now)
+    .bind(blocked_until)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
+
+/// The host answered: clear its error state (cheap when already clear).
+pub async fn host_ok(db: &Db, host: &str, base: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| {
+        sqlx::query(
+        "INSERT INTO registry_hosts (host, providers_base, discovered_at, failures) VALUES ($1, $2, $3, 0)
+         ON CONFLICT (host) DO UPDATE SET providers_base = excluded.providers_base, discovered_at = excluded.discovered_at,
+            failures = 0, blocked_until = NULL, last_error = NULL
+         WHERE registry_hosts.failures <> 0 OR registry_hosts.providers_base IS NULL OR registry_hosts.providers_base <> excluded.providers_base"
+    )
+    .bind(host)
+    .bind(base)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    })
+}
+
+/// Hands a claimed poll back unpolled, to be tried at `at` (its host is paused).
+pub async fn postpone(db: &Db, instance: &str, integration_id: i64, host: &str, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query(
+        "UPDATE registry_polls SET claimed_until = NULL, claimed_by = NULL, next_poll_at = $3
+         WHERE integration_id = $1 AND registry_host = $2 AND claimed_by = $4"
+    )
+    .bind(integration_id)
+    .bind(host)
+    .bind(at)
+    .bind(instance)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
+
+/// "Poll now": makes the provider's polls due; returns how many.
+pub async fn poll_now(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query("UPDATE registry_polls SET next_poll_at = $2 WHERE integration_id = $1")
+        .bind(integration_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+}
+
+#[derive(sqlx::FromRow)]
+struct PollRow {
+    registry_host: String,
+    last_polled_at: Option<DateTime<Utc>>,
+    last_outcome: Option<String>,
+    last_error: Option<String>,
+    next_poll_at: DateTime<Utc>,
+    found_at: Option<DateTime<Utc>>,
+    registry_tier: Option<String>,
+    downloads: Option<i64>,
+    registry_warning: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    registry_host: String,
+    version: String,
+    protocols: String,
+    platforms: String,
+    published_at: Option<DateTime<Utc>>,
+    first_seen_at: DateTime<Utc>,
+    release_check: String,
+    release_missing: Option<String>,
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+/// A provider's polls (its own host first), versions (newest first, merged
+/// across hosts) and latest events.
+pub async fn provider(
+    db: &Db,
+    integration_id: i64,
+    own_host: &str,
+    events: i64,
+) -> Result<crate::domain::registry::ProviderRegistry, sqlx::Error> {
+    use crate::domain::constraint::Version;
+    let (polls, versions, event_rows) = on_pool!(db, |pool| {
+        let polls: Vec<PollRow> = sqlx::query_as(
+            "SELECT registry_host, last_polled_at, last_outcome, last_error, next_poll_at, found_at, registry_tier, downloads, registry_warning
+             FROM registry_polls WHERE integration_id = $1 ORDER BY registry_host",
+        )
+        .bind(integration_id)
+        .fetch_all(pool)
+        .await?;
+        let versions: Vec<VersionRow> = sqlx::query_as(
+            "SELECT registry_host, version, protocols, platforms, published_at, first_seen_at, release_check, release_missing
+             FROM provider_versions WHERE integration_id = $1",
+        )
+        .bind(integration_id)
+        .fetch_all(pool)
+        .await?;
+        let events: Vec<(String, String, Option<String>, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT kind, registry_host, version, detail, occurred_at FROM registry_events WHERE integration_id = $1
+             ORDER BY occurred_at DESC, id DESC LIMIT $2",
+        )
+        .bind(integration_id)
+        .bind(events)
+        .fetch_all(pool)
+        .await?;
+        (polls, versions, events)
+    });
+    let mut hosts: Vec<String> = polls.iter().map(|p| p.registry_host.clone()).collect();
+    hosts.sort_by_key(|h| (h != own_host, h.clone()));
+    let mut by_version: HashMap<String, VersionView> = HashMap::new();
+    let mut per_host: HashMap<String, Vec<String>> = HashMap::new();
+    for v in versions {
+        per_host.entry(v.registry_host.clone()).or_default().push(v.version.clone());
+        let own = v.registry_host == own_host;
+        let entry = by_version.entry(v.version.clone()).or_insert_with(|| VersionView {
+            version: v.version.clone(),
+            protocols: split(&v.protocols),
+            platforms: split(&v.platforms),
+            published_at: v.published_at,
+            first_seen_at: v.first_seen_at,
+            hosts: Vec::new(),
+            release_check: v.release_check.clone(),
+            release_missing: v.release_missing.clone(),
+        });
+        entry.hosts.push(v.registry_host.clone());
+        entry.first_seen_at = entry.first_seen_at.min(v.first_seen_at);
+        if own {
+            // The provider's own registry is the authority on the release.
+            entry.protocols = split(&v.protocols);
+            entry.platforms = split(&v.platforms);
+            entry.release_check = v.release_check;
+            entry.release_missing = v.release_missing;
+            entry.published_at = v.published_at.or(entry.published_at);
+        }
+    }
+    let mut list: Vec<VersionView> = by_version.into_values().collect();
+    for v in &mut list {
+        v.hosts.sort_by_key(|h| hosts.iter().position(|x| x == h));
+    }
+    list.sort_by_cached_key(|v| std::cmp::Reverse((Version::parse(&v.version).ok(), v.version.clone())));
+    let latest = crate::domain::registry::latest(list.iter().map(|v| v.version.as_str())).map(str::to_string);
+    let own_versions: Vec<&str> = per_host.get(own_host).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+    let gaps = hosts
+        .iter()
+        .filter(|h| *h != own_host)
+        .map(|h| {
+            let theirs: HashSet<&str> = per_host.get(h).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+            (h.clone(), crate::domain::registry::gap(&own_versions, &theirs))
+        })
+        .collect();
+    let mut poll_views: Vec<PollView> = polls
+        .into_iter()
+        .map(|p| {
+            let mine: Vec<&str> = per_host.get(&p.registry_host).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+            PollView {
+                versions: mine.len() as i64,
+                latest: crate::domain::registry::latest(mine.iter().copied()).map(str::to_string),
+                registry_host: p.registry_host,
+                last_polled_at: p.last_polled_at,
+                last_outcome: p.last_outcome,
+                last_error: p.last_error,
+                next_poll_at: p.next_poll_at,
+                found_at: p.found_at,
+                registry_tier: p.registry_tier,
+                downloads: p.downloads,
+                warning: p.registry_warning,
+            }
+        })
+        .collect();
+    poll_views.sort_by_key(|p| hosts.iter().position(|h| *h == p.registry_host));
+    let events = event_rows
+        .into_iter()
+        .map(|(kind, registry_host, version, detail, occurred_at)| {
+            Ok(EventView {
+                kind: EventKind::parse(&kind).ok_or_else(|| decode_error("registry event", &kind))?,
+                registry_host,
+                version,
+                detail,
+                occurred_at,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(crate::domain::registry::ProviderRegistry { polls: poll_views, versions: list, events, latest, gaps })
+}
+
+/// The newest version on the provider's own registry and when it was first seen.
+pub async fn latest_published(db: &Db, integration_id: i64, own_host: &str) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+    let rows: Vec<(String, DateTime<Utc>)> = on_pool!(db, |pool| sqlx::query_as(
+        "SELECT version, first_seen_at FROM provider_versions WHERE integration_id = $1 AND registry_host = $2"
+    )
+    .bind(integration_id)
+    .bind(own_host)
+    .fetch_all(pool)
+    .await?);
+    let latest = crate::domain::registry::latest(rows.iter().map(|(v, _)| v.as_str())).map(str::to_string);
+    Ok(latest.and_then(|l| rows.into_iter().find(|(v, _)| *v == l)))
+}
+
+/// Starts a sweep's record (whoever starts one overwrites the last).
+pub async fn sweep_started(db: &Db, job: &str, instance: &str, total: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query(
+        "INSERT INTO job_runs (job, instance, started_at, finished_at, total, done, failed) VALUES ($1, $2, $3, NULL, $4, 0, 0)
+         ON CONFLICT (job) DO UPDATE SET instance = excluded.instance, started_at = excluded.started_at, finished_at = NULL,
+            total = excluded.total, done = 0, failed = 0"
+    )
+    .bind(job)
+    .bind(instance)
+    .bind(now)
+    .bind(total)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
+
+pub async fn sweep_progress(db: &Db, job: &str, done: i64, failed: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query("UPDATE job_runs SET done = done + $2, failed = failed + $3 WHERE job = $1")
+        .bind(job)
+        .bind(done)
+        .bind(failed)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+pub async fn sweep_finished(db: &Db, job: &str, now: DateTime<Utc>, next: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query("UPDATE job_runs SET finished_at = $2, next_run_at = $3 WHERE job = $1")
+        .bind(job)
+        .bind(now)
+        .bind(next)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+/// The earliest poll not yet due.
+pub async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query_scalar("SELECT MIN(next_poll_at) FROM registry_polls").fetch_one(pool).await)
+}
+
+/// The status page's numbers.
+pub async fn status(db: &Db, job: &str) -> Result<(Option<Sweep>, i64, Vec<HostStatus>, Vec<(String, i64)>), sqlx::Error> {
+    on_pool!(db, |pool| {
+        let sweep: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>, i64, i64, i64)> =
+            sqlx::query_as("SELECT instance, started_at, finished_at, total, done, failed FROM job_runs WHERE job = $1")
+                .bind(job)
+                .fetch_optional(pool)
+                .await?;
+        let providers: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT integration_id) FROM registry_polls").fetch_one(pool).await?;
+        let hosts: Vec<(String, i64, i64, Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT p.registry_host, COUNT(*), SUM(CASE WHEN p.failures > 0 THEN 1 ELSE 0 END), h.last_error, h.last_error_at, h.blocked_until
+             FROM registry_polls p LEFT JOIN registry_hosts h ON h.host = p.registry_host
+             GROUP BY p.registry_host, h.last_error, h.last_error_at, h.blocked_until
+             ORDER BY SUM(CASE WHEN p.failures > 0 THEN 1 ELSE 0 END) DESC, p.registry_host",
+        )
+        .fetch_all(pool)
+        .await?;
+        let outcomes: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT COALESCE(last_outcome, 'not_yet'), COUNT(*) FROM registry_polls GROUP BY COALESCE(last_outcome, 'not_yet') ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await?;
+        let sweep = sweep.map(|(instance, started_at, finished_at, total, done, failed)| Sweep {
+            instance,
+            started_at,
+            finished_at,
+            total,
+            done,
+            failed,
+        });
+        let hosts = hosts
+            .into_iter()
+            .map(|(host, providers, failing, last_error, last_error_at, blocked_until)| HostStatus {
+                host,
+                providers,
+                failing,
+                last_error,
+                last_error_at,
+                blocked_until,
+            })
+            .collect();
+        Ok((sweep, providers, hosts, outcomes))
+    })
+}

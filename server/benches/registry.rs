@@ -1,0 +1,213 @@
+//! `cargo bench -p server --bench registry`: one full sweep of the registry
+//! poller over 5,000 providers spread across 20 registry hosts (local
+//! servers speaking the protocol), then a second sweep where every answer
+//! is a 304; wall time, requests per second and peak memory of each. Then a
+//! bare reqwest loop fetching the same URLs at the same concurrency, and
+//! the poller's throughput as a share of it. Numbers, not assertions.
+//!
+//! Goals (issue 5): first sweep < 10 s at concurrency 64, second < 3 s,
+//! memory < 100 MB, poller ≥ 70 % of the bare loop's requests per second.
+
+use app::store::Db;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures::StreamExt;
+use server::jobs::registry_poll::{Poller, Settings};
+use server::outbound::guard::Guard;
+use server::outbound::registry::{RegistryClient, Settings as ClientSettings};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+const HOSTS: usize = 20;
+const PROVIDERS: usize = 5_000;
+const CONCURRENCY: usize = 64;
+const VERSIONS: usize = 10;
+const PLATFORMS: &[(&str, &str)] = &[("darwin", "arm64"), ("linux", "amd64"), ("linux", "arm64"), ("windows", "amd64")];
+
+#[derive(Clone)]
+struct Registry {
+    requests: Arc<AtomicU64>,
+    versions_body: Arc<String>,
+    download_body: Arc<String>,
+}
+
+async fn answer(State(r): State<Registry>, uri: Uri, headers: HeaderMap) -> Response {
+    r.requests.fetch_add(1, Ordering::Relaxed);
+    let path = uri.path();
+    if path == "/.well-known/terraform.json" {
+        return ([("content-type", "application/json")], r#"{"providers.v1":"/v1/providers/"}"#).into_response();
+    }
+    if path.ends_with("/versions") {
+        if headers.get("if-none-match").is_some_and(|v| v == "\"v1\"") {
+            return (StatusCode::NOT_MODIFIED, [("etag", "\"v1\"")]).into_response();
+        }
+        return ([("content-type", "application/json"), ("etag", "\"v1\"")], r.versions_body.as_str().to_string()).into_response();
+    }
+    if path.contains("/download/") {
+        return ([("content-type", "application/json")], r.download_body.as_str().to_string()).into_response();
+    }
+    StatusCode::NOT_FOUND.into_response()
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Resets the peak-RSS mark so each phase reports its own peak.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn start_registries() -> (Vec<String>, Arc<AtomicU64>) {
+    let requests = Arc::new(AtomicU64::new(0));
+    let versions: Vec<serde_json::Value> = (0..VERSIONS)
+        .map(|i| {
+            serde_json::json!({"version": format!("1.{i}.0"), "protocols": ["5.0", "6.0"],
+                "platforms": PLATFORMS.iter().map(|(os, arch)| serde_json::json!({"os": os, "arch": arch})).collect::<Vec<_>>()})
+        })
+        .collect();
+    let download = serde_json::json!({
+        "protocols": ["6.0"], "os": "linux", "arch": "amd64", "filename": "terraform-provider-x_1.9.0_linux_amd64.zip",
+        "download_url": "https://github.com/acme/terraform-provider-x/releases/download/v1.9.0/terraform-provider-x_1.9.0_linux_amd64.zip",
+        "shasums_url": "https://github.com/acme/terraform-provider-x/releases/download/v1.9.0/terraform-provider-x_1.9.0_SHA256SUMS",
+        "shasums_signature_url": "https://github.com/acme/terraform-provider-x/releases/download/v1.9.0/terraform-provider-x_1.9.0_SHA256SUMS.sig",
+        "shasum": "5f9c7aa76b7c34d722fc9123208e26b22d60440cb47150dd04733b9b94f4541a",
+        "signing_keys": {"gpg_public_keys": [{"key_id": "51852D87348FFC4C", "ascii_armor": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n...\n-----END PGP PUBLIC KEY BLOCK-----"}]}
+    });
+    let state = Registry {
+        requests: requests.clone(),
+        versions_body: Arc::new(serde_json::json!({"versions": versions}).to_string()),
+        download_body: Arc::new(download.to_string()),
+    };
+    let mut hosts = Vec::new();
+    for _ in 0..HOSTS {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        hosts.push(listener.local_addr().expect("addr").to_string());
+        let app = axum::Router::new().fallback(answer).with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    (hosts, requests)
+}
+
+async fn seed(db: &Db, hosts: &[String]) {
+    let now = Utc::now();
+    app::on_pool!(db, |pool| {
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query("INSERT INTO partners (slug, name, kind, created_at, updated_at) VALUES ('bench', 'Bench', 'infrastructure', $1, $1)")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .expect("partner");
+        for n in 0..PROVIDERS {
+            let host = &hosts[n % hosts.len()];
+            let ty = format!("p{n}");
+            sqlx::query(
+                "INSERT INTO integrations (partner_id, kind, name, tier, stage, source_address, source_host, source_namespace, source_type,
+                    created_at, updated_at)
+                 VALUES (1, 'provider', $1, 'verified', 'support', $2, $3, 'acme', $4, $5, $5)",
+            )
+            .bind(format!("Provider {n}"))
+            .bind(format!("{host}/acme/{ty}"))
+            .bind(host)
+            .bind(&ty)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .expect("integration");
+        }
+        tx.commit().await.expect("commit");
+    });
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let dir = std::env::temp_dir().join(format!("registry-bench-{}", std::process::id()));
+    let db = Db::connect(&format!("sqlite://{}/bench.db", dir.display())).await.expect("database");
+    db.migrate().await.expect("migrate");
+    let (hosts, requests) = start_registries().await;
+    seed(&db, &hosts).await;
+    println!("registry poller: {PROVIDERS} providers on {HOSTS} local registry hosts, concurrency {CONCURRENCY}, SQLite");
+
+    let guard = Arc::new(Guard::parse("http://127.0.0.1").expect("allow-list"));
+    let client =
+        RegistryClient::new(guard.clone(), ClientSettings { metadata_hosts: vec![], ..ClientSettings::default() }).expect("client");
+    let settings = Settings { concurrency: CONCURRENCY, per_host: CONCURRENCY, ..Settings::default() };
+    let poller = Poller::new(db.clone(), Arc::new(client), settings, "bench".into());
+
+    reset_peak();
+    let before = requests.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let now = Utc::now();
+    let first = poller.sweep(|| now).await.expect("first sweep");
+    let first_time = start.elapsed();
+    let first_requests = requests.load(Ordering::Relaxed) - before;
+    let first_peak = peak_rss_mib();
+    println!(
+        "first sweep:  {:>6.2} s, {first_requests} requests, {:.0} requests/s, {} polled ({} failed), {} versions stored; peak RSS {first_peak:.1} MiB",
+        first_time.as_secs_f64(),
+        first_requests as f64 / first_time.as_secs_f64(),
+        first.polled,
+        first.failed,
+        first.versions
+    );
+
+    reset_peak();
+    let before = requests.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let later = now + chrono::Duration::hours(3);
+    let second = poller.sweep(|| later).await.expect("second sweep");
+    let second_time = start.elapsed();
+    let second_requests = requests.load(Ordering::Relaxed) - before;
+    println!(
+        "second sweep: {:>6.2} s, {second_requests} requests (all 304), {:.0} requests/s, {} polled; peak RSS {:.1} MiB",
+        second_time.as_secs_f64(),
+        second_requests as f64 / second_time.as_secs_f64(),
+        second.polled,
+        peak_rss_mib()
+    );
+
+    // The same URLs with a bare client: discovery once per host, each
+    // versions list, each download the first sweep checked.
+    let mut urls: Vec<String> = hosts.iter().map(|h| format!("http://{h}/.well-known/terraform.json")).collect();
+    for n in 0..PROVIDERS {
+        let host = &hosts[n % hosts.len()];
+        urls.push(format!("http://{host}/v1/providers/acme/p{n}/versions"));
+        for (os, arch) in PLATFORMS {
+            urls.push(format!("http://{host}/v1/providers/acme/p{n}/1.9.0/download/{os}/{arch}"));
+        }
+    }
+    let bare = reqwest::Client::builder().pool_max_idle_per_host(32).build().expect("client");
+    let start = Instant::now();
+    let fetched: usize = futures::stream::iter(urls.iter())
+        .map(|u| {
+            let bare = bare.clone();
+            async move {
+                let res = bare.get(u).send().await.expect("request");
+                usize::from(res.bytes().await.is_ok())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .fold(0, |a, b| async move { a + b })
+        .await;
+    let bare_time = start.elapsed();
+    let bare_rate = fetched as f64 / bare_time.as_secs_f64();
+    let poller_rate = first_requests as f64 / first_time.as_secs_f64();
+    println!("bare reqwest: {:>6.2} s, {fetched} requests, {bare_rate:.0} requests/s", bare_time.as_secs_f64());
+    println!("poller / bare throughput (first sweep, requests per second): {:.0} %", 100.0 * poller_rate / bare_rate);
+    db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,455 @@
+//! The registry poller: finds new provider versions on every registry a
+//! provider is published on, checks that new releases are complete, and
+//! records what it noticed as events (`store::registry`).
+//!
+//! How it stays polite and safe:
+//! - a poll is claimed with a lease first, so instances never poll one
+//!   provider at once and a crashed instance's claims expire;
+//! - concurrency is bounded overall and per host, and a poll waits for its
+//!   host's permit before it takes a global one, so a slow host only ever
+//!   ties up its own share;
+//! - conditional requests make an unchanged list cost a 304;
+//! - errors back off exponentially with jitter, and `Retry-After` or a
+//!   failing host pauses every poll of that host, on every instance.
+
+use crate::outbound::registry::{RegistryClient, RegistryError, Versions};
+use app::domain::registry::{self as rules, EventKind, Schedule};
+use app::store::registry::{self as store, Due, Found, NewEvent, NewVersion, Outcome, Subject};
+use app::store::Db;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub enabled: bool,
+    pub schedule: Schedule,
+    /// How often the loop looks for due polls.
+    pub tick: std::time::Duration,
+    /// Requests in flight at once, overall and per registry host.
+    pub concurrency: usize,
+    pub per_host: usize,
+    /// How long a claim lasts; longer than a poll can take.
+    pub lease: Duration,
+    /// Registries that mirror another: `(primary, mirror)`, e.g.
+    /// (registry.terraform.io, registry.opentofu.org). Providers of the
+    /// primary are looked up on the mirror too, and the gap is shown.
+    pub mirrors: Vec<(String, String)>,
+    /// New versions whose release is checked per poll (newest first).
+    pub release_checks: usize,
+    /// Platforms checked per release.
+    pub platforms_checked: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            schedule: Schedule::default(),
+            tick: std::time::Duration::from_secs(15),
+            concurrency: 64,
+            per_host: 8,
+            lease: Duration::minutes(5),
+            mirrors: Vec::new(),
+            release_checks: 5,
+            platforms_checked: 16,
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    pub claimed: usize,
+    pub polled: usize,
+    pub failed: usize,
+    pub postponed: usize,
+    pub versions: u64,
+    pub events: u64,
+}
+
+impl std::ops::AddAssign for StepReport {
+    fn add_assign(&mut self, o: Self) {
+        self.claimed += o.claimed;
+        self.polled += o.polled;
+        self.failed += o.failed;
+        self.postponed += o.postponed;
+        self.versions += o.versions;
+        self.events += o.events;
+    }
+}
+
+pub struct Poller {
+    db: Db,
+    client: Arc<RegistryClient>,
+    settings: Settings,
+    instance: String,
+    global: Arc<Semaphore>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Per-step memory: hosts paused during this step, and hosts known healthy.
+#[derive(Default)]
+struct StepState {
+    paused: Mutex<HashMap<String, DateTime<Utc>>>,
+    healthy: Mutex<HashSet<String>>,
+}
+
+fn jitter() -> f64 {
+    rand::random::<f64>()
+}
+
+impl Poller {
+    pub fn new(db: Db, client: Arc<RegistryClient>, settings: Settings, instance: String) -> Self {
+        let global = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Self { db, client, settings, instance, global, hosts: Mutex::new(HashMap::new()) }
+    }
+
+    fn host_permits(&self, host: &str) -> Arc<Semaphore> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.entry(host.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host.max(1)))).clone()
+    }
+
+    fn batch(&self) -> i64 {
+        (self.settings.concurrency * 4).max(16) as i64
+    }
+
+    /// Claims one batch of due polls and runs them. `now` is the clock for
+    /// claims, schedules and records (tests move it instead of sleeping).
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<StepReport, sqlx::Error> {
+        let claimed = store::claim(&self.db, &self.instance, now, self.settings.lease, self.batch()).await?;
+        let mut report = StepReport { claimed: claimed.len(), ..StepReport::default() };
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let ids: Vec<i64> = claimed.iter().map(|d| d.integration_id).collect::<HashSet<_>>().into_iter().collect();
+        let subjects = store::subjects(&self.db, &ids).await?;
+        let state = StepState { paused: Mutex::new(store::paused_hosts(&self.db, now).await?), ..StepState::default() };
+        let polls = claimed.into_iter().map(|due| {
+            let subject = subjects.get(&due.integration_id).cloned();
+            self.poll(due, subject, &state, now)
+        });
+        for result in futures::future::join_all(polls).await {
+            match result {
+                Ok(Polled::Done { ok, versions, events }) => {
+                    report.polled += 1;
+                    report.failed += usize::from(!ok);
+                    report.versions += versions;
+                    report.events += events;
+                }
+                Ok(Polled::Postponed) => report.postponed += 1,
+                Err(e) => {
+                    // The claim expires and the poll is retried then.
+                    tracing::warn!(error = %e, "could not record a registry poll");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Creates missing poll rows, then steps until nothing is due; records
+    /// the sweep for the status page.
+    pub async fn sweep(&self, now: impl Fn() -> DateTime<Utc>) -> Result<StepReport, sqlx::Error> {
+        store::sync(&self.db, &self.settings.mirrors, now()).await?;
+        let due = store::due_count(&self.db, now()).await?;
+        let mut total = StepReport::default();
+        if due == 0 {
+            return Ok(total);
+        }
+        store::sweep_started(&self.db, app::services::registry::JOB, &self.instance, due, now()).await?;
+        loop {
+            let report = self.step(now()).await?;
+            store::sweep_progress(&self.db, app::services::registry::JOB, report.polled as i64, report.failed as i64).await?;
+            total += report;
+            if report.claimed < self.batch() as usize {
+                break;
+            }
+        }
+        let next = store::next_due(&self.db).await?;
+        store::sweep_finished(&self.db, app::services::registry::JOB, now(), next).await?;
+        Ok(total)
+    }
+
+    /// Runs sweeps every tick until the process stops.
+    pub async fn run(self: Arc<Self>) {
+        tracing::info!(instance = %self.instance, "registry poller started");
+        let mut tick = tokio::time::interval(self.settings.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.sweep(Utc::now).await {
+                Ok(r) if r.claimed > 0 => tracing::info!(
+                    polled = r.polled,
+                    failed = r.failed,
+                    postponed = r.postponed,
+                    versions = r.versions,
+                    events = r.events,
+                    "registry sweep done"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "registry sweep failed; trying again next tick"),
+            }
+        }
+    }
+
+    async fn poll(&self, due: Due, subject: Option<Subject>, state: &StepState, now: DateTime<Utc>) -> Result<Polled, sqlx::Error> {
+        let host = due.registry_host.clone();
+        let paused = |state: &StepState| state.paused.lock().unwrap_or_else(|p| p.into_inner()).get(&host).copied();
+        if let Some(until) = paused(state) {
+            return self.postpone(&due, until).await;
+        }
+        let host_permits = self.host_permits(&host);
+        let Ok(_host_permit) = host_permits.acquire().await else { return Ok(Polled::Postponed) };
+        // The host may have failed while this poll waited for its permit.
+        if let Some(until) = paused(state) {
+            return self.postpone(&due, until).await;
+        }
+        let Ok(_permit) = self.global.acquire().await else { return Ok(Polled::Postponed) };
+        let outcome =
+            match self.client.versions(&host, &due.namespace, &due.type_name, due.etag.as_deref(), due.last_modified.as_deref()).await {
+                Ok(Versions::NotModified) => self.unchanged(&due, subject.as_ref(), now),
+                Ok(Versions::Listed { list, etag, last_modified }) => {
+                    self.listed(&due, subject.as_ref(), list, (etag, last_modified), now).await?
+                }
+                Err(error) => self.failed(&due, error, state, now).await?,
+            };
+        if outcome.outcome == "ok" || outcome.outcome == "not_modified" {
+            self.healthy(&host, state, now).await?;
+        }
+        let ok = matches!(outcome.outcome, "ok" | "not_modified" | "not_found");
+        let recorded = store::record_outcome(&self.db, &self.instance, &outcome, subject.as_ref(), now).await?;
+        if !recorded.held {
+            tracing::warn!(integration = due.integration_id, host = %host, "registry poll outlived its lease; its result was dropped");
+        }
+        // The Publish stage's "published on the registry" task holds from the
+        // moment the provider is found on its own registry.
+        let found_now = matches!(outcome.found, Found::Set(_)) && recorded.versions > 0;
+        if found_now && subject.as_ref().is_some_and(|s| s.source_host == host) {
+            if let Err(e) = app::services::pipeline::observe(&self.db, due.integration_id, now).await {
+                tracing::warn!(integration = due.integration_id, error = %e, "could not observe the new version in the pipeline");
+            }
+        }
+        Ok(Polled::Done { ok, versions: recorded.versions, events: recorded.events })
+    }
+
+    async fn postpone(&self, due: &Due, until: DateTime<Utc>) -> Result<Polled, sqlx::Error> {
+        let at = until + Duration::seconds((jitter() * 30.0) as i64);
+        store::postpone(&self.db, &self.instance, due.integration_id, &due.registry_host, at).await?;
+        Ok(Polled::Postponed)
+    }
+
+    /// Marks a host healthy once per step (a write only when it was not).
+    async fn healthy(&self, host: &str, state: &StepState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        if !state.healthy.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string()) {
+            return Ok(());
+        }
+        if let Ok(base) = self.client.discover(host).await {
+            store::host_ok(&self.db, host, base.as_str(), now).await?;
+        }
+        Ok(())
+    }
+
+    fn next_regular(&self, subject: Option<&Subject>, now: DateTime<Utc>) -> DateTime<Utc> {
+        let stage = subject.map(|s| s.stage).unwrap_or(app::domain::catalog::Stage::Support);
+        self.settings.schedule.after_success(now, stage, jitter())
+    }
+
+    fn unchanged(&self, due: &Due, subject: Option<&Subject>, now: DateTime<Utc>) -> Outcome {
+        Outcome {
+            integration_id: due.integration_id,
+            registry_host: due.registry_host.clone(),
+            outcome: "not_modified",
+            error: None,
+            failures: 0,
+            next_poll_at: self.next_regular(subject, now),
+            validators: None,
+            found: Found::Keep,
+            metadata: None,
+            versions: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    async fn listed(
+        &self,
+        due: &Due,
+        subject: Option<&Subject>,
+        list: rules::VersionList,
+        validators: (Option<String>, Option<String>),
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, sqlx::Error> {
+        let (host, ns, ty) = (&due.registry_host, &due.namespace, &due.type_name);
+        let mut notes = Vec::new();
+        if list.ignored > 0 {
+            notes.push(format!("{} entries of the versions list were not versions and were left out", list.ignored));
+        }
+        let metadata = match self.client.metadata(host, ns, ty).await {
+            Ok(m) => m,
+            Err(e) => {
+                notes.push(format!("metadata: {e}"));
+                None
+            }
+        };
+        let known = store::known_versions(&self.db, due.integration_id, host).await?;
+        let first = due.found_at.is_none() && known.is_empty();
+        let fresh = rules::new_versions(&known, &list.versions);
+        // On the first poll only the latest release is checked: a provider
+        // with 300 versions is not 300 × platforms requests.
+        let latest = rules::latest(list.versions.iter().map(|v| v.version.as_str())).map(str::to_string);
+        let to_check: Vec<&rules::ListedVersion> = if first {
+            fresh.iter().copied().filter(|v| Some(&v.version) == latest.as_ref()).collect()
+        } else {
+            fresh.iter().rev().copied().take(self.settings.release_checks).collect()
+        };
+        let mut checked: HashMap<String, Vec<String>> = HashMap::new();
+        for v in to_check {
+            let platforms: Vec<rules::Platform> = v.platforms.iter().take(self.settings.platforms_checked).cloned().collect();
+            match self.client.missing_in_release(host, ns, ty, &v.version, &platforms).await {
+                Ok(missing) => {
+                    checked.insert(v.version.clone(), missing);
+                }
+                Err(e) => notes.push(format!("release check of {}: {e}", v.version)),
+            }
+        }
+        let published = metadata.as_ref().map(|m| &m.published);
+        let versions: Vec<NewVersion> = fresh
+            .iter()
+            .map(|v| NewVersion {
+                version: v.version.clone(),
+                protocols: v.protocols.clone(),
+                platforms: v.platforms.iter().map(|p| p.key()).collect(),
+                published_at: published.and_then(|p| p.get(&v.version).copied()),
+                missing: checked.get(&v.version).cloned(),
+            })
+            .collect();
+        let events = events_for(due, subject, &list, metadata.as_ref(), &fresh, first, latest.as_deref(), &checked, now);
+        Ok(Outcome {
+            integration_id: due.integration_id,
+            registry_host: host.clone(),
+            outcome: "ok",
+            error: (!notes.is_empty()).then(|| notes.join("; ")),
+            failures: 0,
+            next_poll_at: self.next_regular(subject, now),
+            validators: Some(validators),
+            found: if due.found_at.is_none() { Found::Set(now) } else { Found::Keep },
+            metadata,
+            versions,
+            events,
+        })
+    }
+
+    async fn failed(&self, due: &Due, error: RegistryError, state: &StepState, now: DateTime<Utc>) -> Result<Outcome, sqlx::Error> {
+        let host = &due.registry_host;
+        let mut outcome = Outcome {
+            integration_id: due.integration_id,
+            registry_host: host.clone(),
+            outcome: error.outcome(),
+            error: Some(error.to_string()),
+            failures: due.failures + 1,
+            next_poll_at: now,
+            validators: None,
+            found: Found::Keep,
+            metadata: None,
+            versions: Vec::new(),
+            events: Vec::new(),
+        };
+        if let RegistryError::NotFound(_) = error {
+            // An answer, not a failure: poll at the usual pace.
+            outcome.failures = 0;
+            outcome.next_poll_at = self.settings.schedule.after_success(now, app::domain::catalog::Stage::Support, jitter());
+            outcome.validators = Some((None, None));
+            if let Some(found_at) = due.found_at {
+                outcome.found = Found::Clear;
+                outcome.events.push(NewEvent {
+                    kind: EventKind::ProviderGone,
+                    key: found_at.to_rfc3339(),
+                    version: None,
+                    detail: format!(
+                        "{host} answers 404 for {}/{}; it was listed there since {}",
+                        due.namespace,
+                        due.type_name,
+                        found_at.format("%Y-%m-%d")
+                    ),
+                });
+            }
+            return Ok(outcome);
+        }
+        outcome.next_poll_at = self.settings.schedule.after_failure(now, outcome.failures, jitter(), error.retry_after());
+        if error.is_host_problem() {
+            let until = self.settings.schedule.after_failure(now, 1, jitter(), error.retry_after());
+            state.paused.lock().unwrap_or_else(|p| p.into_inner()).insert(host.clone(), until);
+            store::host_failed(&self.db, host, &error.to_string(), until, now).await?;
+            if matches!(error, RegistryError::NoServices(_) | RegistryError::NotProviderRegistry(_) | RegistryError::Status { .. }) {
+                self.client.forget(host).await;
+            }
+        }
+        tracing::info!(integration = due.integration_id, host = %host, error = %error, "registry poll failed");
+        Ok(outcome)
+    }
+}
+
+enum Polled {
+    Done { ok: bool, versions: u64, events: u64 },
+    Postponed,
+}
+
+/// The events of a successful listing.
+#[allow(clippy::too_many_arguments)]
+fn events_for(
+    due: &Due,
+    subject: Option<&Subject>,
+    list: &rules::VersionList,
+    metadata: Option<&rules::Metadata>,
+    fresh: &[&rules::ListedVersion],
+    first: bool,
+    latest: Option<&str>,
+    checked: &HashMap<String, Vec<String>>,
+    now: DateTime<Utc>,
+) -> Vec<NewEvent> {
+    let mut events = Vec::new();
+    let event =
+        |kind, key: String, version: Option<&str>, detail: String| NewEvent { kind, key, version: version.map(String::from), detail };
+    if first {
+        let detail = match latest {
+            Some(l) => format!("{} versions listed; the latest is {l}", list.versions.len()),
+            None => "listed, with no versions yet".to_string(),
+        };
+        events.push(event(EventKind::Found, now.to_rfc3339(), latest, detail));
+    } else {
+        for v in fresh {
+            let detail = format!("{} published (protocols {}; {} platforms)", v.version, v.protocols.join(", "), v.platforms.len());
+            events.push(event(EventKind::NewVersion, v.version.clone(), Some(&v.version), detail));
+        }
+    }
+    for (version, missing) in checked {
+        if !missing.is_empty() {
+            events.push(event(EventKind::ReleaseIncomplete, version.clone(), Some(version), missing.join("; ")));
+        }
+    }
+    if let Some(s) = subject {
+        let candidates: Vec<&str> = if first { latest.into_iter().collect() } else { fresh.iter().map(|v| v.version.as_str()).collect() };
+        for v in candidates {
+            if rules::outside_verified_range(s.verified_version_range.as_deref(), v) {
+                let range = s.verified_version_range.clone().unwrap_or_default();
+                events.push(event(
+                    EventKind::OutsideVerifiedRange,
+                    v.to_string(),
+                    Some(v),
+                    format!("{v} is outside the verified range {range}: reviewers should verify it again"),
+                ));
+            }
+        }
+        // The provider's own registry speaks for its tier; mirrors do not.
+        if s.source_host == due.registry_host {
+            let warning = metadata.and_then(|m| m.warning.clone()).or_else(|| (!list.warnings.is_empty()).then(|| list.warnings.join(" ")));
+            let tier = metadata.and_then(|m| m.tier.clone());
+            if let Some(why) = rules::tier_mismatch(s.tier, tier.as_deref(), warning.as_deref()) {
+                let key = format!("{}|{}|{}", s.tier.key(), tier.unwrap_or_default(), rules::warns_archived(warning.as_deref()));
+                events.push(event(EventKind::TierMismatch, key, None, why));
+            }
+        }
+    }
+    events
+}

@@ -1,0 +1,403 @@
+//! The registry poller against fake registries speaking the protocol: new
+//! versions found once (also with two pollers on one database), release
+//! checks, tier mismatch, provider gone, every failure with a clear status,
+//! back-off and Retry-After, the SSRF guard, mirrors, "poll now", the status
+//! page's numbers, and the Publish task completed by a published version.
+//! The clock is passed to each step, never slept.
+
+use crate::fake_registry::{Behaviour, Discovery, FakeRegistry, Provider};
+use crate::helpers::TestApp;
+use app::domain::access::Role;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use server::jobs::registry_poll::{Poller, Settings};
+use server::outbound::guard::Guard;
+use server::outbound::registry::{RegistryClient, Settings as ClientSettings};
+use std::sync::Arc;
+
+const ALLOW_LOCAL: &str = "http://127.0.0.1";
+
+fn poller(app: &TestApp, instance: &str, allow: &str, tweak: impl FnOnce(&mut Settings, &mut ClientSettings)) -> Poller {
+    let mut settings = Settings::default();
+    let mut client = ClientSettings { metadata_hosts: vec![], ..ClientSettings::default() };
+    tweak(&mut settings, &mut client);
+    let guard = Guard::parse(allow).expect("allow-list");
+    let client = RegistryClient::new(Arc::new(guard), client).expect("client");
+    Poller::new(app.db.clone(), Arc::new(client), settings, instance.into())
+}
+
+/// A provider integration of a fresh partner; returns its id.
+async fn provider(app: &TestApp, partner: &str, address: &str, extra: Value) -> i64 {
+    let (s, b) = app.post_json("/api/v1/partners", &json!({"name": partner, "kind": "infrastructure", "registry_namespace": "acme"})).await;
+    assert!(s == 201 || s == 409, "{b}");
+    let slug = partner.to_lowercase().replace(' ', "-");
+    let mut body = json!({"kind": "provider", "name": format!("{partner} provider"), "partner": slug, "source_address": address,
+        "tier": "verified", "stage": "publish", "categories": ["Networking"]});
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        body[k] = v;
+    }
+    let (s, b) = app.post_json("/api/v1/integrations", &body).await;
+    assert_eq!(s, 201, "{b}");
+    b["id"].as_i64().unwrap()
+}
+
+async fn versions(app: &TestApp, id: i64) -> Value {
+    let (s, b) = app.get_json(&format!("/api/v1/integrations/{id}/versions")).await;
+    assert_eq!(s, 200, "{b}");
+    b
+}
+
+fn event_kinds(registry: &Value) -> Vec<String> {
+    registry["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc::now()
+}
+
+async fn new_versions_are_found_once_and_complete_the_publish_task(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    fake.set("acme", "widget", Provider::new(&["1.0.0", "1.1.0", "0.9.0"]));
+    let id = provider(&app, "Acme", &format!("{}/acme/widget", fake.host), json!({"verified_version_range": "~> 1.0"})).await;
+    let p = poller(&app, "one", ALLOW_LOCAL, |_, _| {});
+    let now = t0();
+
+    let first = p.sweep(|| now).await.unwrap();
+    assert_eq!((first.polled, first.failed, first.versions), (1, 0, 3), "{first:?}");
+    let r = versions(&app, id).await;
+    assert_eq!(r["latest"], "1.1.0");
+    assert_eq!(event_kinds(&r), ["found"], "the first listing is one event, not one per version");
+    let v = &r["versions"][0];
+    assert_eq!((v["version"].as_str(), v["release_check"].as_str()), (Some("1.1.0"), Some("complete")));
+    assert_eq!(v["platforms"], json!(["darwin_arm64", "linux_amd64", "windows_amd64"]));
+    assert_eq!(v["protocols"], json!(["5.0", "6.0"]));
+    assert_eq!(r["versions"][2]["release_check"], "unchecked", "only the latest is checked on the first poll");
+    assert_eq!(r["polls"][0]["last_outcome"], "ok");
+    // The Publish stage's automatic task is done, with the version as its note.
+    let (_, pipeline) = app.get_json(&format!("/api/v1/integrations/{id}/pipeline")).await;
+    let task =
+        pipeline["stages"].as_array().unwrap().iter().flat_map(|s| s["tasks"].as_array().unwrap()).find(|t| t["key"] == "publish.version");
+    let task = task.expect("the Publish stage has a version_published task");
+    assert_eq!(task["state"], "accepted", "{task}");
+    assert!(task["events"].to_string().contains("version 1.1.0 is on"), "{task}");
+
+    // Nothing due yet: the next poll is about an interval away (10 min in Publish).
+    assert_eq!(p.sweep(|| now + Duration::minutes(1)).await.unwrap().claimed, 0);
+
+    // A new version: one event, even when polled again and again.
+    fake.update("acme", "widget", |p| p.versions.push("1.2.0".into()));
+    fake.clear_log();
+    let later = now + Duration::hours(2);
+    let second = p.sweep(|| later).await.unwrap();
+    assert_eq!((second.versions, second.events), (1, 1), "{second:?}");
+    assert!(fake.log().iter().any(|l| l.contains("/versions [\"")), "the poll was conditional: {:?}", fake.log());
+    fake.clear_log();
+    let third = p.sweep(|| later + Duration::hours(2)).await.unwrap();
+    assert_eq!((third.polled, third.versions, third.events), (1, 0, 0));
+    assert_eq!(fake.log().iter().filter(|l| l.contains("/download/")).count(), 0, "a 304 costs one request: {:?}", fake.log());
+    let r = versions(&app, id).await;
+    assert_eq!(r["polls"][0]["last_outcome"], "not_modified");
+    assert_eq!(r["latest"], "1.2.0");
+    assert_eq!(event_kinds(&r), ["new_version", "found"]);
+    let (_, audit) = app.get_json(&format!("/api/v1/integrations/{id}/audit")).await;
+    assert!(audit.to_string().contains("New version on"), "the timeline shows it: {audit}");
+}
+
+async fn two_pollers_record_each_event_once(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        fake.set("acme", &format!("p{n}"), Provider::new(&["1.0.0"]));
+        ids.push(provider(&app, "Acme", &format!("{}/acme/p{n}", fake.host), json!({"name": format!("P{n}")})).await);
+    }
+    let a = poller(&app, "instance-a", ALLOW_LOCAL, |s, _| s.concurrency = 4);
+    let b = poller(&app, "instance-b", ALLOW_LOCAL, |s, _| s.concurrency = 4);
+    let now = t0();
+    let (ra, rb) = tokio::join!(a.sweep(|| now), b.sweep(|| now));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.polled + rb.polled, 24, "each provider polled once: {ra:?} {rb:?}");
+    for n in 0..24 {
+        fake.update("acme", &format!("p{n}"), |p| p.versions.push("1.1.0".into()));
+    }
+    let later = now + Duration::hours(3);
+    let (ra, rb) = tokio::join!(a.sweep(|| later), b.sweep(|| later));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.polled + rb.polled, 24, "{ra:?} {rb:?}");
+    assert_eq!(ra.events + rb.events, 24, "one new-version event per provider: {ra:?} {rb:?}");
+    let count = |sql: &'static str| {
+        let db = app.db.clone();
+        async move { app::on_pool!(&db, |pool| sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()) }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM registry_events WHERE kind = 'new_version'").await, 24);
+    assert_eq!(count("SELECT COUNT(*) FROM provider_versions").await, 48);
+    assert_eq!(count("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL").await, 0, "every claim released");
+}
+
+async fn leases_keep_a_poll_to_one_instance_until_they_expire(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    fake.set("acme", "widget", Provider::new(&["1.0.0"]));
+    provider(&app, "Acme", &format!("{}/acme/widget", fake.host), json!({})).await;
+    let now = t0();
+    app::store::registry::sync(&app.db, &[], now).await.unwrap();
+    let lease = Duration::minutes(5);
+    let first = app::store::registry::claim(&app.db, "a", now, lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(app::store::registry::claim(&app.db, "b", now, lease, 10).await.unwrap().is_empty(), "claimed by a");
+    // a crashed: after the lease, b takes over, and a's late result is dropped.
+    let taken = app::store::registry::claim(&app.db, "b", now + Duration::minutes(6), lease, 10).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    let late = app::store::registry::Outcome {
+        integration_id: first[0].integration_id,
+        registry_host: first[0].registry_host.clone(),
+        outcome: "ok",
+        error: None,
+        failures: 0,
+        next_poll_at: now + Duration::hours(1),
+        validators: None,
+        found: app::store::registry::Found::Keep,
+        metadata: None,
+        versions: vec![],
+        events: vec![],
+    };
+    let recorded = app::store::registry::record_outcome(&app.db, "a", &late, None, now + Duration::minutes(7)).await.unwrap();
+    assert!(!recorded.held, "a no longer holds the claim");
+}
+
+/// Each misbehaving registry gives its own outcome and a message that says what happened.
+async fn failures_give_clear_statuses(app: TestApp) {
+    struct Case {
+        discovery: Discovery,
+        behaviour: Option<Behaviour>,
+        outcome: &'static str,
+        message: &'static str,
+    }
+    let cases = vec![
+        Case {
+            discovery: Discovery::Missing,
+            behaviour: Some(Behaviour::Normal),
+            outcome: "error",
+            message: "offers no registry services",
+        },
+        Case {
+            discovery: Discovery::ModulesOnly,
+            behaviour: Some(Behaviour::Normal),
+            outcome: "error",
+            message: "is not a provider registry",
+        },
+        Case { discovery: Discovery::Relative, behaviour: None, outcome: "not_found", message: "" },
+        Case { discovery: Discovery::Relative, behaviour: Some(Behaviour::Status(500)), outcome: "error", message: "answered 500" },
+        Case { discovery: Discovery::Relative, behaviour: Some(Behaviour::Status(401)), outcome: "unauthorised", message: "set a token" },
+        Case {
+            discovery: Discovery::Relative,
+            behaviour: Some(Behaviour::RateLimited(120)),
+            outcome: "error",
+            message: "asked us to slow down (429)",
+        },
+        Case {
+            discovery: Discovery::Relative,
+            behaviour: Some(Behaviour::Slow(std::time::Duration::from_secs(3))),
+            outcome: "error",
+            message: "no answer within 1 seconds",
+        },
+        Case { discovery: Discovery::Relative, behaviour: Some(Behaviour::Malformed), outcome: "error", message: "not valid JSON" },
+        Case {
+            discovery: Discovery::Relative,
+            behaviour: Some(Behaviour::Huge(300_000)),
+            outcome: "error",
+            message: "larger than 65536 bytes",
+        },
+        Case { discovery: Discovery::Absolute, behaviour: Some(Behaviour::Normal), outcome: "ok", message: "" },
+    ];
+    let p = poller(&app, "one", ALLOW_LOCAL, |_, c| {
+        c.timeout = std::time::Duration::from_secs(1);
+        c.max_body = 65536;
+    });
+    let mut ids = Vec::new();
+    let mut fakes = Vec::new();
+    for (n, case) in cases.iter().enumerate() {
+        let fake = FakeRegistry::start(case.discovery.clone()).await;
+        if let Some(b) = &case.behaviour {
+            let mut provider = Provider::new(&["1.0.0"]);
+            provider.behaviour = b.clone();
+            fake.set("acme", "widget", provider);
+        }
+        ids.push(provider(&app, "Acme", &format!("{}/acme/widget", fake.host), json!({"name": format!("Case {n}")})).await);
+        fakes.push(fake);
+    }
+    let now = t0();
+    let report = p.sweep(|| now).await.unwrap();
+    assert_eq!(report.polled, cases.len(), "{report:?}");
+    for (case, id) in cases.iter().zip(&ids) {
+        let r = versions(&app, *id).await;
+        let poll = &r["polls"][0];
+        assert_eq!(poll["last_outcome"], case.outcome, "{:?}/{:?}: {poll}", case.discovery, case.behaviour);
+        let error = poll["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains(case.message), "{:?}/{:?}: {error}", case.discovery, case.behaviour);
+        let next = DateTime::parse_from_rfc3339(poll["next_poll_at"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+        match case.outcome {
+            // Backed off: the first retry comes 30–60 s later, or when Retry-After says.
+            "error" | "unauthorised" => {
+                let wait = (next - now).num_seconds();
+                if let Some(Behaviour::RateLimited(secs)) = case.behaviour {
+                    assert!(wait >= secs as i64 - 2, "Retry-After honoured: {wait}");
+                } else {
+                    assert!((30..=60).contains(&wait), "{wait}");
+                }
+            }
+            _ => assert!((next - now).num_minutes() >= 8, "the regular interval"),
+        }
+    }
+    // The rate-limited and failing hosts are paused for all their providers.
+    let (s, status) = app.get_json("/api/v1/registry/status").await;
+    assert_eq!(s, 200, "{status}");
+    let hosts = status["hosts"].as_array().unwrap();
+    let limited = hosts.iter().find(|h| h["host"] == fakes[5].host).unwrap();
+    assert!(limited["blocked_until"].is_string(), "{limited}");
+    assert!(limited["last_error"].as_str().unwrap().contains("slow down"));
+    assert_eq!(status["sweep"]["done"], cases.len());
+    assert_eq!(status["providers"], cases.len());
+
+    // Failures in a row back off exponentially.
+    let failing = &fakes[3];
+    for round in 1..=3 {
+        let at = now + Duration::hours(round);
+        p.sweep(|| at).await.unwrap();
+        let _ = failing;
+    }
+    let r = versions(&app, ids[3]).await;
+    let next = DateTime::parse_from_rfc3339(r["polls"][0]["next_poll_at"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+    let wait = (next - (now + Duration::hours(3))).num_seconds();
+    assert!((240..=480).contains(&wait), "the fourth failure in a row waits 4–8 minutes: {wait}");
+}
+
+async fn the_registry_is_compared_with_the_tracker(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    let mut widget = Provider::new(&["2.0.0", "2.1.0"]);
+    widget.tier = "community".into();
+    fake.set("acme", "widget", widget);
+    let id = provider(&app, "Acme", &format!("{}/acme/widget", fake.host), json!({"verified_version_range": "~> 2.0", "stage": "support"}))
+        .await;
+    let p = poller(&app, "one", ALLOW_LOCAL, |_, c| c.metadata_hosts = vec![fake.host.clone()]);
+    let now = t0();
+    p.sweep(|| now).await.unwrap();
+    let r = versions(&app, id).await;
+    assert_eq!(event_kinds(&r), ["tier_mismatch", "found"], "newest first");
+    let mismatch = r["events"].as_array().unwrap().iter().find(|e| e["kind"] == "tier_mismatch").unwrap();
+    assert!(mismatch["detail"].as_str().unwrap().contains("tier \"community\""), "{mismatch}");
+    assert_eq!(r["polls"][0]["registry_tier"], "community");
+    assert_eq!(r["polls"][0]["downloads"], 1234567);
+    assert!(r["versions"][0]["published_at"].is_string(), "publication dates from the metadata: {}", r["versions"][0]);
+
+    // A new major with an unsigned platform: outside the verified range, release incomplete.
+    fake.update("acme", "widget", |p| {
+        p.versions.push("3.0.0".into());
+        p.unsigned.insert(("3.0.0".into(), "linux_amd64".into()));
+    });
+    p.sweep(|| now + Duration::hours(2)).await.unwrap();
+    let r = versions(&app, id).await;
+    let kinds = event_kinds(&r);
+    for k in ["new_version", "outside_verified_range", "release_incomplete"] {
+        assert!(kinds.contains(&k.to_string()), "{k} in {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| *k == "tier_mismatch").count(), 1, "the same mismatch is reported once");
+    let v3 = &r["versions"][0];
+    assert_eq!(v3["release_check"], "incomplete");
+    assert_eq!(v3["release_missing"], "linux_amd64: shasums_signature_url, signing_keys");
+
+    // The provider disappears: "provider gone", once.
+    fake.remove("acme", "widget");
+    p.sweep(|| now + Duration::hours(4)).await.unwrap();
+    p.sweep(|| now + Duration::hours(6)).await.unwrap();
+    let r = versions(&app, id).await;
+    assert_eq!(event_kinds(&r).iter().filter(|k| *k == "provider_gone").count(), 1, "{:?}", event_kinds(&r));
+    assert_eq!(r["polls"][0]["last_outcome"], "not_found");
+}
+
+async fn user_typed_hosts_pass_the_ssrf_guard(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    fake.set("acme", "widget", Provider::new(&["1.0.0"]));
+    let port = fake.host.rsplit(':').next().unwrap().to_string();
+    let loopback = provider(&app, "Acme", &format!("localhost:{port}/acme/widget"), json!({"name": "Loopback"})).await;
+    let metadata = provider(&app, "Acme", "169.254.169.254/acme/widget", json!({"name": "Metadata"})).await;
+    let literal = provider(&app, "Acme", &format!("{}/acme/widget", fake.host), json!({"name": "Literal"})).await;
+    // No allow-list, as in production.
+    let p = poller(&app, "one", "", |_, _| {});
+    let now = t0();
+    p.sweep(|| now).await.unwrap();
+    for (id, words) in
+        [(loopback, "127.0.0.1"), (metadata, "169.254.169.254 is not a public address"), (literal, "127.0.0.1 is not a public address")]
+    {
+        let r = versions(&app, id).await;
+        let poll = &r["polls"][0];
+        assert_eq!(poll["last_outcome"], "refused", "{poll}");
+        assert!(poll["last_error"].as_str().unwrap().contains(words), "{poll}");
+    }
+    assert!(fake.log().is_empty(), "nothing reached the registry: {:?}", fake.log());
+}
+
+async fn mirrors_show_the_gap(app: TestApp) {
+    let primary = FakeRegistry::start(Discovery::Relative).await;
+    let mirror = FakeRegistry::start(Discovery::Absolute).await;
+    primary.set("acme", "widget", Provider::new(&["1.0.0", "1.1.0", "1.2.0"]));
+    mirror.set("acme", "widget", Provider::new(&["1.0.0", "1.1.0"]));
+    let id = provider(&app, "Acme", &format!("{}/acme/widget", primary.host), json!({})).await;
+    let pairs = vec![(primary.host.clone(), mirror.host.clone())];
+    let p = poller(&app, "one", ALLOW_LOCAL, |s, _| s.mirrors = pairs);
+    p.sweep(t0).await.unwrap();
+    let r = versions(&app, id).await;
+    assert_eq!(r["polls"].as_array().unwrap().len(), 2);
+    assert_eq!(r["polls"][0]["registry_host"], primary.host.as_str(), "the provider's own registry first");
+    assert_eq!(r["gaps"], json!([[mirror.host, ["1.2.0"]]]));
+    assert_eq!(r["versions"][0]["hosts"], json!([primary.host]));
+    assert_eq!(r["versions"][1]["hosts"], json!([primary.host, mirror.host]));
+    // The page shows the same.
+    let page = app.get(&format!("/integrations/{id}")).await.text().await.unwrap();
+    assert!(page.contains(&format!("{} lacks one version: 1.2.0", mirror.host)), "{page}");
+    assert!(page.contains("latest-version") && page.contains("Latest version"), "latest badge");
+}
+
+async fn staff_poll_now_and_partners_see_only_their_own(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    fake.set("acme", "widget", Provider::new(&["1.0.0"]));
+    let id = provider(&app, "Acme", &format!("{}/acme/widget", fake.host), json!({})).await;
+    app.partner("Other Co", "infrastructure").await;
+    let (_, other) = app.client_as("m@other.example", Role::Partner, Some("other-co")).await;
+    let (_, own) = app.client_as("m@acme.example", Role::Partner, Some("acme")).await;
+    let p = poller(&app, "one", ALLOW_LOCAL, |_, _| {});
+    let now = t0();
+    p.sweep(|| now).await.unwrap();
+    // Not due for a while; "poll now" makes it due at once.
+    assert_eq!(p.sweep(|| now + Duration::minutes(2)).await.unwrap().claimed, 0);
+    let res = own.post(app.url(&format!("/api/v1/integrations/{id}/poll"))).send().await.unwrap();
+    assert_eq!(res.status(), 403, "partners cannot make the poller run");
+    let res = other.get(app.url(&format!("/api/v1/integrations/{id}/versions"))).send().await.unwrap();
+    assert_eq!(res.status(), 404, "another partner's provider does not exist for them");
+    let res = own.get(app.url(&format!("/api/v1/integrations/{id}/versions"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (s, b) = app.post_json(&format!("/api/v1/integrations/{id}/poll"), &json!({})).await;
+    assert_eq!((s, b["queued"].as_i64()), (202, Some(1)), "{b}");
+    assert_eq!(p.sweep(Utc::now).await.unwrap().polled, 1);
+    // A run task has no registry.
+    let (_, rt) = app.post_json("/api/v1/partners", &json!({"name": "Flow", "kind": "workflow"})).await;
+    assert!(rt["slug"].is_string());
+    let (_, task) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "run_task", "name": "Scan", "partner": "flow", "categories": ["Code Scanning"], "stage": "engage"}),
+        )
+        .await;
+    let (s, b) = app.get_json(&format!("/api/v1/integrations/{}/versions", task["id"])).await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b["error"].as_str().unwrap_or_default().contains("only providers"), "{b}");
+}
+
+crate::on_both_backends!(
+    new_versions_are_found_once_and_complete_the_publish_task,
+    two_pollers_record_each_event_once,
+    leases_keep_a_poll_to_one_instance_until_they_expire,
+    failures_give_clear_statuses,
+    the_registry_is_compared_with_the_tracker,
+    user_typed_hosts_pass_the_ssrf_guard,
+    mirrors_show_the_gap,
+    staff_poll_now_and_partners_see_only_their_own,
+);
