@@ -9,6 +9,8 @@ const port = Number(process.env.E2E_PORT ?? 3917);
 const dbDir = process.env.E2E_DB_DIR ?? path.join(os.tmpdir(), `tracker-e2e-${process.pid}`);
 const server = process.env.E2E_SERVER_BIN ?? 'target/release/server';
 const oidcPort = Number(process.env.E2E_OIDC_PORT ?? 3918);
+/** A provider registry the poller reaches (registry-server.mjs). */
+export const REGISTRY_PORT = Number(process.env.E2E_REGISTRY_PORT ?? 3919);
 /** The administrator the tests sign in as (created with `server create-admin`). */
 export const STAFF_EMAIL = 'staff@example.test';
 
@@ -38,6 +40,12 @@ export default defineConfig({
     timeout: 30_000,
     env: { OIDC_PORT: String(oidcPort) },
   }, {
+    command: 'node registry-server.mjs',
+    url: `http://127.0.0.1:${REGISTRY_PORT}/.well-known/terraform.json`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { REGISTRY_PORT: String(REGISTRY_PORT) },
+  }, {
     command: `sh -c '${server} create-admin --email ${STAFF_EMAIL} && exec ${server} serve'`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/healthz`,
@@ -54,6 +62,8 @@ export default defineConfig({
       OIDC_CLIENT_ID: 'tracker-e2e',
       OIDC_CLIENT_SECRET: 'e2e-secret',
       OIDC_LABEL: 'Example SSO',
+      OUTBOUND_ALLOW: 'http://127.0.0.1',
+      REGISTRY_POLL_TICK_SECONDS: '2',
     },
   }],
 });

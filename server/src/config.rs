@@ -121,6 +121,7 @@ struct FileConfig {
     registry_poll_publish_minutes: Option<i64>,
     registry_poll_concurrency: Option<i64>,
     registry_poll_per_host: Option<i64>,
+    registry_poll_tick_seconds: Option<i64>,
     registry_timeout_seconds: Option<i64>,
     registry_mirrors: Option<String>,
     registry_metadata_hosts: Option<String>,
@@ -300,6 +301,7 @@ fn registry_config(
         schedule,
         concurrency: number("REGISTRY_POLL_CONCURRENCY", file.registry_poll_concurrency, 64, 1024)? as usize,
         per_host: number("REGISTRY_POLL_PER_HOST", file.registry_poll_per_host, 8, 256)? as usize,
+        tick: std::time::Duration::from_secs(number("REGISTRY_POLL_TICK_SECONDS", file.registry_poll_tick_seconds, 15, 3600)? as u64),
         mirrors: mirror_pairs(&env("REGISTRY_MIRRORS").or(file.registry_mirrors.clone()).unwrap_or_default())?,
         ..Default::default()
     };

@@ -141,16 +141,6 @@ pub async fn subjects(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Subject>, sql
         .collect()
 }
 
-pub async fn known_versions(db: &Db, integration_id: i64, host: &str) -> Result<HashSet<String>, sqlx::Error> {
-    let rows: Vec<String> =
-        on_pool!(db, |pool| sqlx::query_scalar("SELECT version FROM provider_versions WHERE integration_id = $1 AND registry_host = $2")
-            .bind(integration_id)
-            .bind(host)
-            .fetch_all(pool)
-            .await?);
-    Ok(rows.into_iter().collect())
-}
-
 /// When each of `hosts` may be asked again, for hosts that are paused.
 pub async fn paused_hosts(db: &Db, now: DateTime<Utc>) -> Result<HashMap<String, DateTime<Utc>>, sqlx::Error> {
     let rows: Vec<(String, DateTime<Utc>)> = on_pool!(db, |pool| sqlx::query_as(
@@ -218,7 +208,7 @@ pub struct Recorded {
 }
 
 /// Writes a poll's outcome, its versions and events, and releases the claim;
-/// all or nothing, and only while `instance` still holds the claim.
+/// only while `instance` still holds the claim.
 pub async fn record_outcome(
     db: &Db,
     instance: &str,
@@ -226,127 +216,203 @@ pub async fn record_outcome(
     subject: Option<&Subject>,
     now: DateTime<Utc>,
 ) -> Result<Recorded, sqlx::Error> {
-    let (set_found, found_value) = match o.found {
-        Found::Keep => (false, None),
-        Found::Set(at) => (true, Some(at)),
-        Found::Clear => (true, None),
-    };
-    let (set_validators, etag, last_modified) = match &o.validators {
-        Some((e, m)) => (true, e.clone(), m.clone()),
-        None => (false, None, None),
-    };
-    let meta = o.metadata.as_ref();
+    let mut recorded = record_outcomes(db, instance, &[(o.clone(), subject.cloned())], now).await?;
+    Ok(recorded.pop().unwrap_or_default())
+}
+
+/// Versions per insert statement (9 values each: well under both backends' limits).
+const VERSION_ROWS_PER_INSERT: usize = 200;
+
+/// Writes many polls' outcomes in one transaction: SQLite has one writer,
+/// so a batch costs one commit instead of one per poll, and pollers do not
+/// queue for the write lock. An outcome whose claim passed to another
+/// instance is skipped (its `Recorded::held` is false); the others are
+/// written all or nothing.
+pub async fn record_outcomes(
+    db: &Db,
+    instance: &str,
+    outcomes: &[(Outcome, Option<Subject>)],
+    now: DateTime<Utc>,
+) -> Result<Vec<Recorded>, sqlx::Error> {
+    if outcomes.is_empty() {
+        return Ok(Vec::new());
+    }
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
-        let held = sqlx::query(
-            "UPDATE registry_polls SET
-                claimed_until = NULL, claimed_by = NULL, last_polled_at = $3, last_outcome = $4, last_error = $5,
-                failures = $6, next_poll_at = $7,
-                etag = CASE WHEN $8 THEN $9 ELSE etag END,
-                last_modified = CASE WHEN $8 THEN $10 ELSE last_modified END,
-                found_at = CASE WHEN $11 THEN $12 ELSE found_at END,
-                registry_tier = CASE WHEN $13 THEN $14 ELSE registry_tier END,
-                registry_source = CASE WHEN $13 THEN $15 ELSE registry_source END,
-                registry_warning = CASE WHEN $13 THEN $16 ELSE registry_warning END,
-                downloads = CASE WHEN $13 THEN $17 ELSE downloads END
-             WHERE integration_id = $1 AND registry_host = $2 AND claimed_by = $18",
-        )
-        .bind(o.integration_id)
-        .bind(&o.registry_host)
-        .bind(now)
-        .bind(o.outcome)
-        .bind(&o.error)
-        .bind(o.failures)
-        .bind(o.next_poll_at)
-        .bind(set_validators)
-        .bind(etag)
-        .bind(last_modified)
-        .bind(set_found)
-        .bind(found_value)
-        .bind(meta.is_some())
-        .bind(meta.and_then(|m| m.tier.clone()))
-        .bind(meta.and_then(|m| m.source.clone()))
-        .bind(meta.and_then(|m| m.warning.clone()))
-        .bind(meta.and_then(|m| m.downloads))
-        .bind(instance)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !held {
-            tx.rollback().await?;
-            return Ok(Recorded::default());
-        }
-        let mut recorded = Recorded { held, ..Recorded::default() };
-        for v in &o.versions {
-            let (check, missing) = match &v.missing {
-                None => ("unchecked", None),
-                Some(m) if m.is_empty() => ("complete", None),
-                Some(m) => ("incomplete", Some(m.join("; "))),
+        let mut all = Vec::with_capacity(outcomes.len());
+        for (o, subject) in outcomes {
+            let (set_found, found_value) = match o.found {
+                Found::Keep => (false, None),
+                Found::Set(at) => (true, Some(at)),
+                Found::Clear => (true, None),
             };
-            recorded.versions += sqlx::query(
-                "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, published_at, first_seen_at,
-                    release_check, release_missing)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (integration_id, registry_host, version) DO NOTHING",
+            let (set_validators, etag, last_modified) = match &o.validators {
+                Some((e, m)) => (true, e.clone(), m.clone()),
+                None => (false, None, None),
+            };
+            let meta = o.metadata.as_ref();
+            // First, so an outcome whose claim was lost writes nothing else.
+            let held = sqlx::query(
+                "UPDATE registry_polls SET
+                    claimed_until = NULL, claimed_by = NULL, last_polled_at = $3, last_outcome = $4, last_error = $5,
+                    failures = $6, next_poll_at = $7,
+                    etag = CASE WHEN $8 THEN $9 ELSE etag END,
+                    last_modified = CASE WHEN $8 THEN $10 ELSE last_modified END,
+                    found_at = CASE WHEN $11 THEN $12 ELSE found_at END,
+                    registry_tier = CASE WHEN $13 THEN $14 ELSE registry_tier END,
+                    registry_source = CASE WHEN $13 THEN $15 ELSE registry_source END,
+                    registry_warning = CASE WHEN $13 THEN $16 ELSE registry_warning END,
+                    downloads = CASE WHEN $13 THEN $17 ELSE downloads END
+                 WHERE integration_id = $1 AND registry_host = $2 AND claimed_by = $18",
             )
             .bind(o.integration_id)
             .bind(&o.registry_host)
-            .bind(&v.version)
-            .bind(v.protocols.join(","))
-            .bind(v.platforms.join(","))
-            .bind(v.published_at)
             .bind(now)
-            .bind(check)
-            .bind(missing)
+            .bind(o.outcome)
+            .bind(&o.error)
+            .bind(o.failures)
+            .bind(o.next_poll_at)
+            .bind(set_validators)
+            .bind(etag)
+            .bind(last_modified)
+            .bind(set_found)
+            .bind(found_value)
+            .bind(meta.is_some())
+            .bind(meta.and_then(|m| m.tier.clone()))
+            .bind(meta.and_then(|m| m.source.clone()))
+            .bind(meta.and_then(|m| m.warning.clone()))
+            .bind(meta.and_then(|m| m.downloads))
+            .bind(instance)
             .execute(&mut *tx)
             .await?
-            .rows_affected();
-        }
-        // Publication dates the metadata gives for versions stored earlier.
-        if let Some(m) = meta {
-            for (version, at) in &m.published {
-                sqlx::query(
-                    "UPDATE provider_versions SET published_at = $4
-                     WHERE integration_id = $1 AND registry_host = $2 AND version = $3 AND published_at IS NULL",
+            .rows_affected()
+                == 1;
+            let mut recorded = Recorded { held, ..Recorded::default() };
+            if !held {
+                all.push(recorded);
+                continue;
+            }
+            for chunk in o.versions.chunks(VERSION_ROWS_PER_INSERT) {
+                let values = (0..chunk.len())
+                    .map(|k| {
+                        let b = k * 9;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1,
+                            b + 2,
+                            b + 3,
+                            b + 4,
+                            b + 5,
+                            b + 6,
+                            b + 7,
+                            b + 8,
+                            b + 9
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, published_at, first_seen_at,
+                        release_check, release_missing)
+                     VALUES {values}
+                     ON CONFLICT (integration_id, registry_host, version) DO NOTHING"
+                );
+                let mut q = sqlx::query(&sql);
+                for v in chunk {
+                    let (check, missing) = match &v.missing {
+                        None => ("unchecked", None),
+                        Some(m) if m.is_empty() => ("complete", None),
+                        Some(m) => ("incomplete", Some(m.join("; "))),
+                    };
+                    q = q
+                        .bind(o.integration_id)
+                        .bind(&o.registry_host)
+                        .bind(&v.version)
+                        .bind(v.protocols.join(","))
+                        .bind(v.platforms.join(","))
+                        .bind(v.published_at)
+                        .bind(now)
+                        .bind(check)
+                        .bind(missing);
+                }
+                recorded.versions += q.execute(&mut *tx).await?.rows_affected();
+            }
+            // Publication dates the metadata gives for versions stored earlier.
+            if let Some(m) = meta {
+                for (version, at) in &m.published {
+                    if o.versions.iter().any(|v| v.version == *version) {
+                        continue;
+                    }
+                    sqlx::query(
+                        "UPDATE provider_versions SET published_at = $4
+                         WHERE integration_id = $1 AND registry_host = $2 AND version = $3 AND published_at IS NULL",
+                    )
+                    .bind(o.integration_id)
+                    .bind(&o.registry_host)
+                    .bind(version)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            for e in &o.events {
+                let added = sqlx::query(
+                    "INSERT INTO registry_events (integration_id, registry_host, kind, event_key, version, detail, occurred_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (integration_id, registry_host, kind, event_key) DO NOTHING",
                 )
                 .bind(o.integration_id)
                 .bind(&o.registry_host)
-                .bind(version)
-                .bind(at)
+                .bind(e.kind.key())
+                .bind(&e.key)
+                .bind(&e.version)
+                .bind(&e.detail)
+                .bind(now)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                recorded.events += added;
+                // The integration's timeline shows what the registry did.
+                if let (1, Some(s)) = (added, subject) {
+                    let entry =
+                        Entry::system(&format!("registry.{}", e.kind.key()), TargetKind::Integration, Some(o.integration_id), &s.name)
+                            .partner(s.partner_id)
+                            .integration(o.integration_id)
+                            .summary(format!("{} on {}: {}", e.kind.label(), o.registry_host, e.detail));
+                    record!(&mut *tx, &entry, now)?;
+                }
             }
-        }
-        for e in &o.events {
-            let added = sqlx::query(
-                "INSERT INTO registry_events (integration_id, registry_host, kind, event_key, version, detail, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (integration_id, registry_host, kind, event_key) DO NOTHING",
-            )
-            .bind(o.integration_id)
-            .bind(&o.registry_host)
-            .bind(e.kind.key())
-            .bind(&e.key)
-            .bind(&e.version)
-            .bind(&e.detail)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            recorded.events += added;
-            // The integration's timeline shows what the registry did.
-            if let (1, Some(s)) = (added, subject) {
-                let entry = Entry::system(&format!("registry.{}", e.kind.key()), TargetKind::Integration, Some(o.integration_id), &s.name)
-                    .partner(s.partner_id)
-                    .integration(o.integration_id)
-                    .summary(format!("{} on {}: {}", e.kind.label(), o.registry_host, e.detail));
-                record!(&mut *tx, &entry, now)?;
-            }
+            all.push(recorded);
         }
         tx.commit().await?;
-        Ok(recorded)
+        Ok(all)
     })
+}
+
+/// The versions already stored for each (provider, host) of a batch.
+pub async fn known_versions_many(db: &Db, keys: &[(i64, String)]) -> Result<HashMap<(i64, String), HashSet<String>>, sqlx::Error> {
+    let ids: Vec<i64> = keys.iter().map(|(id, _)| *id).collect::<HashSet<_>>().into_iter().collect();
+    let mut map: HashMap<(i64, String), HashSet<String>> = keys.iter().map(|k| (k.clone(), HashSet::new())).collect();
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let sql = format!(
+        "SELECT integration_id, registry_host, version FROM provider_versions WHERE integration_id IN ({})",
+        placeholders(ids.len())
+    );
+    let rows: Vec<(i64, String, String)> = on_pool!(db, |pool| {
+        let mut q = sqlx::query_as(&sql);
+        for id in &ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await?
+    });
+    for (id, host, version) in rows {
+        if let Some(set) = map.get_mut(&(id, host)) {
+            set.insert(version);
+        }
+    }
+    Ok(map)
 }
 
 /// Remembers a host-level error; `blocked_until` pauses every poll of the host.

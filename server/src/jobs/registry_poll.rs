@@ -96,6 +96,9 @@ struct StepState {
     healthy: Mutex<HashSet<String>>,
 }
 
+/// Outcomes written per transaction.
+const WRITE_BATCH: usize = 64;
+
 fn jitter() -> f64 {
     rand::random::<f64>()
 }
@@ -125,25 +128,88 @@ impl Poller {
         }
         let ids: Vec<i64> = claimed.iter().map(|d| d.integration_id).collect::<HashSet<_>>().into_iter().collect();
         let subjects = store::subjects(&self.db, &ids).await?;
+        let keys: Vec<(i64, String)> = claimed.iter().map(|d| (d.integration_id, d.registry_host.clone())).collect();
+        let known = store::known_versions_many(&self.db, &keys).await?;
         let state = StepState { paused: Mutex::new(store::paused_hosts(&self.db, now).await?), ..StepState::default() };
-        let polls = claimed.into_iter().map(|due| {
-            let subject = subjects.get(&due.integration_id).cloned();
-            self.poll(due, subject, &state, now)
-        });
-        for result in futures::future::join_all(polls).await {
-            match result {
-                Ok(Polled::Done { ok, versions, events }) => {
-                    report.polled += 1;
-                    report.failed += usize::from(!ok);
-                    report.versions += versions;
-                    report.events += events;
+        // Polls talk to registries concurrently and hand their outcomes to
+        // one writer, which records them in batches while polls go on.
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<(Outcome, Option<Subject>)>(self.batch() as usize);
+        let polls = async {
+            let polls = claimed.into_iter().map(|due| {
+                let subject = subjects.get(&due.integration_id).cloned();
+                let known = known.get(&(due.integration_id, due.registry_host.clone())).cloned().unwrap_or_default();
+                let sender = sender.clone();
+                let state = &state;
+                async move {
+                    let result = self.poll(due, subject, known, state, now).await;
+                    match result {
+                        Ok(Some(outcome)) => {
+                            let _ = sender.send(outcome).await;
+                            Ok(false)
+                        }
+                        Ok(None) => Ok(true),
+                        Err(e) => Err(e),
+                    }
                 }
-                Ok(Polled::Postponed) => report.postponed += 1,
+            });
+            let results = futures::future::join_all(polls).await;
+            drop(sender);
+            results
+        };
+        let writer = async {
+            let mut written = StepReport::default();
+            let mut found = Vec::new();
+            let mut batch = Vec::new();
+            while receiver.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+                let records = store::record_outcomes(&self.db, &self.instance, &batch, now).await;
+                match records {
+                    Ok(records) => {
+                        for ((outcome, subject), recorded) in batch.iter().zip(records) {
+                            written.polled += 1;
+                            written.failed += usize::from(!matches!(outcome.outcome, "ok" | "not_modified" | "not_found"));
+                            written.versions += recorded.versions;
+                            written.events += recorded.events;
+                            if !recorded.held {
+                                tracing::warn!(integration = outcome.integration_id, host = %outcome.registry_host,
+                                    "registry poll outlived its lease; its result was dropped");
+                            }
+                            // The Publish stage's "published on the registry"
+                            // task holds from the moment the provider is found
+                            // on its own registry.
+                            let own = subject.as_ref().is_some_and(|s| s.source_host == outcome.registry_host);
+                            if own && matches!(outcome.found, Found::Set(_)) && recorded.versions > 0 {
+                                found.push(outcome.integration_id);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // The claims expire and these polls are retried then.
+                        tracing::warn!(error = %e, polls = batch.len(), "could not record registry polls");
+                        written.failed += batch.len();
+                    }
+                }
+                batch.clear();
+            }
+            (written, found)
+        };
+        let (results, (written, found)) = tokio::join!(polls, writer);
+        for result in results {
+            match result {
+                Ok(true) => report.postponed += 1,
+                Ok(false) => {}
                 Err(e) => {
-                    // The claim expires and the poll is retried then.
-                    tracing::warn!(error = %e, "could not record a registry poll");
+                    tracing::warn!(error = %e, "a registry poll failed on the database");
                     report.failed += 1;
                 }
+            }
+        }
+        report.polled += written.polled;
+        report.failed += written.failed;
+        report.versions += written.versions;
+        report.events += written.events;
+        for id in found {
+            if let Err(e) = app::services::pipeline::observe(&self.db, id, now).await {
+                tracing::warn!(integration = id, error = %e, "could not observe the new version in the pipeline");
             }
         }
         Ok(report)
@@ -194,50 +260,47 @@ impl Poller {
         }
     }
 
-    async fn poll(&self, due: Due, subject: Option<Subject>, state: &StepState, now: DateTime<Utc>) -> Result<Polled, sqlx::Error> {
+    /// One poll: the outcome to record, or `None` when it was postponed
+    /// because its host is paused.
+    async fn poll(
+        &self,
+        due: Due,
+        subject: Option<Subject>,
+        known: HashSet<String>,
+        state: &StepState,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Outcome, Option<Subject>)>, sqlx::Error> {
         let host = due.registry_host.clone();
         let paused = |state: &StepState| state.paused.lock().unwrap_or_else(|p| p.into_inner()).get(&host).copied();
         if let Some(until) = paused(state) {
-            return self.postpone(&due, until).await;
+            self.postpone(&due, until).await?;
+            return Ok(None);
         }
         let host_permits = self.host_permits(&host);
-        let Ok(_host_permit) = host_permits.acquire().await else { return Ok(Polled::Postponed) };
+        let Ok(_host_permit) = host_permits.acquire().await else { return Ok(None) };
         // The host may have failed while this poll waited for its permit.
         if let Some(until) = paused(state) {
-            return self.postpone(&due, until).await;
+            self.postpone(&due, until).await?;
+            return Ok(None);
         }
-        let Ok(_permit) = self.global.acquire().await else { return Ok(Polled::Postponed) };
+        let Ok(_permit) = self.global.acquire().await else { return Ok(None) };
         let outcome =
             match self.client.versions(&host, &due.namespace, &due.type_name, due.etag.as_deref(), due.last_modified.as_deref()).await {
                 Ok(Versions::NotModified) => self.unchanged(&due, subject.as_ref(), now),
                 Ok(Versions::Listed { list, etag, last_modified }) => {
-                    self.listed(&due, subject.as_ref(), list, (etag, last_modified), now).await?
+                    self.listed(&due, subject.as_ref(), &known, list, (etag, last_modified), now).await
                 }
                 Err(error) => self.failed(&due, error, state, now).await?,
             };
         if outcome.outcome == "ok" || outcome.outcome == "not_modified" {
             self.healthy(&host, state, now).await?;
         }
-        let ok = matches!(outcome.outcome, "ok" | "not_modified" | "not_found");
-        let recorded = store::record_outcome(&self.db, &self.instance, &outcome, subject.as_ref(), now).await?;
-        if !recorded.held {
-            tracing::warn!(integration = due.integration_id, host = %host, "registry poll outlived its lease; its result was dropped");
-        }
-        // The Publish stage's "published on the registry" task holds from the
-        // moment the provider is found on its own registry.
-        let found_now = matches!(outcome.found, Found::Set(_)) && recorded.versions > 0;
-        if found_now && subject.as_ref().is_some_and(|s| s.source_host == host) {
-            if let Err(e) = app::services::pipeline::observe(&self.db, due.integration_id, now).await {
-                tracing::warn!(integration = due.integration_id, error = %e, "could not observe the new version in the pipeline");
-            }
-        }
-        Ok(Polled::Done { ok, versions: recorded.versions, events: recorded.events })
+        Ok(Some((outcome, subject)))
     }
 
-    async fn postpone(&self, due: &Due, until: DateTime<Utc>) -> Result<Polled, sqlx::Error> {
+    async fn postpone(&self, due: &Due, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
         let at = until + Duration::seconds((jitter() * 30.0) as i64);
-        store::postpone(&self.db, &self.instance, due.integration_id, &due.registry_host, at).await?;
-        Ok(Polled::Postponed)
+        store::postpone(&self.db, &self.instance, due.integration_id, &due.registry_host, at).await
     }
 
     /// Marks a host healthy once per step (a write only when it was not).
@@ -276,10 +339,11 @@ impl Poller {
         &self,
         due: &Due,
         subject: Option<&Subject>,
+        known: &HashSet<String>,
         list: rules::VersionList,
         validators: (Option<String>, Option<String>),
         now: DateTime<Utc>,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Outcome {
         let (host, ns, ty) = (&due.registry_host, &due.namespace, &due.type_name);
         let mut notes = Vec::new();
         if list.ignored > 0 {
@@ -292,9 +356,8 @@ impl Poller {
                 None
             }
         };
-        let known = store::known_versions(&self.db, due.integration_id, host).await?;
         let first = due.found_at.is_none() && known.is_empty();
-        let fresh = rules::new_versions(&known, &list.versions);
+        let fresh = rules::new_versions(known, &list.versions);
         // On the first poll only the latest release is checked: a provider
         // with 300 versions is not 300 × platforms requests.
         let latest = rules::latest(list.versions.iter().map(|v| v.version.as_str())).map(str::to_string);
@@ -325,7 +388,7 @@ impl Poller {
             })
             .collect();
         let events = events_for(due, subject, &list, metadata.as_ref(), &fresh, first, latest.as_deref(), &checked, now);
-        Ok(Outcome {
+        Outcome {
             integration_id: due.integration_id,
             registry_host: host.clone(),
             outcome: "ok",
@@ -337,7 +400,7 @@ impl Poller {
             metadata,
             versions,
             events,
-        })
+        }
     }
 
     async fn failed(&self, due: &Due, error: RegistryError, state: &StepState, now: DateTime<Utc>) -> Result<Outcome, sqlx::Error> {
@@ -381,18 +444,13 @@ impl Poller {
             let until = self.settings.schedule.after_failure(now, 1, jitter(), error.retry_after());
             state.paused.lock().unwrap_or_else(|p| p.into_inner()).insert(host.clone(), until);
             store::host_failed(&self.db, host, &error.to_string(), until, now).await?;
-            if matches!(error, RegistryError::NoServices(_) | RegistryError::NotProviderRegistry(_) | RegistryError::Status { .. }) {
+            if matches!(error, RegistryError::Status { .. } | RegistryError::Fetch { .. }) {
                 self.client.forget(host).await;
             }
         }
         tracing::info!(integration = due.integration_id, host = %host, error = %error, "registry poll failed");
         Ok(outcome)
     }
-}
-
-enum Polled {
-    Done { ok: bool, versions: u64, events: u64 },
-    Postponed,
 }
 
 /// The events of a successful listing.

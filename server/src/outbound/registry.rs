@@ -105,7 +105,11 @@ pub enum Versions {
     },
 }
 
-type DiscoverySlot = Arc<tokio::sync::Mutex<Option<(url::Url, Instant)>>>;
+type DiscoverySlot = Arc<tokio::sync::Mutex<Option<(Result<url::Url, RegistryError>, Instant)>>>;
+
+/// A failed discovery is remembered this long, so the polls queued behind
+/// it fail at once instead of each waiting for the same timeout.
+const DISCOVERY_ERROR_TTL: Duration = Duration::from_secs(30);
 
 pub struct RegistryClient {
     http: reqwest::Client,
@@ -167,11 +171,18 @@ impl RegistryClient {
             map.entry(host.to_string()).or_default().clone()
         };
         let mut cached = slot.lock().await;
-        if let Some((base, at)) = cached.as_ref() {
-            if at.elapsed() < self.settings.discovery_ttl {
-                return Ok(base.clone());
+        if let Some((result, at)) = cached.as_ref() {
+            let ttl = if result.is_ok() { self.settings.discovery_ttl } else { DISCOVERY_ERROR_TTL };
+            if at.elapsed() < ttl {
+                return result.clone();
             }
         }
+        let result = self.discover_now(host).await;
+        *cached = Some((result.clone(), Instant::now()));
+        result
+    }
+
+    async fn discover_now(&self, host: &str) -> Result<url::Url, RegistryError> {
         let fetched = self.get(host, self.url(host, "/.well-known/terraform.json")?, &[]).await?;
         match fetched.status {
             StatusCode::OK => {}
@@ -191,15 +202,18 @@ impl RegistryClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        *cached = Some((base.clone(), Instant::now()));
         Ok(base)
     }
 
-    /// Forgets a host's discovery, e.g. after its base stopped answering.
+    /// Forgets a host's discovered base, e.g. after it stopped answering
+    /// (a remembered failure stays until it expires).
     pub async fn forget(&self, host: &str) {
         let slot = self.discovery.lock().unwrap_or_else(|p| p.into_inner()).get(host).cloned();
         if let Some(slot) = slot {
-            *slot.lock().await = None;
+            let mut cached = slot.lock().await;
+            if matches!(cached.as_ref(), Some((Ok(_), _))) {
+                *cached = None;
+            }
         }
     }
 
