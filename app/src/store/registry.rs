@@ -141,15 +141,51 @@ pub async fn subjects(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Subject>, sql
         .collect()
 }
 
+/// Of `ids`, the integrations whose "published on the registry" task is
+/// still to be completed (or that have no checklist yet): only these need
+/// the pipeline to observe a finding.
+pub async fn awaiting_publication(db: &Db, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT i.id FROM integrations i WHERE i.id IN ({}) AND (
+            NOT EXISTS (SELECT 1 FROM tasks t WHERE t.integration_id = i.id)
+            OR EXISTS (SELECT 1 FROM tasks t WHERE t.integration_id = i.id AND t.fact = 'version_published'
+                       AND t.state NOT IN ('accepted', 'waived')))",
+        placeholders(ids.len())
+    );
+    on_pool!(db, |pool| {
+        let mut q = sqlx::query_scalar(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await
+    })
+}
+
 /// When each of `hosts` may be asked again, for hosts that are paused.
-pub async fn paused_hosts(db: &Db, now: DateTime<Utc>) -> Result<HashMap<String, DateTime<Utc>>, sqlx::Error> {
-    let rows: Vec<(String, DateTime<Utc>)> = on_pool!(db, |pool| sqlx::query_as(
-        "SELECT host, blocked_until FROM registry_hosts WHERE blocked_until IS NOT NULL AND blocked_until > $1"
-    )
-    .bind(now)
-    .fetch_all(pool)
-    .await?);
-    Ok(rows.into_iter().collect())
+/// Also returns the hosts already recorded as healthy, which need no write
+/// when they answer again.
+pub async fn host_states(db: &Db, now: DateTime<Utc>) -> Result<(HashMap<String, DateTime<Utc>>, HashSet<String>), sqlx::Error> {
+    let rows: Vec<(String, Option<DateTime<Utc>>, i64, Option<String>)> =
+        on_pool!(db, |pool| sqlx::query_as("SELECT host, blocked_until, failures, providers_base FROM registry_hosts")
+            .fetch_all(pool)
+            .await?);
+    let mut paused = HashMap::new();
+    let mut healthy = HashSet::new();
+    for (host, blocked_until, failures, base) in rows {
+        match blocked_until {
+            Some(until) if until > now => {
+                paused.insert(host, until);
+            }
+            _ if failures == 0 && base.is_some() => {
+                healthy.insert(host);
+            }
+            _ => {}
+        }
+    }
+    Ok((paused, healthy))
 }
 
 /// A version to store.

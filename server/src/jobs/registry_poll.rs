@@ -89,7 +89,7 @@ pub struct Poller {
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-/// Per-step memory: hosts paused during this step, and hosts known healthy.
+/// Per-step memory: hosts paused, and hosts known healthy (no write needed).
 #[derive(Default)]
 struct StepState {
     paused: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -97,7 +97,7 @@ struct StepState {
 }
 
 /// Outcomes written per transaction.
-const WRITE_BATCH: usize = 64;
+const WRITE_BATCH: usize = 128;
 
 fn jitter() -> f64 {
     rand::random::<f64>()
@@ -114,8 +114,9 @@ impl Poller {
         hosts.entry(host.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host.max(1)))).clone()
     }
 
+    /// Polls claimed per step: enough that the pause between steps is rare.
     fn batch(&self) -> i64 {
-        (self.settings.concurrency * 4).max(16) as i64
+        (self.settings.concurrency * 16).clamp(16, 2048) as i64
     }
 
     /// Claims one batch of due polls and runs them. `now` is the clock for
@@ -130,7 +131,8 @@ impl Poller {
         let subjects = store::subjects(&self.db, &ids).await?;
         let keys: Vec<(i64, String)> = claimed.iter().map(|d| (d.integration_id, d.registry_host.clone())).collect();
         let known = store::known_versions_many(&self.db, &keys).await?;
-        let state = StepState { paused: Mutex::new(store::paused_hosts(&self.db, now).await?), ..StepState::default() };
+        let (paused, healthy) = store::host_states(&self.db, now).await?;
+        let state = StepState { paused: Mutex::new(paused), healthy: Mutex::new(healthy) };
         // Polls talk to registries concurrently and hand their outcomes to
         // one writer, which records them in batches while polls go on.
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<(Outcome, Option<Subject>)>(self.batch() as usize);
@@ -207,7 +209,7 @@ impl Poller {
         report.failed += written.failed;
         report.versions += written.versions;
         report.events += written.events;
-        for id in found {
+        for id in store::awaiting_publication(&self.db, &found).await? {
             if let Err(e) = app::services::pipeline::observe(&self.db, id, now).await {
                 tracing::warn!(integration = id, error = %e, "could not observe the new version in the pipeline");
             }
