@@ -32,7 +32,7 @@ pub async fn get_poller_status() -> Result<PollerStatus, AppError> {
 }
 
 fn when(at: Option<DateTime<Utc>>) -> String {
-    at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "—".into())
+    at.map(crate::pages::pipeline::when).unwrap_or_else(|| "—".into())
 }
 
 fn outcome_label(outcome: Option<&str>) -> &'static str {
