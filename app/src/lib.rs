@@ -73,7 +73,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/registry") view=pages::registry::PollerStatusPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/sla") view=pages::support::SlaSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/review") view=pages::review::ReviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/issues") view=pages::support::IssuesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/issues/:id") view=pages::support::IssuePage ssr=SsrMode::Async/>
+                    <Route path=path!("/sla") view=pages::support::SlaOverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners") view=pages::partners::PartnersPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/new") view=pages::partners::PartnerEditPage ssr=SsrMode::Async/>
                     <Route path=path!("/partners/:slug") view=pages::partners::PartnerPage ssr=SsrMode::Async/>
@@ -105,8 +109,9 @@ fn TopBar() -> impl IntoView {
                             <nav aria-label="Main">
                                 <A href="/partners">"Partners"</A>
                                 <A href="/integrations">"Integrations"</A>
-                                {staff.then(|| view! { <A href="/review">"Review queue"</A> })}
-                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A><A href="/admin/registry">"Poller"</A> })}
+                                <A href="/issues">"Issues"</A>
+                                {staff.then(|| view! { <A href="/review">"Review queue"</A><A href="/sla">"SLA"</A> })}
+                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A><A href="/admin/registry">"Poller"</A><A href="/admin/sla">"SLA settings"</A> })}
                             </nav>
                             <div class="account">
                                 <a href="/settings/tokens" title="API tokens">{caller.name.clone()}</a>

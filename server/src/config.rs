@@ -27,6 +27,17 @@ pub struct Config {
     /// (`OUTBOUND_ALLOW`; see `outbound::guard`).
     pub outbound_allow: String,
     pub registry: RegistryConfig,
+    pub support: SupportConfig,
+}
+
+/// The GitHub sync and the SLA monitor (README, "Support SLA").
+#[derive(Debug, Clone)]
+pub struct SupportConfig {
+    pub sync: crate::jobs::github_sync::Settings,
+    pub client: crate::outbound::github::Settings,
+    /// Whether the SLA monitor runs in this instance.
+    pub monitor: bool,
+    pub monitor_tick: std::time::Duration,
 }
 
 /// The registry poller and its client (README, "Registry poller").
@@ -127,6 +138,13 @@ struct FileConfig {
     registry_metadata_hosts: Option<String>,
     /// Bearer tokens per registry host, as `TF_TOKEN_…` variables give them.
     registry_tokens: Option<std::collections::HashMap<String, String>>,
+    github_token: Option<String>,
+    github_sync: Option<bool>,
+    github_sync_interval_minutes: Option<i64>,
+    github_sync_tick_seconds: Option<i64>,
+    github_timeout_seconds: Option<i64>,
+    sla_monitor: Option<bool>,
+    sla_monitor_tick_seconds: Option<i64>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tracker.db";
@@ -160,6 +178,7 @@ impl Config {
         let outbound_allow = env("OUTBOUND_ALLOW").or(file.outbound_allow.clone()).unwrap_or_default();
         crate::outbound::guard::Guard::parse(&outbound_allow).map_err(|e| ConfigError::Invalid("OUTBOUND_ALLOW", e))?;
         let registry = registry_config(&env, &file, std::env::vars())?;
+        let support = support_config(&env, &file)?;
         let auth = auth_config(&env, file)?;
         Ok(Self {
             database_url,
@@ -171,6 +190,7 @@ impl Config {
             evidence_max_bytes: evidence_mb * 1024 * 1024,
             outbound_allow,
             registry,
+            support,
         })
     }
 
@@ -199,6 +219,13 @@ impl Config {
             registry: RegistryConfig {
                 poller: crate::jobs::registry_poll::Settings { enabled: false, ..Default::default() },
                 client: Default::default(),
+            },
+            // Tests run the sync's and the monitor's steps themselves.
+            support: SupportConfig {
+                sync: crate::jobs::github_sync::Settings { enabled: false, ..Default::default() },
+                client: Default::default(),
+                monitor: false,
+                monitor_tick: std::time::Duration::from_secs(60),
             },
         })
     }
@@ -328,6 +355,53 @@ fn registry_config(
         ..Default::default()
     };
     Ok(RegistryConfig { poller, client })
+}
+
+fn switch(env: &dyn Fn(&str) -> Option<String>, key: &'static str, file_value: Option<bool>, default: bool) -> Result<bool, ConfigError> {
+    match env(key) {
+        Some(v) => match v.trim() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            other => Err(ConfigError::Invalid(key, format!("expected on or off, got \"{other}\""))),
+        },
+        None => Ok(file_value.unwrap_or(default)),
+    }
+}
+
+fn support_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Result<SupportConfig, ConfigError> {
+    let number = |key: &'static str, file_value: Option<i64>, default: i64, max: i64| -> Result<i64, ConfigError> {
+        match env(key) {
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ConfigError::Invalid(key, format!("expected a whole number from 1 to {max}, got \"{v}\""))),
+            None => Ok(file_value.unwrap_or(default).clamp(1, max)),
+        }
+    };
+    let token = env("GITHUB_TOKEN").or(file.github_token.clone()).map(|t| t.trim().to_string());
+    let api = trim_slash(env("GITHUB_API_URL").or(file.github_api_url.clone()).unwrap_or_else(|| "https://api.github.com".into()));
+    let api_base = url::Url::parse(&format!("{api}/")).map_err(|e| ConfigError::Invalid("GITHUB_API_URL", format!("\"{api}\": {e}")))?;
+    // Without a token GitHub allows 60 requests an hour: the sync is on by default only with one.
+    let sync = crate::jobs::github_sync::Settings {
+        enabled: switch(env, "GITHUB_SYNC", file.github_sync, token.is_some())?,
+        interval: chrono::Duration::minutes(number("GITHUB_SYNC_INTERVAL_MINUTES", file.github_sync_interval_minutes, 30, 24 * 60)?),
+        tick: std::time::Duration::from_secs(number("GITHUB_SYNC_TICK_SECONDS", file.github_sync_tick_seconds, 30, 3600)? as u64),
+        ..Default::default()
+    };
+    let client = crate::outbound::github::Settings {
+        api_base,
+        token,
+        timeout: std::time::Duration::from_secs(number("GITHUB_TIMEOUT_SECONDS", file.github_timeout_seconds, 20, 300)? as u64),
+        ..Default::default()
+    };
+    Ok(SupportConfig {
+        sync,
+        client,
+        monitor: switch(env, "SLA_MONITOR", file.sla_monitor, true)?,
+        monitor_tick: std::time::Duration::from_secs(number("SLA_MONITOR_TICK_SECONDS", file.sla_monitor_tick_seconds, 60, 3600)? as u64),
+    })
 }
 
 /// `primary=mirror` pairs, comma-separated; a bare host mirrors the public registry.

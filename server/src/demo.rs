@@ -257,7 +257,7 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
             };
             let fitting: Vec<String> = partner.categories.iter().filter(|c| kind.categories().contains(&c.as_str())).cloned().collect();
             let categories = if fitting.is_empty() { vec![kind.categories()[0].to_string()] } else { fitting };
-            integrations::create(
+            let created = integrations::create(
                 db,
                 &seeder,
                 &IntegrationInput {
@@ -273,6 +273,7 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
                 },
             )
             .await?;
+            seed_issues(db, &seeder, created.id, integration_count).await?;
             integration_count += 1;
         }
     }
@@ -282,6 +283,39 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
         }
     }
     Ok(Seeded::Loaded { partners: PARTNERS.len(), integrations: integration_count })
+}
+
+/// (title, severity, opened hours ago, resolved after hours)
+type DemoIssue = (&'static str, &'static str, i64, Option<i64>);
+
+const ISSUES: &[DemoIssue] = &[
+    ("Apply fails when tags are empty", "critical", 30, None),
+    ("Import drops the description field", "normal", 9 * 24, None),
+    ("Plan shows a diff on every run", "normal", 20 * 24, Some(50)),
+    ("Provider panics on a null region", "critical", 40 * 24, Some(60)),
+    ("Docs example uses a removed argument", "normal", 3 * 24, None),
+    ("Timeout creating large clusters", "critical", 70 * 24, Some(20)),
+    ("Rate limit errors not retried", "normal", 50 * 24, Some(4 * 24)),
+];
+
+/// A few support issues per integration, recorded by hand, so the clock,
+/// the lists and the compliance figures have something to show.
+async fn seed_issues(db: &Db, seeder: &Caller, integration_id: i64, n: usize) -> Result<(), AppError> {
+    let now = Utc::now();
+    for k in 0..(n % 4) {
+        let (title, severity, ago, resolved_after) = ISSUES[(n + k * 3) % ISSUES.len()];
+        let opened = now - chrono::Duration::hours(ago + (n as i64 % 5));
+        let resolved = resolved_after.map(|h| (opened + chrono::Duration::hours(h)).to_rfc3339()).unwrap_or_default();
+        let input = app::domain::support::ManualIssueInput {
+            title: title.into(),
+            severity: severity.into(),
+            opened_at: opened.to_rfc3339(),
+            resolved_at: resolved,
+            url: String::new(),
+        };
+        app::services::support::create(db, seeder, integration_id, &input, now).await?;
+    }
+    Ok(())
 }
 
 /// Providers past Verify are mostly verified; a few are archived or community.

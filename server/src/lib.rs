@@ -34,6 +34,8 @@ pub struct Application {
     bootstrap_url: Option<String>,
     idle: chrono::Duration,
     poller: Option<std::sync::Arc<jobs::registry_poll::Poller>>,
+    syncer: Option<std::sync::Arc<jobs::github_sync::Syncer>>,
+    monitor: Option<std::sync::Arc<jobs::sla_monitor::Monitor>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,13 @@ pub fn registry_client(config: &Config) -> Result<outbound::registry::RegistryCl
     let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
     outbound::registry::RegistryClient::new(std::sync::Arc::new(guard), config.registry.client.clone())
         .map_err(|e| StartError::Setting(format!("cannot build the registry client: {e}")))
+}
+
+/// The GitHub client the configuration describes, behind the SSRF guard.
+pub fn github_client(config: &Config) -> Result<outbound::github::GitHubClient, StartError> {
+    let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
+    outbound::github::GitHubClient::new(std::sync::Arc::new(guard), config.support.client.clone())
+        .map_err(|e| StartError::Setting(format!("cannot build the GitHub client: {e}")))
 }
 
 impl Application {
@@ -99,7 +108,21 @@ impl Application {
             ))),
             false => None,
         };
-        Ok(Self { listener, router: http::router(state), db, base_url, bootstrap_url, idle: policy.session_idle, poller })
+        let instance = jobs::instance_id();
+        let syncer = match config.support.sync.enabled {
+            true => Some(std::sync::Arc::new(jobs::github_sync::Syncer::new(
+                db.clone(),
+                std::sync::Arc::new(github_client(config)?),
+                config.support.sync.clone(),
+                instance.clone(),
+            ))),
+            false => None,
+        };
+        let monitor = config
+            .support
+            .monitor
+            .then(|| std::sync::Arc::new(jobs::sla_monitor::Monitor::new(db.clone(), instance, config.support.monitor_tick)));
+        Ok(Self { listener, router: http::router(state), db, base_url, bootstrap_url, idle: policy.session_idle, poller, syncer, monitor })
     }
 
     /// The address links and OAuth callbacks are built from.
@@ -124,6 +147,8 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.db.clone(), self.idle));
         let poller = self.poller.map(|p| tokio::spawn(p.run()));
+        let syncer = self.syncer.map(|s| tokio::spawn(s.run()));
+        let monitor = self.monitor.map(|m| tokio::spawn(m.run()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // Pages are written in several chunks: without TCP_NODELAY a small
         // last chunk waits for the client's delayed ACK (~40 ms).
@@ -135,8 +160,8 @@ impl Application {
         });
         let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
-        if let Some(p) = poller {
-            p.abort();
+        for job in [poller, syncer, monitor].into_iter().flatten() {
+            job.abort();
         }
         self.db.close().await;
         result

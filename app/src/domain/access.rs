@@ -53,6 +53,8 @@ pub enum Action {
     EditTemplates,
     /// See how background work is doing (poller status, outbox).
     Operate,
+    /// Change program-wide settings: the SLA calendar, time zone, label sets.
+    Configure,
     /// Change anything at all: checked first, so a viewer's bad input
     /// gets "forbidden" rather than a list of field errors.
     Write,
@@ -75,12 +77,12 @@ pub fn decide(role: Role, own_partner: Option<i64>, action: Action) -> Decision 
     use Decision::*;
     let partner_of = |a: Action| match a {
         Read { partner } | EditPartner { partner } | EditIntegration { partner } | Review { partner } => Some(partner),
-        ManagePartners | ManageUsers | SearchAudit | EditTemplates | Operate | Write => None,
+        ManagePartners | ManageUsers | SearchAudit | EditTemplates | Operate | Configure | Write => None,
     };
     match role {
         Role::Admin => Allow,
         Role::Reviewer => match action {
-            ManageUsers | SearchAudit | EditTemplates | Operate => Forbid,
+            ManageUsers | SearchAudit | EditTemplates | Operate | Configure => Forbid,
             _ => Allow,
         },
         Role::Viewer => match action {
@@ -179,6 +181,10 @@ mod tests {
             (Role::Reviewer, Operate, Forbid),
             (Role::Viewer, Operate, Forbid),
             (Role::Partner, Operate, Forbid),
+            (Role::Admin, Configure, Allow),
+            (Role::Reviewer, Configure, Forbid),
+            (Role::Viewer, Configure, Forbid),
+            (Role::Partner, Configure, Forbid),
             (Role::Admin, Write, Allow),
             (Role::Reviewer, Write, Allow),
             (Role::Viewer, Write, Forbid),

@@ -16,10 +16,14 @@ pub enum TargetKind {
     User,
     Token,
     Template,
+    /// A support issue (SLA clock events, severity overrides).
+    Issue,
+    /// Program-wide settings (SLA calendar, labels).
+    Settings,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 7] = [
+    pub const ALL: [TargetKind; 9] = [
         TargetKind::Partner,
         TargetKind::Integration,
         TargetKind::Task,
@@ -27,6 +31,8 @@ impl TargetKind {
         TargetKind::User,
         TargetKind::Token,
         TargetKind::Template,
+        TargetKind::Issue,
+        TargetKind::Settings,
     ];
 
     pub fn key(self) -> &'static str {
@@ -38,6 +44,8 @@ impl TargetKind {
             TargetKind::User => "user",
             TargetKind::Token => "token",
             TargetKind::Template => "template",
+            TargetKind::Issue => "issue",
+            TargetKind::Settings => "settings",
         }
     }
 
@@ -50,6 +58,8 @@ impl TargetKind {
             TargetKind::User => "User",
             TargetKind::Token => "API token",
             TargetKind::Template => "Checklist template",
+            TargetKind::Issue => "Support issue",
+            TargetKind::Settings => "Program settings",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod registry;
 pub mod review;
 pub mod run_task;
 pub mod sign_in;
+pub mod support;
 pub mod templates;
 pub mod users;
 

@@ -264,6 +264,7 @@ fn PartnerDetails(partner: Partner, integrations: Page<Integration>) -> impl Int
                 view! { <IntegrationTable items=integrations.items show_partner=false/> }.into_any()
             }}
         </section>
+        <crate::pages::support::PartnerSupport partner_id=p.id/>
         <crate::pages::audit::Timeline subject=crate::pages::audit::Subject::Partner(p.slug.clone())/>
     }
 }

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod run_tasks;
 pub mod secret;
 pub mod sign_in;
+pub mod support;
 pub mod templates;
 pub mod tokens;
 pub mod users;

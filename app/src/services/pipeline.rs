@@ -498,15 +498,21 @@ pub async fn partner_work(db: &Db, caller: &Caller, now: DateTime<Utc>) -> Resul
 
 /// The facts this build can observe without asking anyone outside: the
 /// repository's name, the registry namespace and the alliance manager.
-/// (The licence and published versions come from the GitHub client and the
+/// (The licence comes from the GitHub sync, published versions from the
 /// registry poller.)
 fn observed_facts(
     integration: &Integration,
     partner: &crate::domain::partner::Partner,
     registration: Option<&crate::domain::run_task::Registration>,
     published: Option<&(String, DateTime<Utc>)>,
+    licence: Option<&(String, String)>,
 ) -> Vec<(Fact, String)> {
     let mut facts = Vec::new();
+    if let Some((repository, spdx)) = licence {
+        if crate::domain::github::licence_verdict(Some(spdx)) == crate::domain::github::LicenceVerdict::Approved {
+            facts.push((Fact::LicenceApproved, format!("GitHub reports the licence of {repository} as {spdx}, an approved licence")));
+        }
+    }
     if let Some(r) = registration {
         if let Some(url) = &r.endpoint_url {
             facts.push((Fact::EndpointRegistered, format!("endpoint {url} registered")));
@@ -552,7 +558,9 @@ pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result
     let registration = crate::store::run_tasks::registration(db, integration.id).await?;
     let host = integration.source_address.as_deref().and_then(|a| a.split('/').next()).unwrap_or_default();
     let published = crate::store::registry::latest_published(db, integration.id, host).await?;
-    let facts = observed_facts(&integration, &partner, registration.as_ref(), published.as_ref());
+    let licence =
+        crate::store::support::sync_row(db, integration.id).await?.and_then(|r| r.licence.map(|l| (format!("{}/{}", r.owner, r.repo), l)));
+    let facts = observed_facts(&integration, &partner, registration.as_ref(), published.as_ref(), licence.as_ref());
     if facts.is_empty() {
         return Ok(());
     }

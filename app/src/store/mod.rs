@@ -9,6 +9,7 @@ pub mod integrations;
 pub mod partners;
 pub mod registry;
 pub mod run_tasks;
+pub mod support;
 pub mod tasks;
 pub mod templates;
 pub mod users;

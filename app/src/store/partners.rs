@@ -155,6 +155,11 @@ pub async fn names(db: &Db) -> Result<Vec<(String, String, String)>, sqlx::Error
     Ok(on_pool!(db, |pool| { sqlx::query_as("SELECT slug, name, kind FROM partners ORDER BY LOWER(name), id").fetch_all(pool).await? }))
 }
 
+/// All partners' ids, slugs and names, by name (roll-ups per partner).
+pub async fn ids_and_names(db: &Db) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query_as("SELECT id, slug, name FROM partners ORDER BY LOWER(name), id").fetch_all(pool).await)
+}
+
 /// Writes a partner's categories and contacts inside an open transaction
 /// (a macro, so the same code serves both backends' transaction types).
 macro_rules! insert_children {

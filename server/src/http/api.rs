@@ -50,6 +50,22 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(provider_versions))
         .routes(routes!(poll_now))
         .routes(routes!(poller_status))
+        .routes(routes!(list_issues))
+        .routes(routes!(integration_issues, create_issue))
+        .routes(routes!(get_issue))
+        .routes(routes!(resolve_issue))
+        .routes(routes!(reopen_issue))
+        .routes(routes!(set_issue_severity))
+        .routes(routes!(integration_support))
+        .routes(routes!(partner_support))
+        .routes(routes!(set_critical_labels))
+        .routes(routes!(sync_issues_now))
+        .routes(routes!(sla_overview))
+        .routes(routes!(get_sla_settings, put_sla_settings))
+        .routes(routes!(list_holidays, add_holiday))
+        .routes(routes!(remove_holiday))
+        .routes(routes!(import_holidays))
+        .routes(routes!(github_status))
         .routes(routes!(integration_audit))
         .routes(routes!(partner_audit))
         .routes(routes!(search_audit))
@@ -690,4 +706,233 @@ async fn poll_now(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Pa
     responses((status = 200, description = "{sweep, next_run, providers, hosts, outcomes}"), (status = 403, body = ErrorBody)))]
 async fn poller_status(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<Json<app::domain::registry::PollerStatus>> {
     Ok(Json(app::services::registry::status(&db, &caller).await?))
+}
+
+// ---- support issues and the SLA ----
+
+fn issue_id(raw: &str) -> ApiResult<i64> {
+    raw.parse().map_err(|_| AppError::NotFound(format!("issue {raw}")))
+}
+
+/// Filters of issue lists.
+#[derive(serde::Deserialize, Default)]
+struct IssuesQuery {
+    partner: Option<String>,
+    integration: Option<i64>,
+    #[serde(flatten)]
+    query: app::domain::support::IssueQuery,
+}
+
+/// Issues the caller may see, most urgent first (`sort=opened`: newest
+/// first). Each carries its clock: `due_at`, `warn_at`, `state`
+/// (on_track, due_soon, breached, met, missed), `used_seconds`, `left_seconds`.
+#[utoipa::path(get, path = "/issues", tag = "support",
+    params(("partner" = Option<String>, Query, description = "A partner's slug"), ("integration" = Option<i64>, Query),
+        ("state" = Option<String>, Query, description = "open, on_track, due_soon, breached, met or missed"),
+        ("severity" = Option<String>, Query, description = "critical or normal"), ("q" = Option<String>, Query),
+        ("sort" = Option<String>, Query, description = "urgency (default) or opened"), ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
+    responses((status = 200, description = "{items, total, page, per_page}"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_issues(State(db): State<Db>, SignedIn(caller): SignedIn, ApiQuery(q): ApiQuery<IssuesQuery>) -> ApiResult<impl IntoResponse> {
+    let partner = match q.partner.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(slug) => Some(partners::get(&db, &caller, slug).await?.id),
+        None => None,
+    };
+    Ok(Json(app::services::support::list(&db, &caller, partner, q.integration, &q.query, chrono::Utc::now()).await?))
+}
+
+/// The integration's issues (same filters as `/issues`).
+#[utoipa::path(get, path = "/integrations/{id}/issues", tag = "support",
+    params(("id" = i64, Path), ("state" = Option<String>, Query), ("severity" = Option<String>, Query), ("sort" = Option<String>, Query), ("page" = Option<i64>, Query)),
+    responses((status = 200, description = "A page of issues with their clocks"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn integration_issues(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<app::domain::support::IssueQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::list(&db, &caller, None, Some(integration_id(&id)?), &q, chrono::Utc::now()).await?))
+}
+
+/// Records an issue by hand (support queues not on GitHub): `title`,
+/// `severity` (critical or normal), `opened_at` (RFC 3339, or local time in
+/// the program's zone), optional `resolved_at` and `url`.
+#[utoipa::path(post, path = "/integrations/{id}/issues", tag = "support", params(("id" = i64, Path)),
+    responses((status = 201, description = "The issue with its clock"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_issue(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<app::domain::support::ManualIssueInput>,
+) -> ApiResult<impl IntoResponse> {
+    let issue = app::services::support::create(&db, &caller, integration_id(&id)?, &input, chrono::Utc::now()).await?;
+    Ok(created(format!("/api/v1/issues/{}", issue.id), issue))
+}
+
+#[utoipa::path(get, path = "/issues/{id}", tag = "support", params(("id" = i64, Path)),
+    responses((status = 200, description = "The issue with its clock"), (status = 404, body = ErrorBody)))]
+async fn get_issue(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::get(&db, &caller, issue_id(&id)?, chrono::Utc::now()).await?))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ResolveInput {
+    #[serde(default)]
+    resolved_at: Option<String>,
+}
+
+/// Resolves a manual issue (`resolved_at` defaults to now).
+#[utoipa::path(post, path = "/issues/{id}/resolve", tag = "support", params(("id" = i64, Path)),
+    responses((status = 200, description = "The issue"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn resolve_issue(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ResolveInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::resolve(&db, &caller, issue_id(&id)?, input.resolved_at.as_deref(), chrono::Utc::now()).await?))
+}
+
+/// Reopens a resolved manual issue; its clock resumes with the time already used.
+#[utoipa::path(post, path = "/issues/{id}/reopen", tag = "support", params(("id" = i64, Path)),
+    responses((status = 200, description = "The issue"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn reopen_issue(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::reopen(&db, &caller, issue_id(&id)?, chrono::Utc::now()).await?))
+}
+
+#[derive(serde::Deserialize)]
+struct SeverityInput {
+    /// critical, normal, or labels (follow the issue's labels again)
+    severity: String,
+}
+
+/// Reviewers: the severity that counts, over the labels (recorded in the trail).
+#[utoipa::path(put, path = "/issues/{id}/severity", tag = "support", params(("id" = i64, Path)),
+    responses((status = 200, description = "The issue"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_issue_severity(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<SeverityInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::override_severity(&db, &caller, issue_id(&id)?, &input.severity, chrono::Utc::now()).await?))
+}
+
+/// Support health of the integration: compliance over the window, open breaches, time to resolve.
+#[utoipa::path(get, path = "/integrations/{id}/support", tag = "support", params(("id" = i64, Path)),
+    responses((status = 200, description = "{window_days, compliance, open, due_soon}"), (status = 404, body = ErrorBody)))]
+async fn integration_support(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = integration_id(&id)?;
+    let now = chrono::Utc::now();
+    let health = app::services::support::health(&db, &caller, None, Some(id), now).await?;
+    let trend = app::services::support::trend(&db, &caller, None, Some(id), 12, now).await?;
+    Ok(Json(serde_json::json!({ "health": health, "weekly": trend })))
+}
+
+/// Support health of the partner (all its integrations).
+#[utoipa::path(get, path = "/partners/{slug}/support", tag = "support", params(("slug" = String, Path)),
+    responses((status = 200, description = "{health, weekly}"), (status = 404, body = ErrorBody)))]
+async fn partner_support(State(db): State<Db>, SignedIn(caller): SignedIn, Path(slug): Path<String>) -> ApiResult<impl IntoResponse> {
+    let partner = partners::get(&db, &caller, &slug).await?;
+    let now = chrono::Utc::now();
+    let health = app::services::support::health(&db, &caller, Some(partner.id), None, now).await?;
+    let trend = app::services::support::trend(&db, &caller, Some(partner.id), None, 12, now).await?;
+    Ok(Json(serde_json::json!({ "health": health, "weekly": trend })))
+}
+
+#[derive(serde::Deserialize)]
+struct LabelsInput {
+    /// Labels that make this integration's issues critical; empty: the program's default.
+    labels: Vec<String>,
+}
+
+/// Reviewers: the integration's own critical label set.
+#[utoipa::path(put, path = "/integrations/{id}/critical-labels", tag = "support", params(("id" = i64, Path)),
+    responses((status = 200, description = "The labels now in force"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_critical_labels(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<LabelsInput>,
+) -> ApiResult<impl IntoResponse> {
+    let text = input.labels.join("\n");
+    Ok(Json(app::services::support::set_critical_labels(&db, &caller, integration_id(&id)?, &text, chrono::Utc::now()).await?))
+}
+
+/// Staff: sync the integration's GitHub issues on the next tick.
+#[utoipa::path(post, path = "/integrations/{id}/sync", tag = "support", params(("id" = i64, Path)),
+    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn sync_issues_now(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let queued = app::services::support::sync_now(&db, &caller, integration_id(&id)?, chrono::Utc::now()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
+}
+
+/// Staff: every partner's support health, worst compliance first.
+#[utoipa::path(get, path = "/sla/overview", tag = "support",
+    responses((status = 200, description = "[{partner_id, slug, name, health}]"), (status = 403, body = ErrorBody)))]
+async fn sla_overview(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::overview(&db, &caller, chrono::Utc::now()).await?))
+}
+
+/// The program's SLA settings: time zone, warning offsets, label sets, window.
+#[utoipa::path(get, path = "/sla/settings", tag = "support", responses((status = 200, description = "The settings"), (status = 401, body = ErrorBody)))]
+async fn get_sla_settings(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::settings(&db, &caller).await?.0))
+}
+
+/// Admins: change the SLA settings (every clock is recomputed).
+#[utoipa::path(put, path = "/sla/settings", tag = "support",
+    responses((status = 200, description = "The settings"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_sla_settings(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiJson(input): ApiJson<app::domain::support::SlaSettingsInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::save_settings(&db, &caller, &input, chrono::Utc::now()).await?))
+}
+
+/// The program's holidays.
+#[utoipa::path(get, path = "/sla/holidays", tag = "support", responses((status = 200, description = "[{day, name}]"), (status = 401, body = ErrorBody)))]
+async fn list_holidays(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::settings(&db, &caller).await?.1))
+}
+
+#[derive(serde::Deserialize)]
+struct HolidayInput {
+    day: String,
+    name: String,
+}
+
+/// Admins: add a holiday (`day` as YYYY-MM-DD).
+#[utoipa::path(post, path = "/sla/holidays", tag = "support",
+    responses((status = 201, description = "Added"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_holiday(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiJson(input): ApiJson<HolidayInput>,
+) -> ApiResult<impl IntoResponse> {
+    let added = app::services::support::add_holiday(&db, &caller, &input.day, &input.name, chrono::Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "added": added }))))
+}
+
+/// Admins: remove a holiday.
+#[utoipa::path(delete, path = "/sla/holidays/{day}", tag = "support", params(("day" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn remove_holiday(State(db): State<Db>, SignedIn(caller): SignedIn, Path(day): Path<String>) -> ApiResult<impl IntoResponse> {
+    app::services::support::remove_holiday(&db, &caller, &day, chrono::Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Admins: import holidays from an iCalendar file sent as the body (`text/calendar`).
+#[utoipa::path(post, path = "/sla/holidays/import", tag = "support",
+    responses((status = 200, description = "{added}"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn import_holidays(State(db): State<Db>, SignedIn(caller): SignedIn, body: String) -> ApiResult<impl IntoResponse> {
+    let added = app::services::support::import_holidays(&db, &caller, &body, chrono::Utc::now()).await?;
+    Ok(Json(serde_json::json!({ "added": added })))
+}
+
+/// Admins: the GitHub sync's last step, repositories, failures and rate-limit pause.
+#[utoipa::path(get, path = "/github/status", tag = "support",
+    responses((status = 200, description = "{sweep, repositories, due, next_run, paused_until, failing}"), (status = 403, body = ErrorBody)))]
+async fn github_status(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::support::sync_status(&db, &caller, chrono::Utc::now()).await?))
 }

@@ -2,7 +2,9 @@
 //! a lease, work outside any transaction, record the outcome) plus a loop
 //! that runs steps; tests and benchmarks call the steps with their own clock.
 
+pub mod github_sync;
 pub mod registry_poll;
+pub mod sla_monitor;
 
 /// Names this process in leases and status pages: host, pid and a random
 /// suffix, so two instances on one machine differ too.

@@ -1,8 +1,9 @@
 //! Requests to the outside world: one SSRF-guarded HTTP client ([`guard`])
-//! and the clients built on it ([`registry`]). Bodies are read chunk by
+//! and the clients built on it ([`registry`], [`github`]). Bodies are read chunk by
 //! chunk under a size limit, so a hostile server cannot make us buffer
 //! gigabytes.
 
+pub mod github;
 pub mod guard;
 pub mod registry;
 

@@ -65,6 +65,7 @@ struct World {
     invited_user: i64,
     bravo_task: i64,
     bravo_file: i64,
+    bravo_issue: i64,
     counter: AtomicUsize,
 }
 
@@ -98,7 +99,16 @@ impl World {
         let (status, reported) = crate::helpers::json_of(res).await;
         assert_eq!(status, 200, "{reported}");
         let bravo_file = reported["stages"][0]["tasks"][0]["events"][0]["file"]["id"].as_i64().expect("a file");
+        let (s, issue) = app
+            .post_json(
+                &format!("/api/v1/integrations/{}/issues", ids[1]),
+                &json!({"title": format!("{BRAVO_NAME} outage"), "severity": "normal", "opened_at": "2026-11-02T10:00:00Z"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{issue}");
+        let bravo_issue = issue["id"].as_i64().expect("an issue");
         World {
+            bravo_issue,
             bravo_task,
             bravo_file,
             callers: vec![("anonymous", app.anonymous()), ("member", member), ("viewer", viewer), ("reviewer", reviewer), ("admin", admin)],
@@ -144,6 +154,9 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
     let n = w.unique();
     let partner_body = json!({"name": BRAVO_NAME, "slug": BRAVO, "kind": "infrastructure", "registry_namespace": "bravo"});
     let integration = |partner: &str, address: String| json!({"kind": "provider", "name": "Gadget", "partner": partner, "source_address": address, "tier": "community", "stage": "prepare", "categories": ["Networking"]});
+    let bi = w.bravo_issue;
+    let issue = json!({"title": format!("Matrix {n}"), "severity": "normal", "opened_at": "2026-11-02T10:00:00Z"});
+    let settings = json!({"time_zone": "UTC", "critical_warn_hours": "24", "normal_warn_hours": "24", "critical_labels": "critical", "pause_labels": "", "window_days": "90"});
     vec![
         ("GET", "/api/v1/openapi.json", "/api/v1/openapi.json".into(), None, READ),
         ("GET", "/api/v1/partners", "/api/v1/partners".into(), None, READ),
@@ -213,6 +226,49 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
         ("GET", "/api/v1/partners/{slug}/audit", format!("/api/v1/partners/{BRAVO}/audit"), None, HIDDEN_READ),
         ("GET", "/api/v1/audit", "/api/v1/audit?q=bravo".into(), None, ADMIN_ONLY),
         ("GET", "/api/v1/audit/export.csv", "/api/v1/audit/export.csv".into(), None, ADMIN_ONLY),
+        ("GET", "/api/v1/issues", "/api/v1/issues".into(), None, READ),
+        ("GET", "/api/v1/issues", format!("/api/v1/issues?partner={BRAVO}"), None, HIDDEN_READ),
+        ("GET", "/api/v1/integrations/{id}/issues", format!("/api/v1/integrations/{ib}/issues"), None, HIDDEN_READ),
+        ("POST", "/api/v1/integrations/{id}/issues", format!("/api/v1/integrations/{ib}/issues"), Some(issue.clone()), HIDDEN_WRITE),
+        ("POST", "/api/v1/integrations/{id}/issues", format!("/api/v1/integrations/{ia}/issues"), Some(issue), MEMBER_WRITE),
+        ("GET", "/api/v1/issues/{id}", format!("/api/v1/issues/{bi}"), None, HIDDEN_READ),
+        // Resolve before reopen: each caller who may leaves the issue open again.
+        ("POST", "/api/v1/issues/{id}/resolve", format!("/api/v1/issues/{bi}/resolve"), Some(json!({})), HIDDEN_WRITE),
+        ("POST", "/api/v1/issues/{id}/reopen", format!("/api/v1/issues/{bi}/reopen"), None, HIDDEN_WRITE),
+        (
+            "PUT",
+            "/api/v1/issues/{id}/severity",
+            format!("/api/v1/issues/{bi}/severity"),
+            Some(json!({"severity": "critical"})),
+            HIDDEN_WRITE,
+        ),
+        ("GET", "/api/v1/integrations/{id}/support", format!("/api/v1/integrations/{ib}/support"), None, HIDDEN_READ),
+        ("GET", "/api/v1/partners/{slug}/support", format!("/api/v1/partners/{BRAVO}/support"), None, HIDDEN_READ),
+        (
+            "PUT",
+            "/api/v1/integrations/{id}/critical-labels",
+            format!("/api/v1/integrations/{ib}/critical-labels"),
+            Some(json!({"labels": ["P0"]})),
+            HIDDEN_WRITE,
+        ),
+        // Bravo's widget has no repository: staff pass the check and meet the rule.
+        ("POST", "/api/v1/integrations/{id}/sync", format!("/api/v1/integrations/{ib}/sync"), None, HIDDEN_REVIEW_REFUSED_BY_RULES),
+        ("GET", "/api/v1/sla/overview", "/api/v1/sla/overview".into(), None, STAFF_READ),
+        ("GET", "/api/v1/sla/settings", "/api/v1/sla/settings".into(), None, READ),
+        ("PUT", "/api/v1/sla/settings", "/api/v1/sla/settings".into(), Some(settings), ADMIN_ONLY),
+        ("GET", "/api/v1/sla/holidays", "/api/v1/sla/holidays".into(), None, READ),
+        // Added, then removed: the admin finds it.
+        (
+            "POST",
+            "/api/v1/sla/holidays",
+            "/api/v1/sla/holidays".into(),
+            Some(json!({"day": "2030-01-01", "name": "Matrix day"})),
+            ADMIN_ONLY,
+        ),
+        ("DELETE", "/api/v1/sla/holidays/{day}", "/api/v1/sla/holidays/2030-01-01".into(), None, ADMIN_ONLY),
+        // A JSON string is no iCalendar file: the admin passes the check and gets a field error.
+        ("POST", "/api/v1/sla/holidays/import", "/api/v1/sla/holidays/import".into(), Some(json!("not a calendar")), ADMIN_ONLY_INVALID),
+        ("GET", "/api/v1/github/status", "/api/v1/github/status".into(), None, ADMIN_ONLY),
     ]
 }
 
@@ -224,6 +280,7 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
     let ia = w.alpha_integration.to_string();
     let target = w.target_user.to_string();
     let invited = w.invited_user.to_string();
+    let bi = w.bravo_issue.to_string();
     let integration = |current: &str, partner: &str, address: &str| {
         f(&[
             ("current_id", current),
@@ -286,6 +343,37 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("users/reinvite", f(&[("id", &invited)]), ADMIN_ONLY),
         ("users/save", f(&[("id", &target), ("name", "Target"), ("role", "viewer")]), ADMIN_ONLY),
         ("users/set-active", f(&[("id", &target), ("active", "true")]), ADMIN_ONLY),
+        ("support/issues", f(&[("query[state]", "open")]), READ),
+        ("support/issue", f(&[("id", &bi)]), HIDDEN_READ),
+        (
+            "support/create",
+            f(&[("integration_id", &ib), ("title", "Fn issue"), ("severity", "normal"), ("opened_at", "2026-11-02T10:00")]),
+            HIDDEN_WRITE,
+        ),
+        ("support/resolve", f(&[("id", &bi)]), HIDDEN_WRITE),
+        ("support/reopen", f(&[("id", &bi)]), HIDDEN_WRITE),
+        ("support/severity", f(&[("id", &bi), ("severity", "labels")]), HIDDEN_WRITE),
+        ("support/health", f(&[("integration", &ib)]), HIDDEN_READ),
+        ("support/sync", f(&[("integration", &ib)]), HIDDEN_READ),
+        ("support/sync-now", f(&[("integration", &ib)]), HIDDEN_REVIEW_REFUSED_BY_RULES),
+        ("support/labels", f(&[("integration", &ib), ("labels", "P0")]), HIDDEN_WRITE),
+        ("support/overview", vec![], STAFF_READ),
+        ("support/settings", vec![], READ),
+        (
+            "support/save-settings",
+            f(&[
+                ("time_zone", "UTC"),
+                ("critical_warn_hours", "24"),
+                ("normal_warn_hours", "24"),
+                ("critical_labels", "critical"),
+                ("window_days", "90"),
+            ]),
+            ADMIN_ONLY,
+        ),
+        ("support/add-holiday", f(&[("day", "2031-01-01"), ("name", "Fn day")]), ADMIN_ONLY),
+        ("support/remove-holiday", f(&[("day", "2031-01-01")]), ADMIN_ONLY),
+        ("support/import-holidays", f(&[("ics", "not a calendar")]), ADMIN_ONLY_INVALID),
+        ("support/sync-status", vec![], ADMIN_ONLY),
     ]
 }
 

@@ -2,6 +2,7 @@
 //! run on SQLite and on PostgreSQL.
 
 mod fake_github;
+mod fake_github_api;
 mod fake_registry;
 mod helpers;
 
@@ -9,8 +10,11 @@ mod access_matrix;
 mod api_integrations;
 mod api_partners;
 mod audit;
+mod github_client;
+mod github_sync;
 mod pages;
 mod pipeline;
 mod registry;
 mod sign_in;
 mod storage;
+mod support;

@@ -1,0 +1,325 @@
+//! The GitHub sync: partners' issues from their repositories, for the SLA
+//! clock, and the repository's licence for the pipeline's licence task.
+//!
+//! Each step:
+//! 1. stops at once while GitHub has us rate-limited (`github_api`, shared
+//!    by every instance);
+//! 2. brings the sync rows in line with the integrations' repository URLs;
+//! 3. claims due repositories with a lease (`SKIP LOCKED` on PostgreSQL);
+//! 4. syncs them one after another, as GitHub asks of API clients: the
+//!    issue list `since` the last change with the stored ETag (a 304 costs
+//!    nothing), events only for issues that need them, the licence daily;
+//! 5. writes each repository's issues, clocks, events and result in one
+//!    transaction, only while the claim is still held.
+//!
+//! A limited answer pauses every instance until GitHub's reset; a budget
+//! running low (fewer than `reserve` requests left) does the same, so a big
+//! installation stays inside 5,000 requests an hour per token.
+
+use crate::outbound::github::{GitHubClient, GitHubError, IssuePage};
+use app::domain::github::{repo_from_url, IssueEvent};
+use app::domain::support::next_sync;
+use app::services::support::{self as support, needs_events, synced_issue, Owner, Program, SYNC_JOB};
+use app::store::support::{self as store, SyncDue, SyncResult, SyncedIssue};
+use app::store::Db;
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub enabled: bool,
+    /// How often each repository is synced when all is well.
+    pub interval: Duration,
+    pub tick: std::time::Duration,
+    /// Repositories claimed per step.
+    pub batch: i64,
+    /// How long a repository's licence answer is trusted.
+    pub licence_every: Duration,
+    /// Requests left to GitHub's hourly budget below which syncing waits for the reset.
+    pub reserve: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            enabled: true,
+            interval: Duration::minutes(30),
+            tick: std::time::Duration::from_secs(30),
+            batch: 20,
+            licence_every: Duration::hours(24),
+            reserve: 200,
+        }
+    }
+}
+
+/// What a step did, for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepReport {
+    pub claimed: usize,
+    pub synced: usize,
+    pub not_modified: usize,
+    pub failed: usize,
+    pub issues: usize,
+    /// The API is paused until then (rate limit or low budget).
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+pub struct Syncer {
+    db: Db,
+    client: Arc<GitHubClient>,
+    settings: Settings,
+    instance: String,
+}
+
+/// Stale open issues checked per repository and sync (one request each).
+const STALE_CHECKS: i64 = 20;
+
+fn jitter() -> f64 {
+    rand::random::<f64>()
+}
+
+impl Syncer {
+    pub fn new(db: Db, client: Arc<GitHubClient>, settings: Settings, instance: String) -> Self {
+        Syncer { db, client, settings, instance }
+    }
+
+    fn base(&self) -> String {
+        self.client.api_base().to_string()
+    }
+
+    /// Creates, moves and drops sync rows to match the repository URLs on
+    /// this GitHub (github.com for api.github.com, else the Enterprise host).
+    pub async fn sync_repositories(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        let host = self.client.web_host();
+        let repos: Vec<(i64, String, String)> = store::repository_urls(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|(id, _kind, url)| {
+                let u = url::Url::parse(&url).ok()?;
+                if !u.host_str()?.eq_ignore_ascii_case(&host) {
+                    return None;
+                }
+                let (owner, repo) = repo_from_url(&url)?;
+                Some((id, owner, repo))
+            })
+            .collect();
+        store::sync_repositories(&self.db, &repos, now).await
+    }
+
+    /// One step at `now` (tests pass their own clock).
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<StepReport, app::error::AppError> {
+        let mut report = StepReport::default();
+        if let Some(until) = store::api_blocked_until(&self.db, &self.base()).await?.filter(|u| *u > now) {
+            report.paused_until = Some(until);
+            return Ok(report);
+        }
+        self.sync_repositories(now).await?;
+        let lease = Duration::minutes(10);
+        let claimed = store::claim_syncs(&self.db, &self.instance, now, lease, self.settings.batch).await?;
+        report.claimed = claimed.len();
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let total = store::sync_counts(&self.db, now).await?.1 + claimed.len() as i64;
+        app::store::registry::sweep_started(&self.db, SYNC_JOB, &self.instance, total, now).await?;
+        let program = support::program(&self.db).await?;
+        let mut remaining = claimed.into_iter();
+        for due in remaining.by_ref() {
+            match self.sync_one(&due, &program, now).await {
+                Ok((result, issues)) => {
+                    if result.outcome == "not_modified" {
+                        report.not_modified += 1;
+                    }
+                    report.synced += 1;
+                    report.issues += issues.len();
+                    let licence_checked = result.licence.is_some();
+                    store::record_sync(&self.db, &self.instance, &result, &issues, now).await?;
+                    if licence_checked {
+                        app::services::pipeline::observe(&self.db, due.integration_id, now).await?;
+                    }
+                }
+                Err(Failure::Store(e)) => return Err(e.into()),
+                Err(Failure::GitHub(GitHubError::RateLimited { until, .. })) => {
+                    tracing::warn!(repo = %format!("{}/{}", due.owner, due.repo), %until, "GitHub rate limit: pausing every sync until the reset");
+                    store::api_state(&self.db, &self.base(), Some(until), Some(0), Some(until), Some("rate limited")).await?;
+                    report.paused_until = Some(until);
+                    self.postpone(&due, until, now).await?;
+                    break;
+                }
+                Err(Failure::GitHub(e)) => {
+                    report.failed += 1;
+                    tracing::info!(repo = %format!("{}/{}", due.owner, due.repo), error = %e, "GitHub sync failed");
+                    let failures = due.failures + 1;
+                    let result = SyncResult {
+                        integration_id: due.integration_id,
+                        outcome: e.outcome(),
+                        error: Some(e.to_string()),
+                        failures,
+                        next_sync_at: next_sync(now, self.settings.interval, failures, jitter(), e.retry_after()),
+                        listing: None,
+                        licence: None,
+                    };
+                    store::record_sync(&self.db, &self.instance, &result, &[], now).await?;
+                }
+            }
+            app::store::registry::sweep_progress(&self.db, SYNC_JOB, (report.synced + report.failed) as i64, report.failed as i64).await?;
+        }
+        // Claims left over after a rate limit wait for the reset too.
+        if let Some(until) = report.paused_until {
+            for due in remaining {
+                self.postpone(&due, until, now).await?;
+            }
+        } else if let Some(budget) = self.client.budget() {
+            let paused = (budget.remaining < self.settings.reserve).then_some(budget.reset).filter(|r| *r > now);
+            if let Some(until) = paused {
+                tracing::info!(remaining = budget.remaining, %until, "GitHub budget low: syncing waits for the reset");
+                report.paused_until = Some(until);
+            }
+            store::api_state(&self.db, &self.base(), paused, Some(budget.remaining), Some(budget.reset), None).await?;
+        }
+        let next = store::sync_counts(&self.db, now).await?.2;
+        app::store::registry::sweep_finished(&self.db, SYNC_JOB, now, next).await?;
+        Ok(report)
+    }
+
+    async fn postpone(&self, due: &SyncDue, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        let result = SyncResult {
+            integration_id: due.integration_id,
+            outcome: "rate_limited",
+            error: Some("GitHub's rate limit: waiting for its reset".into()),
+            failures: due.failures,
+            next_sync_at: until,
+            listing: None,
+            licence: None,
+        };
+        store::record_sync(&self.db, &self.instance, &result, &[], now).await.map(|_| ())
+    }
+
+    /// Syncs one repository; the caller writes the result.
+    async fn sync_one(&self, due: &SyncDue, program: &Program, now: DateTime<Utc>) -> Result<(SyncResult, Vec<SyncedIssue>), Failure> {
+        let (owner, repo) = (&due.owner, &due.repo);
+        let page = self.client.list_issues(owner, repo, due.since, due.etag.as_deref()).await?;
+        let mut issues = Vec::new();
+        let (outcome, listing) = match page {
+            IssuePage::NotModified => ("not_modified", None),
+            IssuePage::Changed { issues: listed, etag, .. } => {
+                let numbers: Vec<i64> = listed.iter().map(|i| i.number).collect();
+                let stored = store::by_numbers(&self.db, due.integration_id, &numbers).await?;
+                let Some(integration) = app::store::integrations::get(&self.db, due.integration_id).await? else {
+                    return Err(Failure::Store(sqlx::Error::RowNotFound));
+                };
+                let owner_ref =
+                    Owner { partner_id: integration.partner_id, integration_id: integration.id, integration_name: &integration.name };
+                let critical = support::critical_labels_of(&self.db, integration.id, program).await?;
+                for issue in &listed {
+                    let existing = stored.iter().find(|r| r.number == Some(issue.number));
+                    let events: Option<Vec<IssueEvent>> = if needs_events(existing, issue, program) {
+                        match self.client.issue_events(owner, repo, issue.number).await {
+                            Ok(ev) => Some(ev),
+                            Err(GitHubError::Gone { .. }) => {
+                                let mut gone = synced_issue(existing, issue, None, &owner_ref, &critical, program, now)?;
+                                mark_gone(&mut gone, program, now);
+                                issues.push(gone);
+                                continue;
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    } else {
+                        None
+                    };
+                    issues.push(synced_issue(existing, issue, events.as_deref(), &owner_ref, &critical, program, now)?);
+                }
+                let since = listed.iter().map(|i| i.updated_at).max().or(due.since);
+                ("ok", Some((etag, since)))
+            }
+        };
+        // Open issues not heard of for a day: still there?
+        let seen: Vec<i64> = issues.iter().filter_map(|i| i.1.number).collect();
+        for row in store::stale_open(&self.db, due.integration_id, now - Duration::hours(24), STALE_CHECKS).await? {
+            let Some(number) = row.number.filter(|n| !seen.contains(n)) else { continue };
+            let gone = match self.client.issue_events(owner, repo, number).await {
+                Ok(_) => false,
+                Err(GitHubError::Gone { .. }) => true,
+                Err(e) => return Err(e.into()),
+            };
+            issues.push(support::rechecked(&row, gone, program, now)?);
+        }
+        let licence_due = due.licence_checked_at.is_none_or(|at| at + self.settings.licence_every <= now);
+        let licence = if licence_due { Some(self.client.licence(owner, repo).await?) } else { None };
+        let result = SyncResult {
+            integration_id: due.integration_id,
+            outcome,
+            error: None,
+            failures: 0,
+            next_sync_at: next_sync(now, self.settings.interval, 0, jitter(), None),
+            listing,
+            licence,
+        };
+        Ok((result, issues))
+    }
+
+    pub async fn run(self: Arc<Self>) {
+        tracing::info!(instance = %self.instance, "GitHub sync started");
+        let mut tick = tokio::time::interval(self.settings.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.step(Utc::now()).await {
+                Ok(r) if r.claimed > 0 => {
+                    tracing::info!(
+                        synced = r.synced,
+                        not_modified = r.not_modified,
+                        failed = r.failed,
+                        issues = r.issues,
+                        "GitHub sync step done"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "GitHub sync step failed; trying again next tick"),
+            }
+        }
+    }
+}
+
+/// A deleted or transferred issue stops counting when we notice: its last
+/// period ends now, and it is marked gone.
+fn mark_gone(issue: &mut SyncedIssue, program: &Program, now: DateTime<Utc>) {
+    let data = &mut issue.1;
+    data.gone_at = Some(now);
+    let mut open: support::Periods = serde_json::from_str(&data.open_periods).unwrap_or_default();
+    if let Some(last) = open.last_mut().filter(|l| l.1.is_none()) {
+        last.1 = Some(now);
+    }
+    data.resolved_at = open.last().and_then(|l| l.1);
+    data.open_periods = support::periods_json(&open);
+    let pause: support::Periods = serde_json::from_str(&data.pause_periods).unwrap_or_default();
+    let severity = app::domain::sla::Severity::parse(data.label_severity).unwrap_or(app::domain::sla::Severity::Normal);
+    let clock = program.clock(severity, &open, &pause, now);
+    issue.2 = store::ClockColumns {
+        due_at: clock.due_at,
+        warn_at: clock.warn_at,
+        state: clock.state.key(),
+        used_seconds: clock.used.num_seconds(),
+    };
+    // No met/missed for an issue that vanished: nobody resolved it.
+    issue.3.clear();
+}
+
+/// Why a repository's sync stopped: GitHub's answer (recorded on the row)
+/// or our database (the step fails and the claim expires).
+enum Failure {
+    GitHub(GitHubError),
+    Store(sqlx::Error),
+}
+
+impl From<GitHubError> for Failure {
+    fn from(e: GitHubError) -> Self {
+        Failure::GitHub(e)
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Store(e)
+    }
+}

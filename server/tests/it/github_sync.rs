@@ -1,0 +1,206 @@
+//! The GitHub sync against the fake GitHub API: issues with their clocks
+//! (pull requests left out), the licence completing the Prepare task, free
+//! 304s, close/reopen cycles with their events, deleted issues, rate limits
+//! pausing every instance, a low budget, server errors with back-off, and
+//! two instances syncing each repository once. The clock is passed to each
+//! step, never slept.
+
+use crate::fake_github_api::{FakeGitHubApi, Misbehaviour};
+use crate::helpers::TestApp;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use server::jobs::github_sync::{Settings, Syncer};
+use server::outbound::github::{GitHubClient, Settings as ClientSettings};
+use server::outbound::guard::Guard;
+use std::sync::Arc;
+
+fn syncer(app: &TestApp, fake: &FakeGitHubApi, instance: &str) -> Syncer {
+    let client = ClientSettings {
+        api_base: url::Url::parse(&format!("{}/", fake.base)).unwrap(),
+        token: Some("ghp_sync".into()),
+        timeout: std::time::Duration::from_secs(5),
+        ..ClientSettings::default()
+    };
+    let client = GitHubClient::new(Arc::new(Guard::parse("http://127.0.0.1").unwrap()), client).unwrap();
+    Syncer::new(app.db.clone(), Arc::new(client), Settings::default(), instance.into())
+}
+
+/// A provider of a fresh partner whose repository is `acme/{repo}` on the fake; returns its id.
+async fn provider(app: &TestApp, partner: &str, repo: &str) -> i64 {
+    let (s, b) = app.post_json("/api/v1/partners", &json!({"name": partner, "kind": "infrastructure", "registry_namespace": "acme"})).await;
+    assert!(s == 201 || s == 409, "{b}");
+    let slug = partner.to_lowercase().replace(' ', "-");
+    let body = json!({"kind": "provider", "name": format!("{partner} {repo}"), "partner": slug, "source_address": format!("acme/{repo}"),
+        "repository_url": format!("https://127.0.0.1/acme/terraform-provider-{repo}"), "tier": "verified", "stage": "prepare", "categories": ["Networking"]});
+    let (s, b) = app.post_json("/api/v1/integrations", &body).await;
+    assert_eq!(s, 201, "{b}");
+    b["id"].as_i64().unwrap()
+}
+
+async fn issues(app: &TestApp, id: i64) -> Vec<serde_json::Value> {
+    let (s, b) = app.get_json(&format!("/api/v1/integrations/{id}/issues?sort=opened&per_page=100")).await;
+    assert_eq!(s, 200, "{b}");
+    b["items"].as_array().unwrap().clone()
+}
+
+fn by_number(list: &[serde_json::Value], n: i64) -> serde_json::Value {
+    list.iter().find(|i| i["number"] == n).cloned().unwrap_or_else(|| panic!("issue #{n} in {list:?}"))
+}
+
+async fn events(app: &TestApp, id: i64) -> Vec<(String, i64)> {
+    app::store::support::events(&app.db, id).await.unwrap().into_iter().map(|(_, kind, cycle, _)| (kind, cycle)).collect()
+}
+
+fn round(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap()
+}
+
+async fn issues_and_licence_are_synced(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    let repo = "terraform-provider-widget";
+    fake.add_repo("acme", repo);
+    fake.set_licence("acme", repo, Some("MPL-2.0"));
+    let now = round(Utc::now());
+    let critical = fake.add_issue("acme", repo, "Crash on apply", &["bug", "P0"], now - Duration::hours(50));
+    let normal = fake.add_issue("acme", repo, "Docs typo", &["documentation"], now - Duration::hours(72));
+    fake.close("acme", repo, normal, now - Duration::hours(24), "completed");
+    fake.add_pull_request("acme", repo, "Fix the crash", now - Duration::hours(1));
+    let id = provider(&app, "Acme Cloud", "widget").await;
+    let s = syncer(&app, &fake, "one");
+
+    let report = s.step(now).await.unwrap();
+    assert_eq!((report.claimed, report.synced, report.issues, report.failed), (1, 1, 2, 0), "{report:?}");
+    let list = issues(&app, id).await;
+    assert_eq!(list.len(), 2, "the pull request is left out: {list:?}");
+    let c = by_number(&list, critical);
+    assert_eq!((c["severity"].as_str(), c["state"].as_str()), (Some("critical"), Some("breached")), "P0 is critical: {c}");
+    assert_eq!(
+        c["due_at"].as_str().map(|d| d.to_string()),
+        Some((now - Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    );
+    let d = by_number(&list, normal);
+    assert_eq!((d["severity"].as_str(), d["state"].as_str()), (Some("normal"), Some("met")), "{d}");
+    assert!(d["url"].as_str().unwrap_or_default().contains(&format!("/issues/{normal}")), "{d}");
+    // Breached once; an issue first seen resolved brings no met/missed alert.
+    assert_eq!(events(&app, id).await, vec![("breached".to_string(), 0)]);
+
+    // The licence completed the Prepare stage's licence task.
+    let (_, pipeline) = app.get_json(&format!("/api/v1/integrations/{id}/pipeline")).await;
+    let task =
+        pipeline["stages"].as_array().unwrap().iter().flat_map(|s| s["tasks"].as_array().unwrap()).find(|t| t["key"] == "prepare.licence");
+    let task = task.expect("a licence task");
+    assert_eq!(task["state"], "accepted", "{task}");
+    assert!(task["events"].to_string().contains("MPL-2.0"), "{task}");
+
+    // The next listing asks `since` the newest change (inclusive, so that
+    // issue comes again); after that nothing changed: a conditional
+    // request answered 304, and no licence request (checked daily).
+    assert_eq!(s.step(now + Duration::minutes(40)).await.unwrap().synced, 1);
+    fake.clear_log();
+    let report = s.step(now + Duration::minutes(80)).await.unwrap();
+    assert_eq!((report.synced, report.not_modified), (1, 1), "{report:?}");
+    let log = fake.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].if_none_match.is_some() && log[0].path.contains("since="), "{log:?}");
+    assert_eq!(log[0].authorization.as_deref(), Some("Bearer ghp_sync"));
+
+    // Closed on GitHub: the breached issue is missed, once.
+    fake.close("acme", repo, critical, now + Duration::minutes(85), "completed");
+    let report = s.step(now + Duration::minutes(120)).await.unwrap();
+    assert_eq!(report.synced, 1, "{report:?}");
+    let c = by_number(&issues(&app, id).await, critical);
+    assert_eq!(c["state"], "missed", "{c}");
+    assert_eq!(events(&app, id).await, vec![("breached".into(), 0), ("missed".into(), 0)]);
+
+    // Reopened: events are read, a new cycle starts, and its breach is a new event.
+    fake.reopen("acme", repo, critical, now + Duration::minutes(130));
+    s.step(now + Duration::hours(3)).await.unwrap();
+    let c = by_number(&issues(&app, id).await, critical);
+    assert_eq!((c["state"].as_str(), c["reopened"].as_i64()), (Some("breached"), Some(1)), "{c}");
+    assert_eq!(events(&app, id).await, vec![("breached".into(), 0), ("missed".into(), 0), ("breached".into(), 1)]);
+    assert!(fake.log().iter().any(|l| l.path.contains(&format!("/issues/{critical}/events"))));
+
+    // Deleted on GitHub: it leaves the list; a day later the sync checks and stops its clock.
+    let doomed = fake.add_issue("acme", repo, "Spam", &[], now + Duration::hours(3));
+    s.step(now + Duration::hours(4)).await.unwrap();
+    assert_eq!(by_number(&issues(&app, id).await, doomed)["resolved_at"], serde_json::Value::Null);
+    fake.remove_issue("acme", repo, doomed, 410);
+    s.step(now + Duration::hours(30)).await.unwrap();
+    let gone = by_number(&issues(&app, id).await, doomed);
+    assert_eq!(gone["gone"], true, "{gone}");
+    assert!(gone["resolved_at"].is_string(), "a gone issue stops counting: {gone}");
+
+    // The integration page says when it synced.
+    let page = app.get(&format!("/integrations/{id}")).await.text().await.unwrap();
+    assert!(page.contains("GitHub acme/terraform-provider-widget: last sync"), "the sync line is on the page");
+}
+
+async fn rate_limits_pause_every_instance(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    for repo in ["terraform-provider-alpha", "terraform-provider-beta"] {
+        fake.add_repo("acme", repo);
+        fake.add_issue("acme", repo, "Bug", &[], Utc::now() - Duration::hours(1));
+    }
+    let a_id = provider(&app, "Acme Cloud", "alpha").await;
+    let b_id = provider(&app, "Acme Cloud", "beta").await;
+    let (one, two) = (syncer(&app, &fake, "one"), syncer(&app, &fake, "two"));
+    let now = Utc::now();
+
+    // A secondary limit: 429 with Retry-After pauses both instances.
+    fake.misbehave(Misbehaviour::SecondaryLimit { status: 429, retry_after: 120 });
+    let report = one.step(now).await.unwrap();
+    let until = report.paused_until.expect("paused");
+    assert!(until >= now + Duration::seconds(100) && until <= now + Duration::seconds(200), "{until}");
+    fake.clear_log();
+    let report = two.step(now + Duration::seconds(10)).await.unwrap();
+    assert_eq!(report.claimed, 0, "the other instance waits too");
+    let waits = report.paused_until.expect("paused for the other instance too");
+    assert!((waits - until).num_milliseconds().abs() < 1000, "{waits} vs {until}");
+    assert!(fake.log().is_empty(), "no request while limited");
+    let (_, status) = app.get_json("/api/v1/github/status").await;
+    assert!(status["paused_until"].is_string(), "{status}");
+
+    // After the pause: two instances at once sync each repository once.
+    fake.behave();
+    let after = now + Duration::minutes(5);
+    let (r1, r2) = tokio::join!(one.step(after), two.step(after));
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert_eq!(r1.synced + r2.synced, 2, "{r1:?} {r2:?}");
+    assert_eq!(issues(&app, a_id).await.len() + issues(&app, b_id).await.len(), 2);
+
+    // The primary limit exhausted: 403 with remaining 0 waits for the reset.
+    let reset = Utc::now() + Duration::minutes(30);
+    fake.set_budget(0, reset);
+    app::store::support::sync_now(&app.db, a_id, after).await.unwrap();
+    let report = one.step(after + Duration::minutes(1)).await.unwrap();
+    let until = report.paused_until.expect("paused by the primary limit");
+    assert!((until - reset).num_seconds().abs() <= 2, "{until} vs {reset}");
+
+    // A low budget pauses syncing before GitHub has to say no.
+    let later = reset + Duration::minutes(1);
+    let next_reset = later + Duration::minutes(45);
+    fake.set_budget(150, next_reset);
+    fake.add_issue("acme", "terraform-provider-alpha", "Another bug", &[], Utc::now());
+    app::store::support::sync_now(&app.db, a_id, later).await.unwrap();
+    let report = one.step(later).await.unwrap();
+    assert_eq!(report.synced, 1, "{report:?}");
+    assert_eq!(report.paused_until, Some(DateTime::from_timestamp(next_reset.timestamp(), 0).unwrap()), "{report:?}");
+
+    // A server error: recorded on the repository, retried later, shown to admins.
+    fake.set_budget(5000, Utc::now() + Duration::hours(1));
+    fake.misbehave(Misbehaviour::Status(502));
+    let much_later = next_reset + Duration::hours(1);
+    let report = one.step(much_later).await.unwrap();
+    assert_eq!(report.failed, 2, "{report:?}");
+    let row = app::store::support::sync_row(&app.db, a_id).await.unwrap().unwrap();
+    assert_eq!((row.failures, row.last_outcome.as_deref()), (1, Some("error")), "{row:?}");
+    assert!(row.last_error.as_deref().unwrap_or_default().contains("502"), "{row:?}");
+    assert!(row.next_sync_at > much_later && row.next_sync_at <= much_later + Duration::minutes(2), "{row:?}");
+    let (_, status) = app.get_json("/api/v1/github/status").await;
+    assert_eq!(status["failing"].as_array().map(Vec::len), Some(2), "{status}");
+    // Staff queue a sync; a repository-less integration says why not.
+    let (s, b) = app.post_json(&format!("/api/v1/integrations/{a_id}/sync"), &json!({})).await;
+    assert_eq!((s, b["queued"].as_i64()), (202, Some(1)), "{b}");
+}
+
+crate::on_both_backends!(issues_and_licence_are_synced, rate_limits_pause_every_instance,);
