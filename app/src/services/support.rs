@@ -635,6 +635,19 @@ fn health_of(rows: &[store::OutcomeRow], window_days: i64, since: DateTime<Utc>,
     }
 }
 
+/// The partner whose issues a roll-up may count: the integration's or the
+/// one given, checked readable; a member is always kept to their own.
+async fn readable_scope(db: &Db, caller: &Caller, partner_id: Option<i64>, integration_id: Option<i64>) -> Result<Option<i64>, AppError> {
+    let partner_id = match integration_id {
+        Some(id) => Some(super::integrations::get(db, caller, id).await?.partner_id),
+        None => partner_id,
+    };
+    if let Some(p) = partner_id {
+        caller.check(Action::Read { partner: p }, || format!("partner {p}"))?;
+    }
+    Ok(caller.partner_scope().or(partner_id))
+}
+
 /// Support health of one partner or one integration over the program's window.
 pub async fn health(
     db: &Db,
@@ -643,14 +656,7 @@ pub async fn health(
     integration_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Health, AppError> {
-    let partner_id = match integration_id {
-        Some(id) => Some(super::integrations::get(db, caller, id).await?.partner_id),
-        None => partner_id,
-    };
-    if let Some(p) = partner_id {
-        caller.check(Action::Read { partner: p }, || format!("partner {p}"))?;
-    }
-    let partner_id = caller.partner_scope().or(partner_id);
+    let partner_id = readable_scope(db, caller, partner_id, integration_id).await?;
     let program = program(db).await?;
     let since = now - Duration::days(program.settings.window_days);
     let rows = store::outcomes(db, partner_id, integration_id, since).await?;
@@ -666,14 +672,7 @@ pub async fn trend(
     weeks: u32,
     now: DateTime<Utc>,
 ) -> Result<Vec<sla::WeekPoint>, AppError> {
-    let partner_id = match integration_id {
-        Some(id) => Some(super::integrations::get(db, caller, id).await?.partner_id),
-        None => partner_id,
-    };
-    if let Some(p) = partner_id {
-        caller.check(Action::Read { partner: p }, || format!("partner {p}"))?;
-    }
-    let partner_id = caller.partner_scope().or(partner_id);
+    let partner_id = readable_scope(db, caller, partner_id, integration_id).await?;
     let since = now - Duration::weeks(i64::from(weeks) + 1);
     let rows = store::outcomes(db, partner_id, integration_id, since).await?;
     Ok(sla::weekly_trend(outcomes(&rows).iter(), weeks, now))
