@@ -33,6 +33,11 @@ pub fn base_url() -> String {
     use_context::<BaseUrl>().map(|b| b.0).unwrap_or_default()
 }
 
+/// How the server sends mail (provided by the server at start).
+pub fn mail_transport() -> crate::domain::outbox::MailTransport {
+    use_context::<crate::domain::outbox::MailTransport>().unwrap_or_default()
+}
+
 /// Session and invitation lifetimes, as configured.
 pub fn policy() -> Policy {
     use_context::<Policy>().unwrap_or_default()

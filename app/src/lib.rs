@@ -74,6 +74,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/registry") view=pages::registry::PollerStatusPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/sla") view=pages::support::SlaSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/outbox") view=pages::alerts::OutboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("/alerts") view=pages::alerts::AlertsPage ssr=SsrMode::Async/>
                     <Route path=path!("/review") view=pages::review::ReviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/issues") view=pages::support::IssuesPage ssr=SsrMode::Async/>
                     <Route path=path!("/issues/:id") view=pages::support::IssuePage ssr=SsrMode::Async/>
@@ -111,10 +113,11 @@ fn TopBar() -> impl IntoView {
                                 <A href="/integrations">"Integrations"</A>
                                 <A href="/issues">"Issues"</A>
                                 {staff.then(|| view! { <A href="/review">"Review queue"</A><A href="/sla">"SLA"</A> })}
-                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A><A href="/admin/registry">"Poller"</A><A href="/admin/sla">"SLA settings"</A> })}
+                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A><A href="/admin/registry">"Poller"</A><A href="/admin/sla">"SLA settings"</A><A href="/admin/outbox">"Outbox"</A> })}
                             </nav>
                             <div class="account">
                                 <a href="/settings/tokens" title="API tokens">{caller.name.clone()}</a>
+                                <a href="/alerts">"Alerts"</a>
                                 <span class="role">{caller.role.label()}</span>
                                 <form method="post" action="/auth/sign-out">
                                     <button type="submit">"Sign out"</button>

@@ -28,6 +28,15 @@ pub struct Config {
     pub outbound_allow: String,
     pub registry: RegistryConfig,
     pub support: SupportConfig,
+    pub mail: MailConfig,
+}
+
+/// Email alerts: the mail transport and the delivery worker (README, "Email alerts").
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub mailer: crate::outbound::mailer::Settings,
+    /// `base_url` is filled in from the server's at start.
+    pub delivery: crate::jobs::alert_delivery::Settings,
 }
 
 /// The GitHub sync and the SLA monitor (README, "Support SLA").
@@ -145,6 +154,22 @@ struct FileConfig {
     github_timeout_seconds: Option<i64>,
     sla_monitor: Option<bool>,
     sla_monitor_tick_seconds: Option<i64>,
+    smtp_host: Option<String>,
+    smtp_port: Option<i64>,
+    smtp_tls: Option<String>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_pool_size: Option<i64>,
+    smtp_timeout_seconds: Option<i64>,
+    mail_from: Option<String>,
+    mail_reply_to: Option<String>,
+    mail_dir: Option<String>,
+    alert_delivery: Option<bool>,
+    alert_delivery_tick_seconds: Option<i64>,
+    alert_fold_seconds: Option<i64>,
+    alert_max_attempts: Option<i64>,
+    alert_lease_seconds: Option<i64>,
+    alert_escalate_hours: Option<i64>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tracker.db";
@@ -179,6 +204,7 @@ impl Config {
         crate::outbound::guard::Guard::parse(&outbound_allow).map_err(|e| ConfigError::Invalid("OUTBOUND_ALLOW", e))?;
         let registry = registry_config(&env, &file, std::env::vars())?;
         let support = support_config(&env, &file)?;
+        let mail = mail_config(&env, &file)?;
         let auth = auth_config(&env, file)?;
         Ok(Self {
             database_url,
@@ -191,6 +217,7 @@ impl Config {
             outbound_allow,
             registry,
             support,
+            mail,
         })
     }
 
@@ -227,6 +254,16 @@ impl Config {
                 monitor: false,
                 monitor_tick: std::time::Duration::from_secs(60),
             },
+            // Tests run the delivery worker's steps themselves, into files unless they point it at an SMTP sink.
+            mail: MailConfig {
+                mailer: crate::outbound::mailer::Settings {
+                    transport: crate::outbound::mailer::Transport::Folder(
+                        std::env::temp_dir().join(format!("tracker-mail-{}", std::process::id())),
+                    ),
+                    ..Default::default()
+                },
+                delivery: crate::jobs::alert_delivery::Settings { enabled: false, fold: chrono::Duration::zero(), ..Default::default() },
+            },
         })
     }
 }
@@ -234,22 +271,11 @@ impl Config {
 pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@tracker.localhost";
 
 fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result<AuthConfig, ConfigError> {
-    let number = |key: &'static str, file_value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
-        match env(key) {
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError::Invalid(key, format!("expected a positive whole number, got \"{v}\""))),
-            None => Ok(file_value.unwrap_or(default)),
-        }
-    };
     let policy = app::services::sign_in::Policy {
-        session_idle: chrono::Duration::hours(number("SESSION_IDLE_HOURS", file.session_idle_hours, 12)?),
-        session_absolute: chrono::Duration::hours(number("SESSION_MAX_HOURS", file.session_max_hours, 168)?),
-        invitation_ttl: chrono::Duration::hours(number("INVITATION_HOURS", file.invitation_hours, 168)?),
-        bootstrap_ttl: chrono::Duration::minutes(number("BOOTSTRAP_LINK_MINUTES", file.bootstrap_link_minutes, 60)?),
+        session_idle: chrono::Duration::hours(number(env, "SESSION_IDLE_HOURS", file.session_idle_hours, 12, i64::MAX)?),
+        session_absolute: chrono::Duration::hours(number(env, "SESSION_MAX_HOURS", file.session_max_hours, 168, i64::MAX)?),
+        invitation_ttl: chrono::Duration::hours(number(env, "INVITATION_HOURS", file.invitation_hours, 168, i64::MAX)?),
+        bootstrap_ttl: chrono::Duration::minutes(number(env, "BOOTSTRAP_LINK_MINUTES", file.bootstrap_link_minutes, 60, i64::MAX)?),
     };
     let github = match (env("GITHUB_CLIENT_ID").or(file.github_client_id), env("GITHUB_CLIENT_SECRET").or(file.github_client_secret)) {
         (Some(client_id), Some(client_secret)) => Some(GithubConfig {
@@ -270,16 +296,10 @@ fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result
                 .ok_or(ConfigError::Invalid("OIDC_CLIENT_ID", "required when OIDC_ISSUER_URL is set".into()))?,
             client_secret: env("OIDC_CLIENT_SECRET").or(file.oidc_client_secret).unwrap_or_default(),
             label: env("OIDC_LABEL").or(file.oidc_label.clone()).unwrap_or_else(|| "single sign-on".into()),
-            trust_unverified_email: match env("OIDC_TRUST_UNVERIFIED_EMAIL") {
-                Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
-                None => file.oidc_trust_unverified_email.unwrap_or(false),
-            },
+            trust_unverified_email: switch(env, "OIDC_TRUST_UNVERIFIED_EMAIL", file.oidc_trust_unverified_email, false)?,
         }),
     };
-    let demo_sign_in = match env("DEMO_SIGN_IN") {
-        Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
-        None => file.demo_sign_in.unwrap_or(true),
-    };
+    let demo_sign_in = switch(env, "DEMO_SIGN_IN", file.demo_sign_in, true)?;
     Ok(AuthConfig {
         base_url: env("BASE_URL").or(file.base_url).map(trim_slash),
         github,
@@ -288,7 +308,7 @@ fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result
         bootstrap_admin_email: env("BOOTSTRAP_ADMIN_EMAIL")
             .or(file.bootstrap_admin_email)
             .unwrap_or_else(|| DEFAULT_BOOTSTRAP_ADMIN_EMAIL.into()),
-        rate_limit_per_minute: number("SIGN_IN_RATE_LIMIT", file.sign_in_rate_limit, 30)?,
+        rate_limit_per_minute: number(env, "SIGN_IN_RATE_LIMIT", file.sign_in_rate_limit, 30, i64::MAX)?,
         demo_sign_in,
     })
 }
@@ -298,37 +318,19 @@ fn registry_config(
     file: &FileConfig,
     vars: impl Iterator<Item = (String, String)>,
 ) -> Result<RegistryConfig, ConfigError> {
-    let number = |key: &'static str, file_value: Option<i64>, default: i64, max: i64| -> Result<i64, ConfigError> {
-        match env(key) {
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ConfigError::Invalid(key, format!("expected a whole number from 1 to {max}, got \"{v}\""))),
-            None => Ok(file_value.unwrap_or(default).clamp(1, max)),
-        }
-    };
     let hosts = |s: String| -> Vec<String> { s.split(',').map(|h| h.trim().to_lowercase()).filter(|h| !h.is_empty()).collect() };
-    let enabled = match env("REGISTRY_POLL") {
-        Some(v) => match v.trim() {
-            "1" | "true" | "yes" | "on" => true,
-            "0" | "false" | "no" | "off" => false,
-            other => return Err(ConfigError::Invalid("REGISTRY_POLL", format!("expected on or off, got \"{other}\""))),
-        },
-        None => file.registry_poll.unwrap_or(true),
-    };
+    let enabled = switch(env, "REGISTRY_POLL", file.registry_poll, true)?;
     let mut schedule = app::domain::registry::Schedule::default();
     schedule.interval =
-        chrono::Duration::minutes(number("REGISTRY_POLL_INTERVAL_MINUTES", file.registry_poll_interval_minutes, 60, 7 * 24 * 60)?);
+        chrono::Duration::minutes(number(env, "REGISTRY_POLL_INTERVAL_MINUTES", file.registry_poll_interval_minutes, 60, 7 * 24 * 60)?);
     schedule.publish_interval =
-        chrono::Duration::minutes(number("REGISTRY_POLL_PUBLISH_MINUTES", file.registry_poll_publish_minutes, 10, 24 * 60)?);
+        chrono::Duration::minutes(number(env, "REGISTRY_POLL_PUBLISH_MINUTES", file.registry_poll_publish_minutes, 10, 24 * 60)?);
     let poller = crate::jobs::registry_poll::Settings {
         enabled,
         schedule,
-        concurrency: number("REGISTRY_POLL_CONCURRENCY", file.registry_poll_concurrency, 64, 1024)? as usize,
-        per_host: number("REGISTRY_POLL_PER_HOST", file.registry_poll_per_host, 8, 256)? as usize,
-        tick: std::time::Duration::from_secs(number("REGISTRY_POLL_TICK_SECONDS", file.registry_poll_tick_seconds, 15, 3600)? as u64),
+        concurrency: number(env, "REGISTRY_POLL_CONCURRENCY", file.registry_poll_concurrency, 64, 1024)? as usize,
+        per_host: number(env, "REGISTRY_POLL_PER_HOST", file.registry_poll_per_host, 8, 256)? as usize,
+        tick: std::time::Duration::from_secs(number(env, "REGISTRY_POLL_TICK_SECONDS", file.registry_poll_tick_seconds, 15, 3600)? as u64),
         mirrors: mirror_pairs(&env("REGISTRY_MIRRORS").or(file.registry_mirrors.clone()).unwrap_or_default())?,
         ..Default::default()
     };
@@ -345,7 +347,7 @@ fn registry_config(
         }
     }
     let client = crate::outbound::registry::Settings {
-        timeout: std::time::Duration::from_secs(number("REGISTRY_TIMEOUT_SECONDS", file.registry_timeout_seconds, 11, 300)? as u64),
+        timeout: std::time::Duration::from_secs(number(env, "REGISTRY_TIMEOUT_SECONDS", file.registry_timeout_seconds, 11, 300)? as u64),
         tokens,
         metadata_hosts: hosts(
             env("REGISTRY_METADATA_HOSTS")
@@ -357,6 +359,24 @@ fn registry_config(
     Ok(RegistryConfig { poller, client })
 }
 
+/// A whole number from 1 to `max` (any positive one for `i64::MAX`); a file value out of range is clamped.
+fn number(
+    env: &dyn Fn(&str) -> Option<String>,
+    key: &'static str,
+    file_value: Option<i64>,
+    default: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    match env(key) {
+        Some(v) => v.trim().parse::<i64>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+            let expected = if max == i64::MAX { "a positive whole number".to_string() } else { format!("a whole number from 1 to {max}") };
+            ConfigError::Invalid(key, format!("expected {expected}, got \"{v}\""))
+        }),
+        None => Ok(file_value.unwrap_or(default).clamp(1, max)),
+    }
+}
+
+/// On or off: 1/true/yes/on or 0/false/no/off.
 fn switch(env: &dyn Fn(&str) -> Option<String>, key: &'static str, file_value: Option<bool>, default: bool) -> Result<bool, ConfigError> {
     match env(key) {
         Some(v) => match v.trim() {
@@ -369,39 +389,85 @@ fn switch(env: &dyn Fn(&str) -> Option<String>, key: &'static str, file_value: O
 }
 
 fn support_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Result<SupportConfig, ConfigError> {
-    let number = |key: &'static str, file_value: Option<i64>, default: i64, max: i64| -> Result<i64, ConfigError> {
-        match env(key) {
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ConfigError::Invalid(key, format!("expected a whole number from 1 to {max}, got \"{v}\""))),
-            None => Ok(file_value.unwrap_or(default).clamp(1, max)),
-        }
-    };
     let token = env("GITHUB_TOKEN").or(file.github_token.clone()).map(|t| t.trim().to_string());
     let api = trim_slash(env("GITHUB_API_URL").or(file.github_api_url.clone()).unwrap_or_else(|| "https://api.github.com".into()));
     let api_base = url::Url::parse(&format!("{api}/")).map_err(|e| ConfigError::Invalid("GITHUB_API_URL", format!("\"{api}\": {e}")))?;
     // Without a token GitHub allows 60 requests an hour: the sync is on by default only with one.
     let sync = crate::jobs::github_sync::Settings {
         enabled: switch(env, "GITHUB_SYNC", file.github_sync, token.is_some())?,
-        interval: chrono::Duration::minutes(number("GITHUB_SYNC_INTERVAL_MINUTES", file.github_sync_interval_minutes, 30, 24 * 60)?),
-        tick: std::time::Duration::from_secs(number("GITHUB_SYNC_TICK_SECONDS", file.github_sync_tick_seconds, 30, 3600)? as u64),
+        interval: chrono::Duration::minutes(number(env, "GITHUB_SYNC_INTERVAL_MINUTES", file.github_sync_interval_minutes, 30, 24 * 60)?),
+        tick: std::time::Duration::from_secs(number(env, "GITHUB_SYNC_TICK_SECONDS", file.github_sync_tick_seconds, 30, 3600)? as u64),
         ..Default::default()
     };
     let client = crate::outbound::github::Settings {
         api_base,
         token,
-        timeout: std::time::Duration::from_secs(number("GITHUB_TIMEOUT_SECONDS", file.github_timeout_seconds, 20, 300)? as u64),
+        timeout: std::time::Duration::from_secs(number(env, "GITHUB_TIMEOUT_SECONDS", file.github_timeout_seconds, 20, 300)? as u64),
         ..Default::default()
     };
     Ok(SupportConfig {
         sync,
         client,
         monitor: switch(env, "SLA_MONITOR", file.sla_monitor, true)?,
-        monitor_tick: std::time::Duration::from_secs(number("SLA_MONITOR_TICK_SECONDS", file.sla_monitor_tick_seconds, 60, 3600)? as u64),
+        monitor_tick: std::time::Duration::from_secs(
+            number(env, "SLA_MONITOR_TICK_SECONDS", file.sla_monitor_tick_seconds, 60, 3600)? as u64
+        ),
     })
+}
+
+fn mail_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Result<MailConfig, ConfigError> {
+    use crate::outbound::mailer::{Secret, Settings, SmtpSettings, TlsMode, Transport};
+    let text =
+        |key: &str, file_value: &Option<String>| env(key).or(file_value.clone()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let transport = match text("SMTP_HOST", &file.smtp_host) {
+        None => Transport::Folder(text("MAIL_DIR", &file.mail_dir).unwrap_or_else(|| "data/mail".into()).into()),
+        Some(host) => {
+            let tls = match text("SMTP_TLS", &file.smtp_tls) {
+                None => TlsMode::StartTls,
+                Some(t) => TlsMode::parse(&t)
+                    .ok_or_else(|| ConfigError::Invalid("SMTP_TLS", format!("expected none, starttls or tls, got \"{t}\"")))?,
+            };
+            let default_port = match tls {
+                TlsMode::None => 25,
+                TlsMode::StartTls => 587,
+                TlsMode::Implicit => 465,
+            };
+            Transport::Smtp(SmtpSettings {
+                host,
+                port: number(env, "SMTP_PORT", file.smtp_port, default_port, 65535)? as u16,
+                tls,
+                username: text("SMTP_USERNAME", &file.smtp_username),
+                password: text("SMTP_PASSWORD", &file.smtp_password).map(Secret::new),
+                timeout: std::time::Duration::from_secs(number(env, "SMTP_TIMEOUT_SECONDS", file.smtp_timeout_seconds, 30, 600)? as u64),
+                pool_size: number(env, "SMTP_POOL_SIZE", file.smtp_pool_size, 8, 64)? as u32,
+            })
+        }
+    };
+    let mailer = Settings {
+        transport,
+        from: text("MAIL_FROM", &file.mail_from).unwrap_or_else(|| Settings::default().from),
+        reply_to: text("MAIL_REPLY_TO", &file.mail_reply_to),
+    };
+    crate::outbound::mailer::Mailer::check_addresses(&mailer).map_err(|e| ConfigError::Invalid("MAIL_FROM", e.to_string()))?;
+    let pool = match &mailer.transport {
+        Transport::Smtp(s) => s.pool_size as usize,
+        Transport::Folder(_) => 4,
+    };
+    let backoff = app::domain::alert::Backoff {
+        max_attempts: number(env, "ALERT_MAX_ATTEMPTS", file.alert_max_attempts, 12, 100)? as u32,
+        ..Default::default()
+    };
+    let delivery = crate::jobs::alert_delivery::Settings {
+        enabled: switch(env, "ALERT_DELIVERY", file.alert_delivery, true)?,
+        tick: std::time::Duration::from_secs(number(env, "ALERT_DELIVERY_TICK_SECONDS", file.alert_delivery_tick_seconds, 5, 3600)? as u64),
+        fold: chrono::Duration::seconds(number(env, "ALERT_FOLD_SECONDS", file.alert_fold_seconds, 60, 3600)?),
+        lease: chrono::Duration::seconds(number(env, "ALERT_LEASE_SECONDS", file.alert_lease_seconds, 300, 3600)?),
+        concurrency: pool,
+        backoff,
+        escalate_after: chrono::Duration::hours(number(env, "ALERT_ESCALATE_HOURS", file.alert_escalate_hours, 24, 24 * 14)?),
+        ..Default::default()
+    };
+    Ok(MailConfig { mailer, delivery })
 }
 
 /// `primary=mirror` pairs, comma-separated; a bare host mirrors the public registry.

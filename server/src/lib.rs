@@ -23,6 +23,8 @@ pub struct AppState {
     pub db: Db,
     pub auth: auth::SharedAuth,
     pub blobs: app::store::blobs::Blobs,
+    /// How mail is sent, for the pages to say so.
+    pub mail: app::domain::outbox::MailTransport,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -36,6 +38,7 @@ pub struct Application {
     poller: Option<std::sync::Arc<jobs::registry_poll::Poller>>,
     syncer: Option<std::sync::Arc<jobs::github_sync::Syncer>>,
     monitor: Option<std::sync::Arc<jobs::sla_monitor::Monitor>>,
+    deliverer: Option<std::sync::Arc<jobs::alert_delivery::Deliverer>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,11 +78,14 @@ impl Application {
         let local = listener.local_addr().map_err(|e| StartError::Bind(config.site_addr, e))?;
         let base_url = config.auth.base_url.clone().unwrap_or_else(|| format!("http://{local}"));
         let auth = auth::Auth::new(config.auth.clone(), base_url.clone(), local.ip().is_loopback());
+        let mailer = outbound::mailer::Mailer::new(&config.mail.mailer).map_err(|e| StartError::Setting(format!("mail: {e}")))?;
+        let mail = app::domain::outbox::MailTransport { description: mailer.description().to_string(), smtp: mailer.is_smtp() };
         let state = AppState {
             leptos_options: config.leptos.clone(),
             db: db.clone(),
             auth: std::sync::Arc::new(auth),
             blobs: app::store::blobs::Blobs::new(&config.evidence_dir, config.evidence_max_bytes),
+            mail,
         };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).
@@ -121,8 +127,23 @@ impl Application {
         let monitor = config
             .support
             .monitor
-            .then(|| std::sync::Arc::new(jobs::sla_monitor::Monitor::new(db.clone(), instance, config.support.monitor_tick)));
-        Ok(Self { listener, router: http::router(state), db, base_url, bootstrap_url, idle: policy.session_idle, poller, syncer, monitor })
+            .then(|| std::sync::Arc::new(jobs::sla_monitor::Monitor::new(db.clone(), instance.clone(), config.support.monitor_tick)));
+        let deliverer = config.mail.delivery.enabled.then(|| {
+            let settings = jobs::alert_delivery::Settings { base_url: base_url.clone(), ..config.mail.delivery.clone() };
+            std::sync::Arc::new(jobs::alert_delivery::Deliverer::new(db.clone(), mailer, settings, instance))
+        });
+        Ok(Self {
+            listener,
+            router: http::router(state),
+            db,
+            base_url,
+            bootstrap_url,
+            idle: policy.session_idle,
+            poller,
+            syncer,
+            monitor,
+            deliverer,
+        })
     }
 
     /// The address links and OAuth callbacks are built from.
@@ -149,6 +170,7 @@ impl Application {
         let poller = self.poller.map(|p| tokio::spawn(p.run()));
         let syncer = self.syncer.map(|s| tokio::spawn(s.run()));
         let monitor = self.monitor.map(|m| tokio::spawn(m.run()));
+        let deliverer = self.deliverer.map(|d| tokio::spawn(d.run()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // Pages are written in several chunks: without TCP_NODELAY a small
         // last chunk waits for the client's delayed ACK (~40 ms).
@@ -160,7 +182,7 @@ impl Application {
         });
         let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
-        for job in [poller, syncer, monitor].into_iter().flatten() {
+        for job in [poller, syncer, monitor, deliverer].into_iter().flatten() {
             job.abort();
         }
         self.db.close().await;

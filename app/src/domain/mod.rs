@@ -2,12 +2,14 @@
 //! the browser alike, and tested with tables of cases beside the code.
 
 pub mod access;
+pub mod alert;
 pub mod audit;
 pub mod catalog;
 pub mod constraint;
 pub mod evidence;
 pub mod github;
 pub mod integration;
+pub mod outbox;
 pub mod partner;
 pub mod registry;
 pub mod revision;

@@ -1809,37 +1809,6 @@ mod tests {
         assert_eq!(serde_json::from_str::<Clock>(&json).ok(), Some(clock));
     }
 
-    /// Not a unit test: `cargo test --release -p app --lib sla::tests::hundred_thousand -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn hundred_thousand_clocks() {
-        let holidays = (0..12).map(|m| date("2026-01-01") + chrono::Days::new(m * 30));
-        let calendar = Calendar::new(Berlin, holidays);
-        let policy = Policy::default();
-        let mut rng = Lcg(7);
-        let base = utc("2026-01-01 00:00");
-        let issues: Vec<(Severity, Vec<Span>, Vec<Span>)> = (0..100_000)
-            .map(|i| {
-                let start = base + Duration::seconds(rng.below(300 * 86_400));
-                let end = (i % 3 == 0).then(|| start + Duration::seconds(rng.below(20 * 86_400)));
-                let paused = if i % 5 == 0 { vec![Span { start: start + H(2), end: Some(start + H(30)) }] } else { vec![] };
-                (if i % 4 == 0 { Critical } else { Normal }, vec![Span { start, end }], paused)
-            })
-            .collect();
-        let now = utc("2026-11-01 12:00");
-        let started = std::time::Instant::now();
-        let breached = issues
-            .iter()
-            .map(|(severity, open, paused)| evaluate(&IssueClock { severity: *severity, open, paused }, &calendar, &policy, now))
-            .filter(|c| c.state == Breached)
-            .count();
-        let took = started.elapsed();
-        eprintln!("100,000 clocks in {took:?} ({breached} breached)");
-        let started = std::time::Instant::now();
-        let calendar = Calendar::new(Berlin, [date("2026-12-25")]);
-        eprintln!("a calendar in {:?} ({calendar:?})", started.elapsed());
-    }
-
     // -- compliance
 
     fn outcome(severity: Severity, resolved: Option<&str>, state: ClockState, hours: i64) -> Outcome {

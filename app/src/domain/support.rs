@@ -301,6 +301,8 @@ pub struct IssueView {
     pub left_seconds: i64,
     pub reopened: i64,
     pub gone: bool,
+    /// When the partner acknowledged the breach of the current cycle.
+    pub acknowledged_at: Option<DateTime<Utc>>,
     /// When the clock was computed: a countdown starts from here, so the
     /// page renders the same text on the server and when it hydrates.
     pub as_of: DateTime<Utc>,

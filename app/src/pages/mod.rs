@@ -1,6 +1,7 @@
 //! One module per screen, each with its server functions.
 
 pub mod account;
+pub mod alerts;
 pub mod audit;
 pub mod home;
 pub mod integrations;

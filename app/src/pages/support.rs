@@ -541,6 +541,12 @@ pub fn IssuePage() -> impl IntoView {
                                     (None, _) => view! { "recorded by hand" }.into_any(),
                                 }}</dd>
                             </dl>
+                            {(i.state == ClockState::Breached).then(|| view! {
+                                <crate::components::Allowed action=Do::EditIntegration { partner: partner_id }>
+                                    <crate::pages::alerts::BreachAcknowledgement issue=i.id acknowledged=i.acknowledged_at/>
+                                </crate::components::Allowed>
+                            })}
+                            {q.read().get("acknowledged").map(|_| view! { <p class="notice" role="status">"Breach acknowledged."</p> })}
                             {manual.then(|| view! {
                                 <crate::components::Allowed action=Do::EditIntegration { partner: partner_id }>
                                     {if resolved {

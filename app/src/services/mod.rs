@@ -3,6 +3,7 @@
 //! server functions and the REST API both call these, so the rules exist
 //! once. Each takes the caller and checks access first (`domain::access`).
 
+pub mod alerts;
 pub mod audit;
 pub mod integrations;
 pub mod markdown;

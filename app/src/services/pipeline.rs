@@ -299,7 +299,26 @@ pub async fn act_with_file(
                 }]),
         );
     }
-    let applied = store::apply(db, integration.id, &[change], store::Standing { stage: current, tier, badge }, now, &audit).await;
+    // Who hears of it: the alliance manager of a report, the partner of a decision.
+    let (partner_name, integration_name) = (&integration.partner_name, &integration.name);
+    let alerts: Vec<_> = match valid.action {
+        TaskAction::Report => {
+            vec![crate::services::alerts::review_waiting(partner, partner_name, integration.id, integration_name, task_id, &row.title, now)]
+        }
+        TaskAction::Accept | TaskAction::RequestChanges => vec![crate::services::alerts::review_decision(
+            partner,
+            partner_name,
+            integration.id,
+            integration_name,
+            task_id,
+            &row.title,
+            &to.label().to_lowercase(),
+            valid.comment.as_deref(),
+            now,
+        )],
+        _ => Vec::new(),
+    };
+    let applied = store::apply(db, integration.id, &[change], store::Standing { stage: current, tier, badge }, now, &audit, &alerts).await;
     if !matches!(applied, Ok(true)) {
         if let (Some((_, _, _, _, key)), Some(u)) = (&file, &upload) {
             u.blobs.remove(key).await;
@@ -408,7 +427,7 @@ pub async fn reopen(
     .summary(format!("Reopened stage {} of {}: {reason}", stage.label(), integration.name))
     .changes(reopened)];
     audit.extend(stage_moved(Some(caller), &integration, current));
-    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None, badge: false }, now, &audit).await? {
+    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None, badge: false }, now, &audit, &[]).await? {
         return Err(changed_meanwhile());
     }
     tracing::info!(integration = integration.id, stage = stage.key(), by = caller.email, "stage reopened");
@@ -614,7 +633,7 @@ pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result
     let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
     audit.extend(stage_moved(None, &integration, current));
     // A conflict means someone acted meanwhile; the next change observes again.
-    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None, badge: false }, now, &audit).await? {
+    if !store::apply(db, integration.id, &changes, store::Standing { stage: current, tier: None, badge: false }, now, &audit, &[]).await? {
         tracing::info!(integration = integration.id, "facts not recorded: the checklist changed meanwhile");
     }
     Ok(())

@@ -95,6 +95,7 @@ fn issue_label(integration: &str, number: Option<i64>, title: &str) -> String {
 /// Whose issue it is, for the events' trail entries.
 pub struct Owner<'a> {
     pub partner_id: i64,
+    pub partner_name: &'a str,
     pub integration_id: i64,
     pub integration_name: &'a str,
 }
@@ -117,7 +118,21 @@ pub fn clock_events(owner: &Owner, number: Option<i64>, title: &str, clock: &Clo
         .partner(owner.partner_id)
         .integration(owner.integration_id)
         .summary(summary);
-    vec![ClockEvent { kind, cycle, deadline: clock.due_at, audit }]
+    let alert_label = match number {
+        Some(n) => format!("{} #{n}", owner.integration_name),
+        None => owner.integration_name.to_string(),
+    };
+    let alert = crate::services::alerts::sla_alert(
+        kind,
+        owner.partner_id,
+        owner.partner_name,
+        owner.integration_name,
+        &alert_label,
+        title,
+        cycle,
+        clock.due_at,
+    );
+    vec![ClockEvent { kind, cycle, deadline: clock.due_at, audit, alert }]
 }
 
 /// An issue as shown, with its clock computed now (the stored clock may be
@@ -150,6 +165,7 @@ pub fn view(row: &IssueRow, program: &Program, now: DateTime<Utc>) -> Result<Iss
         left_seconds: clock.left.num_seconds(),
         reopened: row.cycle,
         gone: row.gone_at.is_some(),
+        acknowledged_at: row.acknowledged_at,
         as_of: now,
     })
 }
@@ -275,7 +291,13 @@ pub async fn create(
         cycle: 0,
         gone_at: None,
     };
-    let owner = Owner { partner_id: integration.partner_id, integration_id: integration.id, integration_name: &integration.name };
+    let partner_name = crate::store::partners::name_of(db, integration.partner_id).await?.unwrap_or_default();
+    let owner = Owner {
+        partner_id: integration.partner_id,
+        partner_name: &partner_name,
+        integration_id: integration.id,
+        integration_name: &integration.name,
+    };
     let events = clock_events(&owner, None, &issue.title, &clock, 0, false);
     let label = issue_label(&integration.name, None, &issue.title);
     let audit = Entry::by(caller, "issue.create", TargetKind::Issue, None, &label)
@@ -349,7 +371,12 @@ async fn change_manual(
     let (action, summary, resolved_at) = change(&row, &mut open, &program)?;
     let data = data_of(&row, &open, resolved_at);
     let clock = program.clock(severity(&row)?, &open, &parse_periods(&row.pause_periods)?, now);
-    let owner = Owner { partner_id: row.partner_id, integration_id: row.integration_id, integration_name: &row.integration_name };
+    let owner = Owner {
+        partner_id: row.partner_id,
+        partner_name: &row.partner_name,
+        integration_id: row.integration_id,
+        integration_name: &row.integration_name,
+    };
     let events = clock_events(&owner, row.number, &row.title, &clock, data.cycle, was_open && resolved_at.is_some());
     let audit = Entry::by(caller, action, TargetKind::Issue, Some(id), &issue_label(&row.integration_name, row.number, &row.title))
         .partner(row.partner_id)
@@ -417,7 +444,12 @@ fn clock_updates(rows: &[IssueRow], program: &Program, now: DateTime<Utc>) -> Re
     rows.iter()
         .map(|r| {
             let clock = program.clock(severity(r)?, &parse_periods(&r.open_periods)?, &parse_periods(&r.pause_periods)?, now);
-            let owner = Owner { partner_id: r.partner_id, integration_id: r.integration_id, integration_name: &r.integration_name };
+            let owner = Owner {
+                partner_id: r.partner_id,
+                partner_name: &r.partner_name,
+                integration_id: r.integration_id,
+                integration_name: &r.integration_name,
+            };
             let events =
                 if r.resolved_at.is_none() { clock_events(&owner, r.number, &r.title, &clock, r.cycle, false) } else { Vec::new() };
             Ok((r.id, r.integration_id, columns(&clock), events))
@@ -514,16 +546,39 @@ pub fn synced_issue(
 /// is not checked for another day), or gone (deleted or transferred: it
 /// stops counting now, without a met/missed event, since nobody resolved it).
 pub fn rechecked(row: &IssueRow, gone: bool, program: &Program, now: DateTime<Utc>) -> Result<SyncedIssue, sqlx::Error> {
-    let mut open = parse_periods(&row.open_periods)?;
-    let mut data = data_of(row, &open, row.resolved_at);
-    if gone {
-        if let Some(last) = open.last_mut().filter(|l| l.1.is_none()) {
-            last.1 = Some(now);
-        }
-        data = IssueData { gone_at: Some(now), ..data_of(row, &open, open.last().and_then(|l| l.1)) };
-    }
+    let open = parse_periods(&row.open_periods)?;
     let clock = program.clock(severity(row)?, &open, &parse_periods(&row.pause_periods)?, now);
-    Ok((Some(row.id), data, columns(&clock), Vec::new()))
+    let issue = (Some(row.id), data_of(row, &open, row.resolved_at), columns(&clock), Vec::new());
+    if gone {
+        vanished(issue, row.severity_override.as_deref(), program, now)
+    } else {
+        Ok(issue)
+    }
+}
+
+/// A deleted or transferred issue stops counting when we notice: its last
+/// open period ends now, it is marked gone, and it gets no met/missed event
+/// (nobody resolved it). `severity_override` is a reviewer's, if any.
+pub fn vanished(
+    mut issue: SyncedIssue,
+    severity_override: Option<&str>,
+    program: &Program,
+    now: DateTime<Utc>,
+) -> Result<SyncedIssue, sqlx::Error> {
+    let data = &mut issue.1;
+    let mut open = parse_periods(&data.open_periods)?;
+    if let Some(last) = open.last_mut().filter(|l| l.1.is_none()) {
+        last.1 = Some(now);
+    }
+    data.gone_at = Some(now);
+    data.resolved_at = open.last().and_then(|l| l.1);
+    data.open_periods = periods_json(&open);
+    let key = severity_override.unwrap_or(data.label_severity);
+    let severity = Severity::parse(key).ok_or_else(|| decode_error("severity", key))?;
+    let clock = program.clock(severity, &open, &parse_periods(&data.pause_periods)?, now);
+    issue.2 = columns(&clock);
+    issue.3.clear();
+    Ok(issue)
 }
 
 /// Whether a synced issue needs its events fetched: to see reopenings and

@@ -3,6 +3,7 @@
 //! placeholders (SQLite accepts them) and run on either backend through
 //! [`on_pool!`]; only the migrations differ, as paired files.
 
+pub mod alerts;
 pub mod audit;
 pub mod blobs;
 pub mod integrations;

@@ -156,6 +156,11 @@ pub async fn names(db: &Db) -> Result<Vec<(String, String, String)>, sqlx::Error
 }
 
 /// All partners' ids, slugs and names, by name (roll-ups per partner).
+/// A partner's name, for alerts and trails.
+pub async fn name_of(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query_scalar("SELECT name FROM partners WHERE id = $1").bind(id).fetch_optional(pool).await)
+}
+
 pub async fn ids_and_names(db: &Db) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
     on_pool!(db, |pool| sqlx::query_as("SELECT id, slug, name FROM partners ORDER BY LOWER(name), id").fetch_all(pool).await)
 }

@@ -104,6 +104,7 @@ pub async fn due_count(db: &Db, now: DateTime<Utc>) -> Result<i64, sqlx::Error> 
 pub struct Subject {
     pub name: String,
     pub partner_id: i64,
+    pub partner_name: String,
     pub tier: Tier,
     pub stage: Stage,
     pub source_host: String,
@@ -115,10 +116,11 @@ pub async fn subjects(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Subject>, sql
         return Ok(HashMap::new());
     }
     let sql = format!(
-        "SELECT id, name, partner_id, tier, stage, source_host, verified_version_range FROM integrations WHERE id IN ({})",
+        "SELECT i.id, i.name, i.partner_id, p.name, i.tier, i.stage, i.source_host, i.verified_version_range
+         FROM integrations i JOIN partners p ON p.id = i.partner_id WHERE i.id IN ({})",
         placeholders(ids.len())
     );
-    type Row = (i64, String, i64, String, String, Option<String>, Option<String>);
+    type Row = (i64, String, i64, String, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = on_pool!(db, |pool| {
         let mut q = sqlx::query_as(&sql);
         for id in ids {
@@ -127,10 +129,11 @@ pub async fn subjects(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Subject>, sql
         q.fetch_all(pool).await?
     });
     rows.into_iter()
-        .map(|(id, name, partner_id, tier, stage, host, range)| {
+        .map(|(id, name, partner_id, partner_name, tier, stage, host, range)| {
             let subject = Subject {
                 name,
                 partner_id,
+                partner_name,
                 tier: Tier::parse(&tier).ok_or_else(|| decode_error("tier", &tier))?,
                 stage: Stage::parse(&stage).ok_or_else(|| decode_error("stage", &stage))?,
                 source_host: host.unwrap_or_default(),
@@ -416,6 +419,17 @@ pub async fn record_outcomes(
                             .integration(o.integration_id)
                             .summary(format!("{} on {}: {}", e.kind.label(), o.registry_host, e.detail));
                     record!(&mut *tx, &entry, now)?;
+                    if let (crate::domain::registry::EventKind::NewVersion, Some(version)) = (e.kind, &e.version) {
+                        let alert = crate::services::alerts::version_published(
+                            s.partner_id,
+                            &s.partner_name,
+                            o.integration_id,
+                            &s.name,
+                            version,
+                            &o.registry_host,
+                        );
+                        crate::store::alerts::enqueue!(tx, &alert, now)?;
+                    }
                 }
             }
             all.push(recorded);

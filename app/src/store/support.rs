@@ -134,11 +134,14 @@ pub struct IssueRow {
     pub used_seconds: i64,
     pub cycle: i64,
     pub gone_at: Option<DateTime<Utc>>,
+    /// When the partner acknowledged the current cycle's breach.
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 const SELECT: &str = "SELECT s.id, s.integration_id, i.name AS integration_name, p.id AS partner_id, p.slug AS partner_slug,
         p.name AS partner_name, s.source, s.number, s.title, s.url, s.author, s.labels, s.label_severity, s.severity_override,
-        s.opened_at, s.open_periods, s.pause_periods, s.resolved_at, s.due_at, s.warn_at, s.clock_state, s.used_seconds, s.cycle, s.gone_at
+        s.opened_at, s.open_periods, s.pause_periods, s.resolved_at, s.due_at, s.warn_at, s.clock_state, s.used_seconds, s.cycle, s.gone_at,
+        (SELECT e.acknowledged_at FROM sla_events e WHERE e.issue_id = s.id AND e.cycle = s.cycle AND e.kind = 'breached') AS acknowledged_at
     FROM support_issues s JOIN integrations i ON i.id = s.integration_id JOIN partners p ON p.id = i.partner_id";
 
 /// The clock of an issue as stored: recomputed by the service.
@@ -178,6 +181,8 @@ pub struct ClockEvent {
     pub deadline: DateTime<Utc>,
     /// Written to the trail when the event is new.
     pub audit: Entry,
+    /// Enqueued, for the issue's id, when the event is new.
+    pub alert: Option<crate::store::alerts::NewAlert>,
 }
 
 /// Records `events` of issue `$issue` once each, auditing those that are new.
@@ -202,6 +207,10 @@ macro_rules! emit {
             if new {
                 let audit = Entry { target_id: Some($issue), ..e.audit.clone() };
                 record!(&mut *$tx, &audit, $now)?;
+                if let Some(alert) = &e.alert {
+                    let alert = crate::services::alerts::for_issue(alert, $issue);
+                    crate::store::alerts::enqueue!($tx, &alert, $now)?;
+                }
                 fired.push(e.kind);
             }
         }

@@ -205,6 +205,7 @@ pub async fn apply(
     standing: Standing,
     now: DateTime<Utc>,
     audit: &[Entry],
+    alerts: &[crate::store::alerts::NewAlert],
 ) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
@@ -274,6 +275,9 @@ pub async fn apply(
         }
         if let Some(tier) = standing.tier {
             sqlx::query("UPDATE integrations SET tier = $1 WHERE id = $2").bind(tier.key()).bind(integration_id).execute(&mut *tx).await?;
+        }
+        for alert in alerts {
+            crate::store::alerts::enqueue!(tx, alert, now)?;
         }
         for entry in audit {
             record!(&mut *tx, entry, now)?;

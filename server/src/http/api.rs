@@ -66,6 +66,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(remove_holiday))
         .routes(routes!(import_holidays))
         .routes(routes!(github_status))
+        .routes(routes!(my_alerts))
+        .routes(routes!(get_alert_preferences, put_alert_preferences))
+        .routes(routes!(outbox))
+        .routes(routes!(retry_alert))
+        .routes(routes!(send_test_email))
+        .routes(routes!(acknowledge_issue))
         .routes(routes!(integration_audit))
         .routes(routes!(partner_audit))
         .routes(routes!(search_audit))
@@ -935,4 +941,73 @@ async fn import_holidays(State(db): State<Db>, SignedIn(caller): SignedIn, body:
     responses((status = 200, description = "{sweep, repositories, due, next_run, paused_until, failing}"), (status = 403, body = ErrorBody)))]
 async fn github_status(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
     Ok(Json(app::services::support::sync_status(&db, &caller, chrono::Utc::now()).await?))
+}
+
+// ---- email alerts ----
+
+/// Alerts sent (or waiting) for the caller, newest first.
+#[utoipa::path(get, path = "/alerts", tag = "alerts",
+    params(("status" = Option<String>, Query, description = "pending, sent, failed or skipped"), ("kind" = Option<String>, Query), ("page" = Option<i64>, Query)),
+    responses((status = 200, description = "{items, total, page, per_page}"), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn my_alerts(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<app::domain::outbox::OutboxQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::alerts::mine(&db, &caller, &q).await?))
+}
+
+/// The caller's alert preferences: time zone, digest hour, and per kind immediate, digest or off.
+#[utoipa::path(get, path = "/alerts/preferences", tag = "alerts", responses((status = 200, description = "The preferences"), (status = 401, body = ErrorBody)))]
+async fn get_alert_preferences(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::alerts::preferences(&db, &caller).await?))
+}
+
+/// Saves the caller's alert preferences.
+#[utoipa::path(put, path = "/alerts/preferences", tag = "alerts",
+    responses((status = 200, description = "The preferences"), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_alert_preferences(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiJson(input): ApiJson<app::domain::alert::PreferencesInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::alerts::save_preferences(&db, &caller, &input, chrono::Utc::now()).await?))
+}
+
+/// Admins: the outbox (counts per status and a page of rows) and how mail is sent.
+#[utoipa::path(get, path = "/outbox", tag = "alerts",
+    params(("status" = Option<String>, Query), ("kind" = Option<String>, Query), ("page" = Option<i64>, Query)),
+    responses((status = 200, description = "{transport, counts, rows}"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn outbox(
+    State(state): State<crate::AppState>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<app::domain::outbox::OutboxQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::alerts::outbox(&state.db, &caller, &q, state.mail.clone()).await?))
+}
+
+/// Admins: queue a failed alert again.
+#[utoipa::path(post, path = "/outbox/{id}/retry", tag = "alerts", params(("id" = i64, Path)),
+    responses((status = 204, description = "Queued again"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn retry_alert(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = id.parse().map_err(|_| AppError::NotFound(format!("alert {id}")))?;
+    app::services::alerts::retry(&db, &caller, id, chrono::Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Admins: queue a test email to themselves.
+#[utoipa::path(post, path = "/outbox/test", tag = "alerts", responses((status = 202, description = "Queued"), (status = 403, body = ErrorBody)))]
+async fn send_test_email(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    app::services::alerts::send_test(&db, &caller, chrono::Utc::now()).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Acknowledges an issue's SLA breach (the partner, or staff), which stops its escalation.
+#[utoipa::path(post, path = "/issues/{id}/acknowledge", tag = "alerts", params(("id" = i64, Path)),
+    responses((status = 200, description = "The issue"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn acknowledge_issue(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = issue_id(&id)?;
+    let now = chrono::Utc::now();
+    app::services::alerts::acknowledge(&db, &caller, id, now).await?;
+    Ok(Json(app::services::support::get(&db, &caller, id, now).await?))
 }

@@ -208,8 +208,13 @@ impl Syncer {
                 let Some(integration) = app::store::integrations::get(&self.db, due.integration_id).await? else {
                     return Err(Failure::Store(sqlx::Error::RowNotFound));
                 };
-                let owner_ref =
-                    Owner { partner_id: integration.partner_id, integration_id: integration.id, integration_name: &integration.name };
+                let partner_name = app::store::partners::name_of(&self.db, integration.partner_id).await?.unwrap_or_default();
+                let owner_ref = Owner {
+                    partner_id: integration.partner_id,
+                    partner_name: &partner_name,
+                    integration_id: integration.id,
+                    integration_name: &integration.name,
+                };
                 let critical = support::critical_labels_of(&self.db, integration.id, program).await?;
                 for issue in &listed {
                     let existing = stored.iter().find(|r| r.number == Some(issue.number));
@@ -217,9 +222,9 @@ impl Syncer {
                         match self.client.issue_events(owner, repo, issue.number).await {
                             Ok(ev) => Some(ev),
                             Err(GitHubError::Gone { .. }) => {
-                                let mut gone = synced_issue(existing, issue, None, &owner_ref, &critical, program, now)?;
-                                mark_gone(&mut gone, program, now);
-                                issues.push(gone);
+                                let synced = synced_issue(existing, issue, None, &owner_ref, &critical, program, now)?;
+                                let severity_override = existing.and_then(|r| r.severity_override.as_deref());
+                                issues.push(support::vanished(synced, severity_override, program, now)?);
                                 continue;
                             }
                             Err(e) => return Err(e.into()),
@@ -279,30 +284,6 @@ impl Syncer {
             }
         }
     }
-}
-
-/// A deleted or transferred issue stops counting when we notice: its last
-/// period ends now, and it is marked gone.
-fn mark_gone(issue: &mut SyncedIssue, program: &Program, now: DateTime<Utc>) {
-    let data = &mut issue.1;
-    data.gone_at = Some(now);
-    let mut open: support::Periods = serde_json::from_str(&data.open_periods).unwrap_or_default();
-    if let Some(last) = open.last_mut().filter(|l| l.1.is_none()) {
-        last.1 = Some(now);
-    }
-    data.resolved_at = open.last().and_then(|l| l.1);
-    data.open_periods = support::periods_json(&open);
-    let pause: support::Periods = serde_json::from_str(&data.pause_periods).unwrap_or_default();
-    let severity = app::domain::sla::Severity::parse(data.label_severity).unwrap_or(app::domain::sla::Severity::Normal);
-    let clock = program.clock(severity, &open, &pause, now);
-    issue.2 = store::ClockColumns {
-        due_at: clock.due_at,
-        warn_at: clock.warn_at,
-        state: clock.state.key(),
-        used_seconds: clock.used.num_seconds(),
-    };
-    // No met/missed for an issue that vanished: nobody resolved it.
-    issue.3.clear();
 }
 
 /// Why a repository's sync stopped: GitHub's answer (recorded on the row)

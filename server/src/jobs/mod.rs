@@ -2,6 +2,7 @@
 //! a lease, work outside any transaction, record the outcome) plus a loop
 //! that runs steps; tests and benchmarks call the steps with their own clock.
 
+pub mod alert_delivery;
 pub mod github_sync;
 pub mod registry_poll;
 pub mod sla_monitor;

@@ -5,6 +5,7 @@
 
 pub mod github;
 pub mod guard;
+pub mod mailer;
 pub mod registry;
 
 use reqwest::header::HeaderMap;

@@ -39,6 +39,8 @@ const STAFF_READ: Row = [Unauthorized, Forbidden, Ok, Ok, Ok];
 const ADMIN_ONLY_INVALID: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, Invalid];
 const HIDDEN_WRITE_INVALID: Row = [Unauthorized, NotFound, Forbidden, Invalid, Invalid];
 const ADMIN_ONLY: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, Ok];
+/// Admins pass the check and find nothing there.
+const ADMIN_ONLY_MISSING: Row = [Unauthorized, Forbidden, Forbidden, Forbidden, NotFound];
 const OWN_ONLY: Row = [Unauthorized, NotFound, NotFound, NotFound, NotFound];
 /// A member writing on their own partner's integrations.
 const MEMBER_WRITE: Row = [Unauthorized, Ok, Forbidden, Ok, Ok];
@@ -269,6 +271,19 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
         // A JSON string is no iCalendar file: the admin passes the check and gets a field error.
         ("POST", "/api/v1/sla/holidays/import", "/api/v1/sla/holidays/import".into(), Some(json!("not a calendar")), ADMIN_ONLY_INVALID),
         ("GET", "/api/v1/github/status", "/api/v1/github/status".into(), None, ADMIN_ONLY),
+        ("GET", "/api/v1/alerts", "/api/v1/alerts".into(), None, READ),
+        ("GET", "/api/v1/alerts/preferences", "/api/v1/alerts/preferences".into(), None, READ),
+        (
+            "PUT",
+            "/api/v1/alerts/preferences",
+            "/api/v1/alerts/preferences".into(),
+            Some(json!({"time_zone": "Europe/Berlin", "digest_hour": "9", "choices": {"review_waiting": "digest"}})),
+            READ,
+        ),
+        ("GET", "/api/v1/outbox", "/api/v1/outbox".into(), None, ADMIN_ONLY),
+        ("POST", "/api/v1/outbox/{id}/retry", "/api/v1/outbox/999999/retry".into(), None, ADMIN_ONLY_MISSING),
+        ("POST", "/api/v1/outbox/test", "/api/v1/outbox/test".into(), None, ADMIN_ONLY),
+        ("POST", "/api/v1/issues/{id}/acknowledge", format!("/api/v1/issues/{bi}/acknowledge"), None, HIDDEN_WRITE),
     ]
 }
 
@@ -374,6 +389,14 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("support/remove-holiday", f(&[("day", "2031-01-01")]), ADMIN_ONLY),
         ("support/import-holidays", f(&[("ics", "not a calendar")]), ADMIN_ONLY_INVALID),
         ("support/sync-status", vec![], ADMIN_ONLY),
+        ("alerts/mine", f(&[("query[status]", "")]), READ),
+        ("alerts/preferences", vec![], READ),
+        ("alerts/save-preferences", f(&[("time_zone", "UTC"), ("digest_hour", "8"), ("choices[sla_due_soon]", "digest")]), READ),
+        ("alerts/outbox", f(&[("query[status]", "failed")]), ADMIN_ONLY),
+        ("alerts/retry", f(&[("id", "999999")]), ADMIN_ONLY_MISSING),
+        ("alerts/test", vec![], ADMIN_ONLY),
+        // Each caller reopened it just before, so there is a new breach to acknowledge.
+        ("alerts/acknowledge", f(&[("issue", &bi)]), HIDDEN_WRITE),
     ]
 }
 

@@ -5,8 +5,10 @@ mod fake_github;
 mod fake_github_api;
 mod fake_registry;
 mod helpers;
+mod smtp_sink;
 
 mod access_matrix;
+mod alerts;
 mod api_integrations;
 mod api_partners;
 mod audit;
