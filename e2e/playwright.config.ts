@@ -11,6 +11,9 @@ const server = process.env.E2E_SERVER_BIN ?? 'target/release/server';
 const oidcPort = Number(process.env.E2E_OIDC_PORT ?? 3918);
 /** A provider registry the poller reaches (registry-server.mjs). */
 export const REGISTRY_PORT = Number(process.env.E2E_REGISTRY_PORT ?? 3919);
+/** The SMTP server the app sends alerts to (smtp-sink.mjs) and its HTTP control port. */
+export const SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3920);
+export const SINK_HTTP_PORT = Number(process.env.E2E_SINK_HTTP_PORT ?? 3921);
 /** The administrator the tests sign in as (created with `server create-admin`). */
 export const STAFF_EMAIL = 'staff@example.test';
 
@@ -46,6 +49,12 @@ export default defineConfig({
     timeout: 30_000,
     env: { REGISTRY_PORT: String(REGISTRY_PORT) },
   }, {
+    command: 'node smtp-sink.mjs',
+    url: `http://127.0.0.1:${SINK_HTTP_PORT}/health`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { SMTP_PORT: String(SMTP_PORT), SINK_HTTP_PORT: String(SINK_HTTP_PORT) },
+  }, {
     command: `sh -c '${server} create-admin --email ${STAFF_EMAIL} && exec ${server} serve'`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/healthz`,
@@ -64,6 +73,12 @@ export default defineConfig({
       OIDC_LABEL: 'Example SSO',
       OUTBOUND_ALLOW: 'http://127.0.0.1',
       REGISTRY_POLL_TICK_SECONDS: '2',
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(SMTP_PORT),
+      SMTP_TLS: 'none',
+      MAIL_FROM: 'Integration Tracker <alerts@tracker.example>',
+      ALERT_DELIVERY_TICK_SECONDS: '1',
+      ALERT_FOLD_SECONDS: '1',
     },
   }],
 });

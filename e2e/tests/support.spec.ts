@@ -56,9 +56,11 @@ test('a partner records an issue, watches its countdown, staff see the breach an
   await expect(support.locator('table.issues')).not.toContainText('Run task times out');
   await support.getByLabel('Resolved').fill('');
   await support.getByRole('button', { name: 'Record issue' }).click();
-  const row = support.getByRole('row', { name: /Run task times out on large plans/ });
-  await expect(row).toContainText('critical');
-  await expect(row.getByTestId('clock-state')).toHaveText('on track');
+  // The new issue's own page: its clock.
+  await expect(dev.getByRole('heading', { name: 'Run task times out on large plans' })).toBeVisible();
+  await expect(dev.getByRole('status')).toContainText('Issue recorded.');
+  await expect(dev.getByTestId('clock-state')).toHaveText(/^on track$/i);
+  await expect(dev.locator('dl.details')).toContainText('critical');
 
   // The issue list: most urgent first (the breach), filters, and a countdown that runs.
   await dev.goto('/issues');
@@ -66,7 +68,7 @@ test('a partner records an issue, watches its countdown, staff see the breach an
   const rows = dev.locator('tr.issue-row');
   await expect(rows).toHaveCount(2);
   await expect(rows.first()).toContainText('Plan output truncated');
-  await expect(rows.first().getByTestId('clock-state')).toHaveText('breached');
+  await expect(rows.first().getByTestId('clock-state')).toHaveText(/^breached$/i);
   await expect(rows.first().locator('time.countdown')).toHaveText(/^overdue by /);
   const countdown = dev.getByRole('row', { name: /Run task times out/ }).locator('time.countdown');
   await expect(countdown).toHaveText(/^due in 1 d 2[12] h$/);
@@ -95,16 +97,16 @@ test('a partner records an issue, watches its countdown, staff see the breach an
   await expect(page.getByRole('heading', { name: 'Support SLA' })).toBeVisible();
   const breaches = page.locator('h2:has-text("Breached, still open") + *');
   await expect(breaches).toContainText('Plan output truncated');
-  const partnerRow = page.getByRole('row', { name: /Ticket Labs/ });
+  const partnerRow = page.locator('table.compliance').getByRole('row', { name: /Ticket Labs/ });
   await expect(partnerRow).toBeVisible();
   await page.getByRole('link', { name: 'Plan output truncated' }).first().click();
   await expect(page.getByRole('heading', { name: /Plan output truncated/ })).toBeVisible();
   await hydrated(page);
   await page.getByRole('button', { name: 'Mark resolved' }).click();
-  await expect(page.getByTestId('clock-state')).toHaveText('missed');
+  await expect(page.getByTestId('clock-state')).toHaveText(/^missed$/i);
   await page.goto('/sla');
   await expect(page.locator('h2:has-text("Breached, still open") + *')).not.toContainText('Plan output truncated');
-  await expect(page.getByRole('row', { name: /Ticket Labs/ })).toContainText('0 %');
+  await expect(page.locator('table.compliance').getByRole('row', { name: /Ticket Labs/ })).toContainText('0 %');
   await devContext.close();
 });
 

@@ -51,3 +51,9 @@ CREATE TABLE alert_preferences (
 ALTER TABLE sla_events ADD COLUMN acknowledged_at TIMESTAMPTZ;
 ALTER TABLE sla_events ADD COLUMN acknowledged_by BIGINT REFERENCES users(id) ON DELETE SET NULL;
 ALTER TABLE sla_events ADD COLUMN escalated_at TIMESTAMPTZ;
+
+-- A poll or sync failing since when (NULL while it works), and when admins were told.
+ALTER TABLE registry_polls ADD COLUMN failing_since TIMESTAMPTZ;
+ALTER TABLE registry_polls ADD COLUMN failure_alerted_at TIMESTAMPTZ;
+ALTER TABLE github_syncs ADD COLUMN failing_since TIMESTAMPTZ;
+ALTER TABLE github_syncs ADD COLUMN failure_alerted_at TIMESTAMPTZ;

@@ -51,3 +51,9 @@ CREATE TABLE alert_preferences (
 ALTER TABLE sla_events ADD COLUMN acknowledged_at TEXT;
 ALTER TABLE sla_events ADD COLUMN acknowledged_by INTEGER REFERENCES users(id) ON DELETE SET NULL;
 ALTER TABLE sla_events ADD COLUMN escalated_at TEXT;
+
+-- A poll or sync failing since when (NULL while it works), and when admins were told.
+ALTER TABLE registry_polls ADD COLUMN failing_since TEXT;
+ALTER TABLE registry_polls ADD COLUMN failure_alerted_at TEXT;
+ALTER TABLE github_syncs ADD COLUMN failing_since TEXT;
+ALTER TABLE github_syncs ADD COLUMN failure_alerted_at TEXT;

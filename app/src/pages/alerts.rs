@@ -297,14 +297,21 @@ pub fn OutboxPage() -> impl IntoView {
 #[component]
 pub fn BreachAcknowledgement(issue: i64, acknowledged: Option<chrono::DateTime<Utc>>) -> impl IntoView {
     let action = ServerAction::<AcknowledgeBreach>::new();
+    // Hydrated, the page is not reloaded: the action's answer is enough to say it is done.
+    let done = move || action.value().get().is_some_and(|r| r.is_ok());
     match acknowledged {
         Some(at) => view! { <p class="muted" data-testid="acknowledged">{format!("Breach acknowledged {}.", when(at))}</p> }.into_any(),
         None => view! {
-            <ActionForm action=action attr:class="inline">
-                <input type="hidden" name="issue" value=issue.to_string()/>
-                <button type="submit">"Acknowledge breach"</button>
-                <span class="hint">" Stops the escalation to the alliance manager."</span>
-            </ActionForm>
+            <Show
+                when=move || !done()
+                fallback=|| view! { <p class="muted" data-testid="acknowledged">"Breach acknowledged just now."</p> }
+            >
+                <ActionForm action=action attr:class="inline">
+                    <input type="hidden" name="issue" value=issue.to_string()/>
+                    <button type="submit">"Acknowledge breach"</button>
+                    <span class="hint">" Stops the escalation to the alliance manager."</span>
+                </ActionForm>
+            </Show>
             {move || action.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
         }
         .into_any(),

@@ -19,6 +19,17 @@ fn json(content: &AlertContent) -> serde_json::Value {
     serde_json::to_value(content).unwrap_or(serde_json::Value::Null)
 }
 
+/// An alert about `content`, to `audience`, keyed by subject and discriminator.
+fn new_alert(
+    content: AlertContent,
+    subject_ref: String,
+    discriminator: String,
+    partner_id: Option<i64>,
+    audience: Vec<(Audience, bool)>,
+) -> NewAlert {
+    NewAlert { kind: content.kind.key(), subject_ref, discriminator, partner_id, content: json(&content), audience }
+}
+
 /// What an SLA event sends: "due soon" to the partner's support contacts;
 /// "breached" to them (mandatory: they cannot turn it off) and to the
 /// alliance manager. `link` and `subject_ref` name issue 0 until the store
@@ -60,14 +71,7 @@ pub fn sla_alert(
         detail: detail.into(),
         next_step: next_step.into(),
     };
-    Some(NewAlert {
-        kind: alert_kind.key(),
-        subject_ref: "issue:0".into(),
-        discriminator: format!("cycle{cycle}:{}", deadline.timestamp()),
-        partner_id: Some(partner_id),
-        content: json(&content),
-        audience,
-    })
+    Some(new_alert(content, "issue:0".into(), format!("cycle{cycle}:{}", deadline.timestamp()), Some(partner_id), audience))
 }
 
 /// Fills in the issue an SLA alert is about, once its row exists.
@@ -101,14 +105,13 @@ pub fn review_waiting(
         detail: format!("{partner} reported \"{task}\" as done."),
         next_step: "Review the evidence, then accept the task or ask for changes.".into(),
     };
-    NewAlert {
-        kind: AlertKind::ReviewWaiting.key(),
-        subject_ref: format!("task:{task_id}"),
-        discriminator: at.timestamp_micros().to_string(),
-        partner_id: Some(partner_id),
-        content: json(&content),
-        audience: vec![(Audience::AllianceManager(partner_id), false)],
-    }
+    new_alert(
+        content,
+        format!("task:{task_id}"),
+        at.timestamp_micros().to_string(),
+        Some(partner_id),
+        vec![(Audience::AllianceManager(partner_id), false)],
+    )
 }
 
 /// A reviewer accepted a task or asked for changes: the partner hears.
@@ -138,14 +141,13 @@ pub fn review_decision(
         },
         next_step: "Open the task to see the decision and what comes next.".into(),
     };
-    NewAlert {
-        kind: AlertKind::ReviewDecision.key(),
-        subject_ref: format!("task:{task_id}"),
-        discriminator: at.timestamp_micros().to_string(),
-        partner_id: Some(partner_id),
-        content: json(&content),
-        audience: vec![(Audience::SupportContacts(partner_id), false)],
-    }
+    new_alert(
+        content,
+        format!("task:{task_id}"),
+        at.timestamp_micros().to_string(),
+        Some(partner_id),
+        vec![(Audience::SupportContacts(partner_id), false)],
+    )
 }
 
 /// The registry poller found a new version: the alliance manager hears.
@@ -161,14 +163,13 @@ pub fn version_published(partner_id: i64, partner: &str, integration_id: i64, in
         detail: format!("{integration} {version} was published on {host}."),
         next_step: "Check the release on the integration's page.".into(),
     };
-    NewAlert {
-        kind: AlertKind::VersionPublished.key(),
-        subject_ref: format!("integration:{integration_id}"),
-        discriminator: format!("{host}:{version}"),
-        partner_id: Some(partner_id),
-        content: json(&content),
-        audience: vec![(Audience::AllianceManager(partner_id), false)],
-    }
+    new_alert(
+        content,
+        format!("integration:{integration_id}"),
+        format!("{host}:{version}"),
+        Some(partner_id),
+        vec![(Audience::AllianceManager(partner_id), false)],
+    )
 }
 
 /// A user's stored preferences; a row that no longer parses counts as the defaults.
@@ -207,15 +208,50 @@ pub async fn escalate(db: &Db, now: DateTime<Utc>, after: Duration) -> Result<u6
         if critical {
             audience.push((Audience::Admins, false));
         }
-        let alert = NewAlert {
-            kind: AlertKind::SlaEscalated.key(),
-            subject_ref: format!("issue:{}", b.issue_id),
-            discriminator: format!("cycle{}", b.cycle),
-            partner_id: Some(b.partner_id),
-            content: json(&content),
-            audience,
-        };
+        let alert = new_alert(content, format!("issue:{}", b.issue_id), format!("cycle{}", b.cycle), Some(b.partner_id), audience);
         if store::escalate(db, b.event_id, &alert, now).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Registry polls and GitHub syncs failing for a day: the admins hear once per failing streak.
+pub async fn failing_syncs(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let (registry, github) = store::failing_syncs(db, now - Duration::hours(24), 50).await?;
+    let mut n = 0;
+    for (is_registry, f) in registry.iter().map(|f| (true, f)).chain(github.iter().map(|f| (false, f))) {
+        let (what, link) = if is_registry {
+            (format!("Polling {} for {}", f.target, f.integration_name), format!("/integrations/{}", f.integration_id))
+        } else {
+            (
+                format!("The GitHub sync of {} for {}", f.target, f.integration_name),
+                format!("/integrations/{}#support-heading", f.integration_id),
+            )
+        };
+        let content = AlertContent {
+            kind: AlertKind::SyncFailing,
+            subject: f.integration_name.clone(),
+            title: if is_registry { format!("registry {}", f.target) } else { format!("GitHub {}", f.target) },
+            partner: None,
+            integration: Some(f.integration_name.clone()),
+            link,
+            deadline: None,
+            detail: format!(
+                "{what} has failed since {}: {}",
+                f.failing_since.format("%Y-%m-%d %H:%M UTC"),
+                f.last_error.as_deref().unwrap_or("no answer")
+            ),
+            next_step: "Check the host or repository and the tokens; the status pages show each failure.".into(),
+        };
+        let alert = new_alert(
+            content,
+            format!("{}:{}:{}", if is_registry { "registry" } else { "github" }, f.integration_id, f.target),
+            f.failing_since.timestamp().to_string(),
+            Some(f.partner_id),
+            vec![(Audience::Admins, false)],
+        );
+        if store::alert_failing(db, is_registry, f, &alert, now).await? {
             n += 1;
         }
     }
@@ -312,14 +348,13 @@ pub async fn send_test(db: &Db, caller: &Caller, now: DateTime<Utc>) -> Result<(
         detail: format!("{} asked for this test email to check the mail settings.", caller.name),
         next_step: "Nothing: if you can read this, alerts reach you.".into(),
     };
-    let alert = NewAlert {
-        kind: AlertKind::Test.key(),
-        subject_ref: format!("user:{}", caller.user_id),
-        discriminator: now.timestamp_micros().to_string(),
-        partner_id: None,
-        content: json(&content),
-        audience: vec![(Audience::Email(caller.email.clone()), true)],
-    };
+    let alert = new_alert(
+        content,
+        format!("user:{}", caller.user_id),
+        now.timestamp_micros().to_string(),
+        None,
+        vec![(Audience::Email(caller.email.clone()), true)],
+    );
     store::enqueue_all(db, &[alert], now).await?;
     Ok(())
 }

@@ -445,6 +445,63 @@ pub async fn acknowledge(db: &Db, issue_id: i64, cycle: i64, user_id: i64, audit
     })
 }
 
+/// A registry poll or GitHub sync that has failed for a while and nobody was told.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct FailingSync {
+    pub integration_id: i64,
+    pub integration_name: String,
+    pub partner_id: i64,
+    /// The registry host, or `owner/repo` on GitHub.
+    pub target: String,
+    pub failing_since: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// Registry polls (first) and GitHub syncs failing since before `before`, not yet alerted.
+pub async fn failing_syncs(db: &Db, before: DateTime<Utc>, limit: i64) -> Result<(Vec<FailingSync>, Vec<FailingSync>), sqlx::Error> {
+    on_pool!(db, |pool| {
+        let registry = sqlx::query_as::<_, FailingSync>(
+            "SELECT p.integration_id, i.name AS integration_name, i.partner_id, p.registry_host AS target, p.failing_since, p.last_error
+             FROM registry_polls p JOIN integrations i ON i.id = p.integration_id
+             WHERE p.failing_since <= $1 AND p.failure_alerted_at IS NULL ORDER BY p.failing_since LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        let github = sqlx::query_as::<_, FailingSync>(
+            "SELECT g.integration_id, i.name AS integration_name, i.partner_id, g.owner || '/' || g.repo AS target, g.failing_since,
+                g.last_error
+             FROM github_syncs g JOIN integrations i ON i.id = g.integration_id
+             WHERE g.failing_since <= $1 AND g.failure_alerted_at IS NULL ORDER BY g.failing_since LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        Ok((registry, github))
+    })
+}
+
+/// Marks a failing poll (`registry` true) or sync as alerted and enqueues its alert, together.
+pub async fn alert_failing(db: &Db, registry: bool, f: &FailingSync, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    let sql = if registry {
+        "UPDATE registry_polls SET failure_alerted_at = $3 WHERE integration_id = $1 AND registry_host = $2 AND failure_alerted_at IS NULL"
+    } else {
+        "UPDATE github_syncs SET failure_alerted_at = $3 WHERE integration_id = $1 AND owner || '/' || repo = $2 AND failure_alerted_at IS NULL"
+    };
+    on_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(sql).bind(f.integration_id).bind(&f.target).bind(now).execute(&mut *tx).await?.rows_affected();
+        if changed != 1 {
+            return Ok(false);
+        }
+        enqueue!(tx, alert, now)?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
 /// When an issue's current breach was acknowledged, if it was.
 pub async fn acknowledged_at(db: &Db, issue_id: i64, cycle: i64) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     on_pool!(db, |pool| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(

@@ -295,6 +295,8 @@ pub async fn record_outcomes(
                 "UPDATE registry_polls SET
                     claimed_until = NULL, claimed_by = NULL, last_polled_at = $3, last_outcome = $4, last_error = $5,
                     failures = $6, next_poll_at = $7,
+                    failing_since = CASE WHEN $6 > 0 THEN COALESCE(failing_since, $3) ELSE NULL END,
+                    failure_alerted_at = CASE WHEN $6 > 0 THEN failure_alerted_at ELSE NULL END,
                     etag = CASE WHEN $8 THEN $9 ELSE etag END,
                     last_modified = CASE WHEN $8 THEN $10 ELSE last_modified END,
                     found_at = CASE WHEN $11 THEN $12 ELSE found_at END,

@@ -637,6 +637,8 @@ pub async fn record_sync(
         let held = sqlx::query(
             "UPDATE github_syncs SET claimed_until = NULL, claimed_by = NULL, last_synced_at = $2, last_outcome = $3, last_error = $4,
                 failures = $5, next_sync_at = $6,
+                failing_since = CASE WHEN $5 > 0 THEN COALESCE(failing_since, $2) ELSE NULL END,
+                failure_alerted_at = CASE WHEN $5 > 0 THEN failure_alerted_at ELSE NULL END,
                 etag = CASE WHEN $7 THEN $8 ELSE etag END, since = CASE WHEN $7 THEN $9 ELSE since END,
                 licence = CASE WHEN $10 THEN $11 ELSE licence END, licence_checked_at = CASE WHEN $10 THEN $2 ELSE licence_checked_at END
              WHERE integration_id = $1 AND claimed_by = $12",

@@ -65,6 +65,7 @@ pub struct StepReport {
     pub skipped: usize,
     pub retried: usize,
     pub failed: usize,
+    /// Breaches escalated and failing syncs reported to admins.
     pub escalated: usize,
 }
 
@@ -92,10 +93,11 @@ impl Deliverer {
         &self.mailer
     }
 
-    /// One round: escalate unacknowledged breaches, then deliver what is due.
+    /// One round: escalate unacknowledged breaches and day-long sync failures, then deliver what is due.
     pub async fn step(&self, now: DateTime<Utc>) -> Result<StepReport, sqlx::Error> {
-        let mut report =
-            StepReport { escalated: service::escalate(&self.db, now, self.settings.escalate_after).await? as usize, ..Default::default() };
+        let escalated =
+            service::escalate(&self.db, now, self.settings.escalate_after).await? + service::failing_syncs(&self.db, now).await?;
+        let mut report = StepReport { escalated: escalated as usize, ..Default::default() };
         let rows = store::claim(&self.db, &self.instance, now, now - self.settings.fold, self.settings.lease, self.settings.batch).await?;
         report.claimed = rows.len();
         if rows.is_empty() {

@@ -462,3 +462,38 @@ async fn a_server_killed_mid_send_delivers_after_restart() {
     let _ = std::fs::remove_dir_all(dir);
     sink.stop().await;
 }
+
+async fn a_sync_failing_for_a_day_is_reported_once(app: TestApp) {
+    let sink = SmtpSink::start().await;
+    app.post_json("/api/v1/partners", &json!({"name": "Delta Labs", "kind": "infrastructure", "registry_namespace": "delta"})).await;
+    let (s, b) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "provider", "name": "Delta", "partner": "delta-labs", "source_address": "registry.delta.example/delta/cloud",
+                "categories": ["Networking"], "stage": "publish"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let now = Utc::now();
+    assert_eq!(app::store::registry::sync(&app.db, &[], now).await.unwrap(), 1, "the poller's row for the provider");
+    // As the poller leaves a provider whose host has failed since yesterday.
+    app::on_pool!(&app.db, |pool| sqlx::query(
+        "UPDATE registry_polls SET failures = 9, last_error = 'connection refused', failing_since = $1"
+    )
+    .bind(now - Duration::hours(25))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected())
+    .unwrap());
+    let w = worker(&app, sink.smtp_port, "w");
+    assert_eq!(w.step(now).await.unwrap().escalated, 1);
+    assert_eq!(w.step(now + Duration::minutes(1)).await.unwrap().escalated, 0, "once per failing streak");
+    let messages = sink.wait_for(1, std::time::Duration::from_secs(10)).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].subject.starts_with("[Sync failing] Delta"), "{}", messages[0].subject);
+    assert!(messages[0].text.contains("connection refused"), "{}", messages[0].text);
+    assert_eq!(messages[0].to, vec!["admin@tracker.test".to_string()]);
+    sink.stop().await;
+}
+
+crate::on_both_backends!(a_sync_failing_for_a_day_is_reported_once);
