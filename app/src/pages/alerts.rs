@@ -22,7 +22,12 @@ pub async fn get_my_alerts(query: OutboxQuery) -> Result<Page<AlertView>, AppErr
 pub async fn get_preferences() -> Result<(Preferences, MailTransport), AppError> {
     let (db, caller) = crate::context::signed_in()?;
     let p = crate::context::answer(crate::services::alerts::preferences(&db, &caller).await)?;
-    Ok((p, crate::context::mail_transport()))
+    // Where mail goes (a host or a folder on the server) is for administrators only.
+    let mut transport = crate::context::mail_transport();
+    if caller.role != crate::domain::access::Role::Admin {
+        transport.description = String::new();
+    }
+    Ok((p, transport))
 }
 
 #[server(endpoint = "alerts/save-preferences")]
@@ -83,7 +88,7 @@ fn TransportNotice(transport: MailTransport) -> impl IntoView {
     (!transport.smtp).then(|| {
         view! {
             <p class="notice warning" role="note" data-testid="mail-transport">
-                {format!("No SMTP server is configured: emails are written as {} and nobody receives them. Set SMTP_HOST to send them.", transport.description)}
+                "No SMTP server is configured: emails are written to files on the server and nobody receives them. An administrator sets SMTP_HOST to send them."
             </p>
         }
     })
