@@ -76,6 +76,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/sla") view=pages::support::SlaSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/outbox") view=pages::alerts::OutboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/alerts") view=pages::alerts::AlertsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/flags") view=pages::flags::FlagsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/flags/:id") view=pages::flags::FlagPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/flags") view=pages::flags::FlagSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/partners/:slug/dashboard") view=pages::dashboard::PartnerDashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/review") view=pages::review::ReviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/issues") view=pages::support::IssuesPage ssr=SsrMode::Async/>
                     <Route path=path!("/issues/:id") view=pages::support::IssuePage ssr=SsrMode::Async/>
@@ -112,8 +116,8 @@ fn TopBar() -> impl IntoView {
                                 <A href="/partners">"Partners"</A>
                                 <A href="/integrations">"Integrations"</A>
                                 <A href="/issues">"Issues"</A>
-                                {staff.then(|| view! { <A href="/review">"Review queue"</A><A href="/sla">"SLA"</A> })}
-                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A><A href="/admin/registry">"Poller"</A><A href="/admin/sla">"SLA settings"</A><A href="/admin/outbox">"Outbox"</A> })}
+                                {staff.then(|| view! { <A href="/review">"Review queue"</A><A href="/sla">"SLA"</A><A href="/flags">"Tier flags"</A> })}
+                                {admin.then(|| view! { <A href="/admin/users">"Users"</A><A href="/admin/templates">"Templates"</A><A href="/admin/audit">"Audit"</A><A href="/admin/registry">"Poller"</A><A href="/admin/sla">"SLA settings"</A><A href="/admin/outbox">"Outbox"</A><A href="/admin/flags">"Flag settings"</A> })}
                             </nav>
                             <div class="account">
                                 <a href="/settings/tokens" title="API tokens">{caller.name.clone()}</a>

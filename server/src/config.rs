@@ -47,6 +47,9 @@ pub struct SupportConfig {
     /// Whether the SLA monitor runs in this instance.
     pub monitor: bool,
     pub monitor_tick: std::time::Duration,
+    /// Whether the tier-flag review runs in this instance.
+    pub flag_review: bool,
+    pub flag_review_tick: std::time::Duration,
 }
 
 /// The registry poller and its client (README, "Registry poller").
@@ -154,6 +157,8 @@ struct FileConfig {
     github_timeout_seconds: Option<i64>,
     sla_monitor: Option<bool>,
     sla_monitor_tick_seconds: Option<i64>,
+    flag_review: Option<bool>,
+    flag_review_tick_seconds: Option<i64>,
     smtp_host: Option<String>,
     smtp_port: Option<i64>,
     smtp_tls: Option<String>,
@@ -253,6 +258,8 @@ impl Config {
                 client: Default::default(),
                 monitor: false,
                 monitor_tick: std::time::Duration::from_secs(60),
+                flag_review: false,
+                flag_review_tick: std::time::Duration::from_secs(300),
             },
             // Tests run the delivery worker's steps themselves, into files unless they point it at an SMTP sink.
             mail: MailConfig {
@@ -412,6 +419,14 @@ fn support_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Re
         monitor_tick: std::time::Duration::from_secs(
             number(env, "SLA_MONITOR_TICK_SECONDS", file.sla_monitor_tick_seconds, 60, 3600)? as u64
         ),
+        flag_review: switch(env, "FLAG_REVIEW", file.flag_review, true)?,
+        flag_review_tick: std::time::Duration::from_secs(number(
+            env,
+            "FLAG_REVIEW_TICK_SECONDS",
+            file.flag_review_tick_seconds,
+            300,
+            86_400,
+        )? as u64),
     })
 }
 

@@ -282,6 +282,8 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
             add_person(db, person).await?;
         }
     }
+    // Flags for the demo's breaches, in their grace period, so the dashboard has some.
+    app::services::flags::evaluate(db, Utc::now()).await?;
     Ok(Seeded::Loaded { partners: PARTNERS.len(), integrations: integration_count })
 }
 
@@ -296,6 +298,7 @@ const ISSUES: &[DemoIssue] = &[
     ("Docs example uses a removed argument", "normal", 3 * 24, None),
     ("Timeout creating large clusters", "critical", 70 * 24, Some(20)),
     ("Rate limit errors not retried", "normal", 50 * 24, Some(4 * 24)),
+    ("Destroy hangs on dependent resources", "critical", 4 * 24, None),
 ];
 
 /// A few support issues per integration, recorded by hand, so the clock,

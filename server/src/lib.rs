@@ -38,6 +38,7 @@ pub struct Application {
     poller: Option<std::sync::Arc<jobs::registry_poll::Poller>>,
     syncer: Option<std::sync::Arc<jobs::github_sync::Syncer>>,
     monitor: Option<std::sync::Arc<jobs::sla_monitor::Monitor>>,
+    flag_review: Option<std::sync::Arc<jobs::flag_review::FlagReview>>,
     deliverer: Option<std::sync::Arc<jobs::alert_delivery::Deliverer>>,
 }
 
@@ -128,6 +129,9 @@ impl Application {
             .support
             .monitor
             .then(|| std::sync::Arc::new(jobs::sla_monitor::Monitor::new(db.clone(), instance.clone(), config.support.monitor_tick)));
+        let flag_review = config.support.flag_review.then(|| {
+            std::sync::Arc::new(jobs::flag_review::FlagReview::new(db.clone(), instance.clone(), config.support.flag_review_tick))
+        });
         let deliverer = config.mail.delivery.enabled.then(|| {
             let settings = jobs::alert_delivery::Settings { base_url: base_url.clone(), ..config.mail.delivery.clone() };
             std::sync::Arc::new(jobs::alert_delivery::Deliverer::new(db.clone(), mailer, settings, instance))
@@ -142,6 +146,7 @@ impl Application {
             poller,
             syncer,
             monitor,
+            flag_review,
             deliverer,
         })
     }
@@ -170,6 +175,7 @@ impl Application {
         let poller = self.poller.map(|p| tokio::spawn(p.run()));
         let syncer = self.syncer.map(|s| tokio::spawn(s.run()));
         let monitor = self.monitor.map(|m| tokio::spawn(m.run()));
+        let flag_review = self.flag_review.map(|f| tokio::spawn(f.run()));
         let deliverer = self.deliverer.map(|d| tokio::spawn(d.run()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // Pages are written in several chunks: without TCP_NODELAY a small
@@ -182,7 +188,7 @@ impl Application {
         });
         let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
-        for job in [poller, syncer, monitor, deliverer].into_iter().flatten() {
+        for job in [poller, syncer, monitor, flag_review, deliverer].into_iter().flatten() {
             job.abort();
         }
         self.db.close().await;

@@ -1,6 +1,8 @@
 //! Shared UI pieces: form fields that show their errors, paging links,
 //! error notices.
 
+pub mod chart;
+
 use crate::error::AppError;
 use leptos::prelude::*;
 

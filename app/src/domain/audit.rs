@@ -20,10 +20,12 @@ pub enum TargetKind {
     Issue,
     /// Program-wide settings (SLA calendar, labels).
     Settings,
+    /// A tier-downgrade flag.
+    Flag,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 9] = [
+    pub const ALL: [TargetKind; 10] = [
         TargetKind::Partner,
         TargetKind::Integration,
         TargetKind::Task,
@@ -33,6 +35,7 @@ impl TargetKind {
         TargetKind::Template,
         TargetKind::Issue,
         TargetKind::Settings,
+        TargetKind::Flag,
     ];
 
     pub fn key(self) -> &'static str {
@@ -46,6 +49,7 @@ impl TargetKind {
             TargetKind::Template => "template",
             TargetKind::Issue => "issue",
             TargetKind::Settings => "settings",
+            TargetKind::Flag => "flag",
         }
     }
 
@@ -60,6 +64,7 @@ impl TargetKind {
             TargetKind::Template => "Checklist template",
             TargetKind::Issue => "Support issue",
             TargetKind::Settings => "Program settings",
+            TargetKind::Flag => "Tier flag",
         }
     }
 

@@ -303,6 +303,7 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
         })}
         <crate::pages::pipeline::PipelineSection integration_id=i.id/>
         <crate::pages::support::SupportSection integration_id=i.id partner_id=i.partner_id/>
+        <crate::pages::flags::FlagSection integration_id=i.id partner_id=i.partner_id/>
         <crate::pages::audit::Timeline subject=crate::pages::audit::Subject::Integration(i.id)/>
     }
 }

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod alerts;
 pub mod audit;
+pub mod dashboard;
+pub mod flags;
 pub mod home;
 pub mod integrations;
 pub mod partners;

@@ -216,7 +216,11 @@ fn DueCell(issue: IssueView) -> impl IntoView {
 }
 
 #[component]
-fn IssueTable(issues: Vec<IssueView>, #[prop(optional)] show_partner: bool, #[prop(optional)] show_integration: bool) -> impl IntoView {
+pub(crate) fn IssueTable(
+    issues: Vec<IssueView>,
+    #[prop(optional)] show_partner: bool,
+    #[prop(optional)] show_integration: bool,
+) -> impl IntoView {
     view! {
         <table class="issues">
             <thead>
@@ -250,7 +254,7 @@ fn IssueTable(issues: Vec<IssueView>, #[prop(optional)] show_partner: bool, #[pr
     }
 }
 
-fn percent(p: Option<f64>) -> String {
+pub(crate) fn percent(p: Option<f64>) -> String {
     p.map(|p| format!("{p:.0} %")).unwrap_or_else(|| "—".into())
 }
 

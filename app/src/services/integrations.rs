@@ -28,6 +28,24 @@ pub async fn list(db: &Db, caller: &Caller, query: &IntegrationQuery) -> Result<
     Ok(Page { items, total, page, per_page })
 }
 
+/// The filter of an export, checked (and kept to the caller's partner) before the first row.
+pub fn export_filter(caller: &Caller, query: &IntegrationQuery) -> Result<IntegrationFilter, AppError> {
+    Ok(IntegrationFilter {
+        search: query.q.clone(),
+        partner: query.partner.trim().to_string(),
+        scope: caller.partner_scope().unwrap_or(0),
+        kind: integration_kind_filter(&query.kind)?,
+        tier: tier_filter(&query.tier)?,
+        stage: stage_filter(&query.stage)?,
+        page: 1,
+        per_page: 1,
+    })
+}
+
+pub async fn export_chunk(db: &Db, filter: &IntegrationFilter, after: i64, limit: i64) -> Result<Vec<Integration>, AppError> {
+    Ok(store::export_chunk(db, filter, after, limit).await?)
+}
+
 #[tracing::instrument(skip(db, caller))]
 pub async fn get(db: &Db, caller: &Caller, id: i64) -> Result<Integration, AppError> {
     let missing = || format!("integration {id}");

@@ -5,6 +5,8 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod dashboard;
+pub mod flags;
 pub mod integrations;
 pub mod markdown;
 pub mod partners;

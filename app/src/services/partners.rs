@@ -26,6 +26,22 @@ pub async fn list(db: &Db, caller: &Caller, query: &PartnerQuery) -> Result<Page
     Ok(Page { items, total, page, per_page })
 }
 
+/// The filter of an export, checked (and kept to the caller's partner) before the first row.
+pub fn export_filter(caller: &Caller, query: &PartnerQuery) -> Result<PartnerFilter, AppError> {
+    Ok(PartnerFilter {
+        search: query.q.clone(),
+        kind: partner_kind_filter(&query.kind)?,
+        category: category_filter(&query.category)?,
+        scope: caller.partner_scope().unwrap_or(0),
+        page: 1,
+        per_page: 1,
+    })
+}
+
+pub async fn export_chunk(db: &Db, filter: &PartnerFilter, after: i64, limit: i64) -> Result<Vec<Partner>, AppError> {
+    Ok(store::export_chunk(db, filter, after, limit).await?)
+}
+
 #[tracing::instrument(skip(db, caller))]
 pub async fn get(db: &Db, caller: &Caller, slug: &str) -> Result<Partner, AppError> {
     let missing = || format!("partner \"{slug}\"");

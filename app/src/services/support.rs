@@ -245,6 +245,26 @@ pub async fn list(
     Ok(Page { items, total, page, per_page })
 }
 
+/// The filter of an export, checked (and kept to the caller's partner) before the first row.
+pub fn export_filter(caller: &Caller, query: &IssueQuery) -> Result<store::IssueFilter, AppError> {
+    let mut filter = filter_of(query)?;
+    filter.partner_id = caller.partner_scope();
+    Ok(filter)
+}
+
+/// One chunk of an issue export, with each issue's clock as pages show it.
+pub async fn export_chunk(
+    db: &Db,
+    filter: &store::IssueFilter,
+    after: i64,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<IssueView>, AppError> {
+    let rows = store::export_chunk(db, filter, after, limit).await?;
+    let program = program(db).await?;
+    Ok(rows.iter().map(|r| view(r, &program, now)).collect::<Result<Vec<_>, _>>()?)
+}
+
 async fn row(db: &Db, caller: &Caller, id: i64) -> Result<IssueRow, AppError> {
     let missing = || format!("issue {id}");
     let row = store::get(db, id).await?.ok_or_else(|| AppError::NotFound(missing()))?;

@@ -182,8 +182,8 @@ pub async fn insert(db: &Db, partner_id: i64, v: &ValidIntegration, now: DateTim
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO integrations (partner_id, kind, name, repository_url, tier, stage,
                 source_address, source_host, source_namespace, source_type, verified_version_range,
-                created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+                created_at, updated_at, stage_since)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12) RETURNING id",
         )
         .bind(partner_id)
         .bind(v.kind.key())
@@ -216,7 +216,7 @@ pub async fn update(db: &Db, id: i64, partner_id: i64, v: &ValidIntegration, now
         let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE integrations SET partner_id = $1, kind = $2, name = $3, repository_url = $4, tier = $5,
-                stage = $6, source_address = $7, source_host = $8, source_namespace = $9, source_type = $10,
+                stage_since = CASE WHEN stage = $6 THEN stage_since ELSE $12 END, stage = $6, source_address = $7, source_host = $8, source_namespace = $9, source_type = $10,
                 verified_version_range = $11, updated_at = $12
              WHERE id = $13",
         )
@@ -263,4 +263,22 @@ pub async fn ids_of_partner(db: &Db, partner_id: i64) -> Result<Vec<i64>, sqlx::
         .bind(partner_id)
         .fetch_all(pool)
         .await)
+}
+
+/// Integrations with an id above `after`, in id order, for streamed exports.
+pub async fn export_chunk(db: &Db, f: &IntegrationFilter, after: i64, limit: i64) -> Result<Vec<Integration>, sqlx::Error> {
+    let pattern = like_pattern(f.search.trim());
+    let sql = format!("{SELECT}{WHERE} AND i.id > $7 ORDER BY i.id LIMIT $8");
+    let rows = on_pool!(db, |pool| sqlx::query_as::<_, IntegrationRow>(&sql)
+        .bind(&pattern)
+        .bind(&f.partner)
+        .bind(&f.kind)
+        .bind(&f.tier)
+        .bind(&f.stage)
+        .bind(f.scope)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?);
+    attach(db, rows).await
 }

@@ -6,6 +6,8 @@
 pub mod alerts;
 pub mod audit;
 pub mod blobs;
+pub mod dashboard;
+pub mod flags;
 pub mod integrations;
 pub mod partners;
 pub mod registry;

@@ -248,3 +248,19 @@ pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>, audi
         Ok(())
     })
 }
+
+/// Partners with an id above `after`, in id order, for streamed exports.
+pub async fn export_chunk(db: &Db, f: &PartnerFilter, after: i64, limit: i64) -> Result<Vec<Partner>, sqlx::Error> {
+    let pattern = like_pattern(f.search.trim());
+    let sql = format!("{SELECT}{WHERE} AND p.id > $5 ORDER BY p.id LIMIT $6");
+    let rows = on_pool!(db, |pool| sqlx::query_as::<_, PartnerRow>(&sql)
+        .bind(&pattern)
+        .bind(&f.kind)
+        .bind(&f.category)
+        .bind(f.scope)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?);
+    attach(db, rows).await
+}

@@ -424,6 +424,12 @@ pub async fn list(db: &Db, f: &IssueFilter, page: i64, per_page: i64) -> Result<
     })
 }
 
+/// Issues with an id above `after`, in id order, for streamed exports.
+pub async fn export_chunk(db: &Db, f: &IssueFilter, after: i64, limit: i64) -> Result<Vec<IssueRow>, sqlx::Error> {
+    let sql = format!("{SELECT}{WHERE} AND s.id > $6 ORDER BY s.id LIMIT $7");
+    on_pool!(db, |pool| bind_filter!(sqlx::query_as::<_, IssueRow>(&sql), f).bind(after).bind(limit).fetch_all(pool).await)
+}
+
 /// Open issues whose stored clock has a threshold behind it: the monitor
 /// recomputes these (the stored state is "on track" past warn_at, or not
 /// yet "breached" past due_at).

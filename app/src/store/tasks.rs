@@ -260,7 +260,7 @@ pub async fn apply(
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE integrations SET stage = $1, updated_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE integrations SET stage_since = CASE WHEN stage = $1 THEN stage_since ELSE $2 END, stage = $1, updated_at = $2 WHERE id = $3")
             .bind(standing.stage.key())
             .bind(now)
             .bind(integration_id)

@@ -81,7 +81,8 @@ pub async fn upgrade(
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         let moved = sqlx::query(
-            "UPDATE integrations SET checklist_version = $1, stage = $2, updated_at = $3 WHERE id = $4 AND checklist_version = $5",
+            "UPDATE integrations SET checklist_version = $1, stage_since = CASE WHEN stage = $2 THEN stage_since ELSE $3 END, stage = $2, updated_at = $3
+             WHERE id = $4 AND checklist_version = $5",
         )
         .bind(version)
         .bind(stage.key())

@@ -76,6 +76,21 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(partner_audit))
         .routes(routes!(search_audit))
         .routes(routes!(export_audit))
+        .routes(routes!(staff_dashboard))
+        .routes(routes!(partner_dashboard))
+        .routes(routes!(list_flags))
+        .routes(routes!(export_flags))
+        .routes(routes!(get_flag))
+        .routes(routes!(decide_flag))
+        .routes(routes!(evaluate_flags))
+        .routes(routes!(get_flag_settings, put_flag_settings))
+        .routes(routes!(get_stage_targets, put_stage_targets))
+        .routes(routes!(list_exemptions, add_exemption))
+        .routes(routes!(end_exemption))
+        .routes(routes!(get_end_of_support, put_end_of_support))
+        .routes(routes!(export_partners))
+        .routes(routes!(export_integrations))
+        .routes(routes!(export_issues))
         .routes(routes!(openapi));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
@@ -1010,4 +1025,404 @@ async fn acknowledge_issue(State(db): State<Db>, SignedIn(caller): SignedIn, Pat
     let now = chrono::Utc::now();
     app::services::alerts::acknowledge(&db, &caller, id, now).await?;
     Ok(Json(app::services::support::get(&db, &caller, id, now).await?))
+}
+
+// ---- dashboards ----
+
+/// Staff: the program at a glance (funnel per track, stalled integrations,
+/// support health worst first, tier flags, registry activity, review queue),
+/// narrowed by `track`, `stage`, `tier`, `category` and `mine=true` (partners
+/// whose alliance manager is the caller).
+#[utoipa::path(get, path = "/dashboard", tag = "dashboard",
+    params(("track" = Option<String>, Query), ("stage" = Option<String>, Query), ("tier" = Option<String>, Query),
+        ("category" = Option<String>, Query), ("mine" = Option<bool>, Query)),
+    responses((status = 200, description = "The staff dashboard"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn staff_dashboard(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<app::domain::dashboard::DashboardQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::dashboard::staff(&db, &caller, &q, chrono::Utc::now()).await?))
+}
+
+/// A partner's dashboard: their integrations' progress, open issues,
+/// compliance and trend, and open flags with what clears them.
+#[utoipa::path(get, path = "/partners/{slug}/dashboard", tag = "dashboard", params(("slug" = String, Path)),
+    responses((status = 200, description = "The partner's dashboard"), (status = 404, body = ErrorBody)))]
+async fn partner_dashboard(State(db): State<Db>, SignedIn(caller): SignedIn, Path(slug): Path<String>) -> ApiResult<impl IntoResponse> {
+    let partner = partners::get(&db, &caller, &slug).await?;
+    Ok(Json(app::services::dashboard::partner(&db, &caller, Some(partner.id), chrono::Utc::now()).await?))
+}
+
+// ---- tier flags ----
+
+fn flag_id(raw: &str) -> ApiResult<i64> {
+    raw.parse().map_err(|_| AppError::NotFound(format!("flag {raw}")))
+}
+
+/// Tier flags the caller may see (a partner member: their own), due first.
+#[utoipa::path(get, path = "/flags", tag = "flags",
+    params(("state" = Option<String>, Query, description = "open, closed, decided, all, or one state"), ("rule" = Option<String>, Query),
+        ("partner_id" = Option<i64>, Query), ("integration_id" = Option<i64>, Query), ("mine" = Option<bool>, Query),
+        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
+    responses((status = 200, description = "{items, total, page, per_page}"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_flags(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<app::domain::flag::FlagQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::flags::list(&db, &caller, &q, chrono::Utc::now()).await?))
+}
+
+/// The flags of `/flags` (same filters, all pages) as CSV, streamed.
+#[utoipa::path(get, path = "/flags/export.csv", tag = "flags",
+    params(("state" = Option<String>, Query), ("rule" = Option<String>, Query), ("mine" = Option<bool>, Query)),
+    responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 422, body = ErrorBody)))]
+async fn export_flags(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<app::domain::flag::FlagQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let filter = app::services::flags::filter_of(&caller, &q)?;
+    Ok(super::csv::download(
+        "flags",
+        &[
+            "id",
+            "partner",
+            "integration",
+            "tier",
+            "rule",
+            "state",
+            "reason",
+            "clears_when",
+            "held_since",
+            "due_at",
+            "closed_at",
+            "note",
+            "decided_by",
+        ],
+        move |after, limit| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move { app::services::flags::export_chunk(&db, &filter, after, limit).await }
+        },
+        |f| {
+            let opt = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+            super::csv::row(&[
+                &f.id.to_string(),
+                &f.partner,
+                &f.integration,
+                f.tier.key(),
+                f.rule.key(),
+                f.state.key(),
+                &f.reason,
+                &f.clears_when,
+                &f.held_since.to_rfc3339(),
+                &opt(f.due_at),
+                &opt(f.closed_at),
+                f.close_note.as_deref().unwrap_or(""),
+                f.decided_by.as_deref().unwrap_or(""),
+            ])
+        },
+        |f| f.id,
+    ))
+}
+
+#[utoipa::path(get, path = "/flags/{id}", tag = "flags", params(("id" = i64, Path)),
+    responses((status = 200, description = "The flag with its reasons, evidence and what clears it"), (status = 404, body = ErrorBody)))]
+async fn get_flag(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::flags::get(&db, &caller, flag_id(&id)?, chrono::Utc::now()).await?))
+}
+
+/// Reviewers: resolve an open flag. `outcome` is `downgrade` (with `tier`
+/// community or archived; the partner's contacts are told) or `keep`
+/// (with a `reason`).
+#[utoipa::path(post, path = "/flags/{id}/decision", tag = "flags", params(("id" = i64, Path)),
+    responses((status = 200, description = "The decided flag"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn decide_flag(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<app::domain::flag::DecisionInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::flags::decide(&db, &caller, flag_id(&id)?, &input, chrono::Utc::now()).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+struct EvaluationReport {
+    subjects: usize,
+    raised: usize,
+    moved: usize,
+    cleared: usize,
+}
+
+/// Admins: run the flag rules now instead of at the review's next tick.
+#[utoipa::path(post, path = "/flags/evaluate", tag = "flags",
+    responses((status = 200, body = EvaluationReport), (status = 403, body = ErrorBody)))]
+async fn evaluate_flags(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<Json<EvaluationReport>> {
+    caller.check(app::domain::access::Action::Configure, || "tier flags".into())?;
+    let e = app::services::flags::evaluate(&db, chrono::Utc::now()).await?;
+    Ok(Json(EvaluationReport { subjects: e.subjects, raised: e.raised, moved: e.moved, cleared: e.cleared }))
+}
+
+/// Staff: the flag rules' modes, thresholds and grace period.
+#[utoipa::path(get, path = "/flags/settings", tag = "flags",
+    responses((status = 200, description = "The flag settings"), (status = 403, body = ErrorBody)))]
+async fn get_flag_settings(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::flags::settings(&db, &caller).await?))
+}
+
+/// Admins: change the flag settings (all fields as text; `modes` maps a rule to on, off or preview).
+#[utoipa::path(put, path = "/flags/settings", tag = "flags",
+    responses((status = 200, description = "The saved settings"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_flag_settings(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiJson(input): ApiJson<app::domain::flag::FlagSettingsInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::flags::save_settings(&db, &caller, &input, chrono::Utc::now()).await?))
+}
+
+/// Staff: days an integration may stay in each stage before it counts as stalled.
+#[utoipa::path(get, path = "/stage-targets", tag = "dashboard",
+    responses((status = 200, description = "[[stage, days], …]"), (status = 403, body = ErrorBody)))]
+async fn get_stage_targets(State(db): State<Db>, SignedIn(caller): SignedIn) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::dashboard::targets(&db, &caller).await?))
+}
+
+/// Admins: change stage targets: `{"prepare": "30", …}` (1 to 365 days).
+#[utoipa::path(put, path = "/stage-targets", tag = "dashboard",
+    responses((status = 200, description = "The saved targets"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_stage_targets(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiJson(input): ApiJson<std::collections::BTreeMap<String, String>>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::dashboard::save_targets(&db, &caller, &input, chrono::Utc::now()).await?))
+}
+
+/// The integration's running exemptions from flag rules.
+#[utoipa::path(get, path = "/integrations/{id}/exemptions", tag = "flags", params(("id" = i64, Path)),
+    responses((status = 200, description = "[{rule, until, reason, by, at}]"), (status = 404, body = ErrorBody)))]
+async fn list_exemptions(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(app::services::flags::exemptions(&db, &caller, integration_id(&id)?, chrono::Utc::now()).await?))
+}
+
+/// Reviewers: exempt the integration from a rule until a date (`rule`, `until` YYYY-MM-DD, `reason`).
+#[utoipa::path(post, path = "/integrations/{id}/exemptions", tag = "flags", params(("id" = i64, Path)),
+    responses((status = 204, description = "Exempt"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_exemption(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<app::domain::flag::ExemptionInput>,
+) -> ApiResult<StatusCode> {
+    app::services::flags::exempt(&db, &caller, integration_id(&id)?, &input, chrono::Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reviewers: end an exemption early.
+#[utoipa::path(delete, path = "/integrations/{id}/exemptions/{rule}", tag = "flags", params(("id" = i64, Path), ("rule" = String, Path)),
+    responses((status = 204, description = "Ended"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn end_exemption(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path((id, rule)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    app::services::flags::end_exemption(&db, &caller, integration_id(&id)?, &rule, chrono::Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, serde::Deserialize, ToSchema, Default)]
+struct EndOfSupport {
+    /// YYYY-MM-DD; empty or absent: not declared (a PUT withdraws it).
+    #[serde(default)]
+    day: String,
+    #[serde(default)]
+    note: String,
+}
+
+fn end_of_support_body(v: Option<(chrono::DateTime<chrono::Utc>, Option<String>)>) -> Json<EndOfSupport> {
+    Json(match v {
+        Some((at, note)) => EndOfSupport { day: at.format("%Y-%m-%d").to_string(), note: note.unwrap_or_default() },
+        None => EndOfSupport::default(),
+    })
+}
+
+/// The partner's end-of-support declaration for the integration, if any.
+#[utoipa::path(get, path = "/integrations/{id}/end-of-support", tag = "flags", params(("id" = i64, Path)),
+    responses((status = 200, body = EndOfSupport), (status = 404, body = ErrorBody)))]
+async fn get_end_of_support(State(db): State<Db>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<Json<EndOfSupport>> {
+    Ok(end_of_support_body(app::services::flags::end_of_support(&db, &caller, integration_id(&id)?).await?))
+}
+
+/// Partners (and staff): declare from which day the integration is no longer
+/// supported, or withdraw the declaration with an empty `day`.
+#[utoipa::path(put, path = "/integrations/{id}/end-of-support", tag = "flags", params(("id" = i64, Path)),
+    responses((status = 200, body = EndOfSupport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_end_of_support(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<EndOfSupport>,
+) -> ApiResult<Json<EndOfSupport>> {
+    let v = app::services::flags::declare_end_of_support(&db, &caller, integration_id(&id)?, &input.day, &input.note, chrono::Utc::now())
+        .await?;
+    Ok(end_of_support_body(v))
+}
+
+// ---- exports ----
+
+/// The partners of `/partners` (same filters, all pages) as CSV, streamed.
+#[utoipa::path(get, path = "/partners/export.csv", tag = "partners",
+    params(("q" = Option<String>, Query), ("kind" = Option<String>, Query), ("category" = Option<String>, Query)),
+    responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 422, body = ErrorBody)))]
+async fn export_partners(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<PartnerQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let filter = partners::export_filter(&caller, &q)?;
+    Ok(super::csv::download(
+        "partners",
+        &[
+            "id",
+            "slug",
+            "name",
+            "kind",
+            "categories",
+            "github_org",
+            "registry_namespace",
+            "alliance_manager",
+            "alliance_manager_email",
+            "support_contacts",
+            "integrations",
+            "created_at",
+        ],
+        move |after, limit| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move { partners::export_chunk(&db, &filter, after, limit).await }
+        },
+        |p| {
+            let contacts: Vec<String> = p.support_contacts.iter().map(|c| format!("{} <{}>", c.name, c.email)).collect();
+            super::csv::row(&[
+                &p.id.to_string(),
+                &p.slug,
+                &p.name,
+                p.kind.key(),
+                &p.categories.join("; "),
+                p.github_org.as_deref().unwrap_or(""),
+                p.registry_namespace.as_deref().unwrap_or(""),
+                p.alliance_manager_name.as_deref().unwrap_or(""),
+                p.alliance_manager_email.as_deref().unwrap_or(""),
+                &contacts.join("; "),
+                &p.integration_count.to_string(),
+                &p.created_at.to_rfc3339(),
+            ])
+        },
+        |p| p.id,
+    ))
+}
+
+/// The integrations of `/integrations` (same filters, all pages) as CSV, streamed.
+#[utoipa::path(get, path = "/integrations/export.csv", tag = "integrations",
+    params(("q" = Option<String>, Query), ("partner" = Option<String>, Query), ("kind" = Option<String>, Query),
+        ("tier" = Option<String>, Query), ("stage" = Option<String>, Query)),
+    responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 422, body = ErrorBody)))]
+async fn export_integrations(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<IntegrationQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let filter = integrations::export_filter(&caller, &q)?;
+    Ok(super::csv::download(
+        "integrations",
+        &[
+            "id",
+            "partner",
+            "name",
+            "kind",
+            "tier",
+            "stage",
+            "source_address",
+            "categories",
+            "repository_url",
+            "verified_version_range",
+            "created_at",
+        ],
+        move |after, limit| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move { integrations::export_chunk(&db, &filter, after, limit).await }
+        },
+        |i| {
+            super::csv::row(&[
+                &i.id.to_string(),
+                &i.partner_name,
+                &i.name,
+                i.kind.key(),
+                i.tier.key(),
+                i.stage.key(),
+                i.source_address.as_deref().unwrap_or(""),
+                &i.categories.join("; "),
+                i.repository_url.as_deref().unwrap_or(""),
+                i.verified_version_range.as_deref().unwrap_or(""),
+                &i.created_at.to_rfc3339(),
+            ])
+        },
+        |i| i.id,
+    ))
+}
+
+/// Issues with their SLA state (same filters as `/issues`, all pages) as CSV, streamed.
+#[utoipa::path(get, path = "/issues/export.csv", tag = "support",
+    params(("state" = Option<String>, Query), ("severity" = Option<String>, Query), ("q" = Option<String>, Query)),
+    responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 422, body = ErrorBody)))]
+async fn export_issues(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(q): ApiQuery<app::domain::support::IssueQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let filter = app::services::support::export_filter(&caller, &q)?;
+    let now = chrono::Utc::now();
+    Ok(super::csv::download(
+        "issues",
+        &[
+            "id",
+            "partner",
+            "integration",
+            "number",
+            "title",
+            "severity",
+            "state",
+            "opened_at",
+            "due_at",
+            "resolved_at",
+            "used_hours",
+            "left_hours",
+            "url",
+        ],
+        move |after, limit| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move { app::services::support::export_chunk(&db, &filter, after, limit, now).await }
+        },
+        |i| {
+            let hours = |s: i64| format!("{:.1}", s as f64 / 3600.0);
+            super::csv::row(&[
+                &i.id.to_string(),
+                &i.partner_name,
+                &i.integration_name,
+                &i.number.map(|n| n.to_string()).unwrap_or_default(),
+                &i.title,
+                i.severity.key(),
+                i.state.key(),
+                &i.opened_at.to_rfc3339(),
+                &i.due_at.to_rfc3339(),
+                &i.resolved_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                &hours(i.used_seconds),
+                &hours(i.left_seconds),
+                i.url.as_deref().unwrap_or(""),
+            ])
+        },
+        |i| i.id,
+    ))
 }

@@ -3,6 +3,7 @@
 //! that runs steps; tests and benchmarks call the steps with their own clock.
 
 pub mod alert_delivery;
+pub mod flag_review;
 pub mod github_sync;
 pub mod registry_poll;
 pub mod sla_monitor;

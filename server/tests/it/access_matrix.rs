@@ -68,7 +68,29 @@ struct World {
     bravo_task: i64,
     bravo_file: i64,
     bravo_issue: i64,
+    bravo_flag: i64,
     counter: AtomicUsize,
+}
+
+/// A tier flag on Bravo's integration, written as the evaluation would.
+async fn bravo_flag(app: &TestApp, integration: i64) -> i64 {
+    use app::domain::audit::{Entry, TargetKind};
+    use app::store::flags::{apply, Change};
+    let partner = app::store::integrations::get(&app.db, integration).await.unwrap().expect("integration").partner_id;
+    let raise = Change::Raise {
+        integration_id: integration,
+        partner_id: partner,
+        rule: "critical_breach_open",
+        state: "due",
+        reason: format!("{BRAVO_NAME} has a critical breach"),
+        evidence: "[]".into(),
+        clears_when: "resolve it".into(),
+        due_at: Some(chrono::Utc::now()),
+        audit: Entry::system("flag.raise", TargetKind::Flag, None, "matrix flag"),
+        alert: None,
+    };
+    assert_eq!(apply(&app.db, &[raise], chrono::Utc::now()).await.unwrap(), 1);
+    app::store::flags::standing(&app.db).await.unwrap().first().expect("the flag").id
 }
 
 impl World {
@@ -109,7 +131,9 @@ impl World {
             .await;
         assert_eq!(s, 201, "{issue}");
         let bravo_issue = issue["id"].as_i64().expect("an issue");
+        let bravo_flag = bravo_flag(&app, ids[1]).await;
         World {
+            bravo_flag,
             bravo_issue,
             bravo_task,
             bravo_file,
@@ -157,6 +181,8 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
     let partner_body = json!({"name": BRAVO_NAME, "slug": BRAVO, "kind": "infrastructure", "registry_namespace": "bravo"});
     let integration = |partner: &str, address: String| json!({"kind": "provider", "name": "Gadget", "partner": partner, "source_address": address, "tier": "community", "stage": "prepare", "categories": ["Networking"]});
     let bi = w.bravo_issue;
+    let fl = w.bravo_flag;
+    let until = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
     let issue = json!({"title": format!("Matrix {n}"), "severity": "normal", "opened_at": "2026-11-02T10:00:00Z"});
     let settings = json!({"time_zone": "UTC", "critical_warn_hours": "24", "normal_warn_hours": "24", "critical_labels": "critical", "pause_labels": "", "window_days": "90"});
     vec![
@@ -284,6 +310,66 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
         ("POST", "/api/v1/outbox/{id}/retry", "/api/v1/outbox/999999/retry".into(), None, ADMIN_ONLY_MISSING),
         ("POST", "/api/v1/outbox/test", "/api/v1/outbox/test".into(), None, ADMIN_ONLY),
         ("POST", "/api/v1/issues/{id}/acknowledge", format!("/api/v1/issues/{bi}/acknowledge"), None, HIDDEN_WRITE),
+        ("GET", "/api/v1/dashboard", "/api/v1/dashboard".into(), None, STAFF_READ),
+        ("GET", "/api/v1/partners/{slug}/dashboard", format!("/api/v1/partners/{BRAVO}/dashboard"), None, HIDDEN_READ),
+        ("GET", "/api/v1/partners/{slug}/dashboard", format!("/api/v1/partners/{ALPHA}/dashboard"), None, READ),
+        ("GET", "/api/v1/flags", "/api/v1/flags".into(), None, READ),
+        ("GET", "/api/v1/flags/export.csv", "/api/v1/flags/export.csv".into(), None, READ),
+        ("GET", "/api/v1/flags/{id}", format!("/api/v1/flags/{fl}"), None, HIDDEN_READ),
+        // "keep" without a reason: staff pass the check and get a field error.
+        (
+            "POST",
+            "/api/v1/flags/{id}/decision",
+            format!("/api/v1/flags/{fl}/decision"),
+            Some(json!({"outcome": "keep"})),
+            HIDDEN_WRITE_INVALID,
+        ),
+        ("POST", "/api/v1/flags/evaluate", "/api/v1/flags/evaluate".into(), None, ADMIN_ONLY),
+        ("GET", "/api/v1/flags/settings", "/api/v1/flags/settings".into(), None, STAFF_READ),
+        (
+            "PUT",
+            "/api/v1/flags/settings",
+            "/api/v1/flags/settings".into(),
+            Some(
+                json!({"window_days": "90", "compliance_threshold": "90", "min_issues": "5", "stale_release_months": "6", "grace_days": "7", "recheck_after_keep_days": "90"}),
+            ),
+            ADMIN_ONLY,
+        ),
+        ("GET", "/api/v1/stage-targets", "/api/v1/stage-targets".into(), None, STAFF_READ),
+        ("PUT", "/api/v1/stage-targets", "/api/v1/stage-targets".into(), Some(json!({"prepare": "30"})), ADMIN_ONLY),
+        ("GET", "/api/v1/integrations/{id}/exemptions", format!("/api/v1/integrations/{ib}/exemptions"), None, HIDDEN_READ),
+        (
+            "POST",
+            "/api/v1/integrations/{id}/exemptions",
+            format!("/api/v1/integrations/{ib}/exemptions"),
+            Some(json!({"rule": "critical_breach_open", "until": until, "reason": "matrix"})),
+            HIDDEN_WRITE,
+        ),
+        (
+            "DELETE",
+            "/api/v1/integrations/{id}/exemptions/{rule}",
+            format!("/api/v1/integrations/{ib}/exemptions/critical_breach_open"),
+            None,
+            HIDDEN_WRITE,
+        ),
+        ("GET", "/api/v1/integrations/{id}/end-of-support", format!("/api/v1/integrations/{ib}/end-of-support"), None, HIDDEN_READ),
+        (
+            "PUT",
+            "/api/v1/integrations/{id}/end-of-support",
+            format!("/api/v1/integrations/{ib}/end-of-support"),
+            Some(json!({"day": ""})),
+            HIDDEN_WRITE,
+        ),
+        (
+            "PUT",
+            "/api/v1/integrations/{id}/end-of-support",
+            format!("/api/v1/integrations/{ia}/end-of-support"),
+            Some(json!({"day": ""})),
+            MEMBER_WRITE,
+        ),
+        ("GET", "/api/v1/partners/export.csv", "/api/v1/partners/export.csv".into(), None, READ),
+        ("GET", "/api/v1/integrations/export.csv", "/api/v1/integrations/export.csv".into(), None, READ),
+        ("GET", "/api/v1/issues/export.csv", "/api/v1/issues/export.csv".into(), None, READ),
     ]
 }
 
@@ -296,6 +382,8 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
     let target = w.target_user.to_string();
     let invited = w.invited_user.to_string();
     let bi = w.bravo_issue.to_string();
+    let fl = w.bravo_flag.to_string();
+    let until = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
     let integration = |current: &str, partner: &str, address: &str| {
         f(&[
             ("current_id", current),
@@ -397,6 +485,33 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("alerts/test", vec![], ADMIN_ONLY),
         // Each caller reopened it just before, so there is a new breach to acknowledge.
         ("alerts/acknowledge", f(&[("issue", &bi)]), HIDDEN_WRITE),
+        ("dashboard/staff", f(&[("query[track]", ""), ("query[mine]", "false")]), STAFF_READ),
+        // A member always gets their own partner's dashboard, whatever slug they send.
+        ("dashboard/partner", f(&[("slug", BRAVO)]), READ),
+        ("flags/list", f(&[("query[state]", "all")]), READ),
+        ("flags/get", f(&[("id", &fl)]), HIDDEN_READ),
+        ("flags/decide", f(&[("id", &fl), ("outcome", "keep")]), HIDDEN_WRITE_INVALID),
+        (
+            "flags/exempt",
+            f(&[("flag", &fl), ("integration", &ib), ("rule", "critical_breach_open"), ("until", &until), ("reason", "matrix")]),
+            HIDDEN_WRITE,
+        ),
+        ("flags/settings", vec![], STAFF_READ),
+        ("flags/integration", f(&[("integration", &ib)]), HIDDEN_READ),
+        ("flags/end-of-support", f(&[("integration", &ib), ("day", "")]), HIDDEN_WRITE),
+        (
+            "flags/save-settings",
+            f(&[
+                ("window_days", "90"),
+                ("compliance_threshold", "90"),
+                ("min_issues", "5"),
+                ("stale_release_months", "6"),
+                ("grace_days", "7"),
+                ("recheck_after_keep_days", "90"),
+                ("targets[prepare]", "30"),
+            ]),
+            ADMIN_ONLY,
+        ),
     ]
 }
 

@@ -12,6 +12,7 @@ mod alerts;
 mod api_integrations;
 mod api_partners;
 mod audit;
+mod flags;
 mod github_client;
 mod github_sync;
 mod pages;

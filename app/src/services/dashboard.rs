@@ -1,0 +1,306 @@
+//! The dashboards: the staff view of the whole program and a partner's view
+//! of their own standing. Staff (and viewers) see every partner, narrowed by
+//! filters; a partner member asking for the staff dashboard is refused, and
+//! sees only their own partner's dashboard.
+
+use crate::domain::access::{Action, Caller};
+use crate::domain::catalog::{IntegrationKind, Stage, Tier};
+use crate::domain::dashboard::{
+    self, DashboardQuery, FlagSummary, Funnel, Lagging, MonthCount, PartnerDashboard, PartnerSupport, Progress, RegistrySummary,
+    ReviewQueue, StaffDashboard, StageFigure, StageTargets, Stalled, SupportSummary, WaitingTask,
+};
+use crate::domain::flag::FlagQuery;
+use crate::domain::support::IssueQuery;
+use crate::error::AppError;
+use crate::store::{dashboard as store, decode_error, flags as flag_store, Db};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+/// How many rows the dashboard's lists show; the full lists are a click (or a CSV) away.
+const LIST: usize = 10;
+
+pub async fn stage_targets(db: &Db) -> Result<StageTargets, sqlx::Error> {
+    let pairs = flag_store::settings(db).await?;
+    Ok(StageTargets::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+}
+
+/// The staff dashboard at `now`.
+pub async fn staff(db: &Db, caller: &Caller, query: &DashboardQuery, now: DateTime<Utc>) -> Result<StaffDashboard, AppError> {
+    if caller.partner_scope().is_some() {
+        return Err(AppError::Forbidden);
+    }
+    let filter = query.validate(&caller.email).map_err(AppError::invalid)?;
+    let targets = stage_targets(db).await?;
+    let window_days = crate::store::support::settings(db).await?.0.window_days;
+
+    // Pipeline funnel and stalled integrations.
+    let rows = store::stages(db, &filter).await?;
+    let mut funnels: Vec<Funnel> = IntegrationKind::ALL
+        .iter()
+        .filter(|k| filter.kind.is_none_or(|f| f == **k))
+        .map(|&kind| Funnel {
+            kind,
+            stages: kind
+                .track()
+                .iter()
+                .map(|&stage| StageFigure {
+                    stage,
+                    count: 0,
+                    median_days: None,
+                    target_days: targets.days(stage),
+                    stalled: 0,
+                    days: Vec::new(),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut stalled = Vec::new();
+    for r in &rows {
+        let kind = IntegrationKind::parse(&r.kind).ok_or_else(|| decode_error("integration kind", &r.kind))?;
+        let stage = Stage::parse(&r.stage).ok_or_else(|| decode_error("stage", &r.stage))?;
+        let days = (now - r.since).num_minutes().max(0) as f64 / (24.0 * 60.0);
+        let Some(fig) = funnels.iter_mut().find(|f| f.kind == kind).and_then(|f| f.stages.iter_mut().find(|s| s.stage == stage)) else {
+            continue;
+        };
+        fig.count += 1;
+        fig.days.push((days * 10.0).round() / 10.0);
+        if let Some(target) = fig.target_days.filter(|t| days > *t as f64) {
+            fig.stalled += 1;
+            stalled.push(Stalled {
+                integration_id: r.id,
+                integration: r.name.clone(),
+                partner: r.partner_name.clone(),
+                stage,
+                days: days as i64,
+                target_days: target,
+            });
+        }
+    }
+    for f in &mut funnels {
+        for s in &mut f.stages {
+            s.median_days = dashboard::median(&s.days);
+        }
+    }
+    // Most overdue (relative to the target) first.
+    stalled.sort_by(|a, b| (b.days - b.target_days).cmp(&(a.days - a.target_days)).then(a.integration.cmp(&b.integration)));
+    stalled.truncate(LIST);
+
+    // Support health.
+    let since = now - Duration::days(window_days);
+    let mut partners: Vec<PartnerSupport> = store::support(db, &filter, since, now, now + Duration::hours(24))
+        .await?
+        .into_iter()
+        .map(|r| PartnerSupport {
+            percent: (r.resolved > 0).then(|| (r.within_sla as f64 * 1000.0 / r.resolved as f64).round() / 10.0),
+            partner_id: r.partner_id,
+            slug: r.slug,
+            name: r.name,
+            resolved: r.resolved,
+            within_sla: r.within_sla,
+            open_breaches: r.open_breaches,
+            due_24h: r.due_24h,
+        })
+        .collect();
+    dashboard::worst_first(&mut partners);
+    let support = SupportSummary {
+        window_days,
+        open_breaches: partners.iter().map(|p| p.open_breaches).sum(),
+        due_24h: partners.iter().map(|p| p.due_24h).sum(),
+        partners: partners.into_iter().take(LIST).collect(),
+    };
+
+    // Tier flags.
+    let flags = flag_summary(db, caller, query, now).await?;
+
+    // Registry activity: this week (from Monday) and the last twelve months.
+    let week_start =
+        (now.date_naive() - Duration::days(i64::from(now.weekday().num_days_from_monday()))).and_time(Default::default()).and_utc();
+    let months = month_starts(now.date_naive(), 12);
+    let mut bounds: Vec<DateTime<Utc>> = months.iter().map(|m| m.and_time(Default::default()).and_utc()).collect();
+    bounds.push(now + Duration::seconds(1));
+    let per_month = store::versions_per_period(db, &filter, &bounds).await?;
+    let this_week = store::versions_per_period(db, &filter, &[week_start, now + Duration::seconds(1)]).await?.first().copied().unwrap_or(0);
+    let lagging = store::lagging(db, &filter, LIST as i64).await?;
+    let registry = RegistrySummary {
+        this_week,
+        per_month: months.into_iter().zip(per_month).map(|(month, versions)| MonthCount { month, versions }).collect(),
+        lagging: lagging
+            .into_iter()
+            .map(|l| Lagging {
+                integration_id: l.integration_id,
+                integration: l.integration,
+                registry_host: l.registry_host,
+                missing: l.missing,
+            })
+            .collect(),
+    };
+
+    // Review queue.
+    let (waiting, oldest) = store::review_queue(db, &filter).await?;
+    let review = ReviewQueue {
+        waiting,
+        oldest: oldest.map(|o| WaitingTask {
+            task_id: o.task_id,
+            task: o.task,
+            integration_id: o.integration_id,
+            integration: o.integration,
+            partner: o.partner,
+            since: o.since,
+        }),
+    };
+
+    Ok(StaffDashboard {
+        query: query.clone(),
+        integrations: rows.len() as i64,
+        funnels,
+        stalled,
+        support,
+        flags,
+        registry,
+        review,
+        generated_at: now,
+    })
+}
+
+async fn flag_summary(db: &Db, caller: &Caller, query: &DashboardQuery, now: DateTime<Utc>) -> Result<FlagSummary, AppError> {
+    let filter = query.validate(&caller.email).map_err(AppError::invalid)?;
+    let base = flag_store::FlagFilter {
+        manager_email: filter.manager_email.clone(),
+        kind: filter.kind.map(|k| k.key().to_string()),
+        stage: filter.stage.map(|s| s.key().to_string()),
+        tier: filter.tier.map(|t| t.key().to_string()),
+        category: filter.category.clone(),
+        ..Default::default()
+    };
+    let counts = flag_store::counts(db, &base).await?;
+    let count = |state: &str| counts.iter().find(|(s, _)| s == state).map(|(_, n)| *n).unwrap_or(0);
+    let recent = now - Duration::days(30);
+    let decided_filter =
+        flag_store::FlagFilter { states: vec!["kept".into(), "downgraded".into()], closed_since: Some(recent), ..base.clone() };
+    let open_filter = flag_store::FlagFilter { states: ["due", "grace"].map(String::from).to_vec(), ..base.clone() };
+    let views =
+        |rows: Vec<flag_store::FlagRow>| rows.into_iter().map(|r| super::flags::view_row(r)).collect::<Result<Vec<_>, sqlx::Error>>();
+    let (open, _) = flag_store::list(db, &open_filter, 1, LIST as i64).await?;
+    let (decided, decided_recently) = flag_store::list(db, &decided_filter, 1, LIST as i64).await?;
+    Ok(FlagSummary {
+        due: count("due"),
+        grace: count("grace"),
+        preview: count("preview"),
+        exempt: count("exempt"),
+        decided_recently,
+        open: views(open)?,
+        decided: views(decided)?,
+    })
+}
+
+/// The first days of the last `n` months, oldest first, ending with `today`'s month.
+pub fn month_starts(today: NaiveDate, n: u32) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let (mut y, mut m) = (today.year(), today.month());
+    for _ in 0..n {
+        if let Some(d) = NaiveDate::from_ymd_opt(y, m, 1) {
+            out.push(d);
+        }
+        (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    }
+    out.reverse();
+    out
+}
+
+/// A partner's dashboard: their own for a member, any for staff.
+pub async fn partner(db: &Db, caller: &Caller, partner_id: Option<i64>, now: DateTime<Utc>) -> Result<PartnerDashboard, AppError> {
+    let partner_id = match (caller.partner_scope(), partner_id) {
+        (Some(own), _) => own,
+        (None, Some(p)) => p,
+        (None, None) => return Err(AppError::BadRequest("which partner? staff open a partner's dashboard from its page".into())),
+    };
+    caller.check(Action::Read { partner: partner_id }, || format!("partner {partner_id}"))?;
+    let name = crate::store::partners::name_of(db, partner_id).await?.ok_or_else(|| AppError::NotFound(format!("partner {partner_id}")))?;
+    let waiting = store::waiting_on_partner(db, partner_id).await?;
+    let integrations = store::progress(db, partner_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let kind = IntegrationKind::parse(&r.kind).ok_or_else(|| decode_error("integration kind", &r.kind))?;
+            let stage = Stage::parse(&r.stage).ok_or_else(|| decode_error("stage", &r.stage))?;
+            let track = kind.track();
+            Ok(Progress {
+                integration_id: r.id,
+                tier: Tier::parse(&r.tier).ok_or_else(|| decode_error("tier", &r.tier))?,
+                stage_number: track.iter().position(|s| *s == stage).map(|p| p + 1).unwrap_or(1),
+                stages: track.len(),
+                waiting_on_partner: waiting.iter().filter(|(id, _)| *id == r.id).map(|(_, t)| t.clone()).collect(),
+                name: r.name,
+                kind,
+                stage,
+                accepted: r.accepted,
+                required: r.required,
+                waiting_on_review: r.waiting_on_review,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let issues = super::support::list(
+        db,
+        caller,
+        Some(partner_id),
+        None,
+        &IssueQuery { state: "open".into(), per_page: Some(50), ..Default::default() },
+        now,
+    )
+    .await?;
+    let health = super::support::health(db, caller, Some(partner_id), None, now).await?;
+    let trend = super::support::trend(db, caller, Some(partner_id), None, 26, now).await?;
+    let flags =
+        super::flags::list(db, caller, &FlagQuery { state: "open".into(), partner_id: Some(partner_id), ..Default::default() }, now)
+            .await?
+            .items;
+    Ok(PartnerDashboard { partner_id, partner: name, integrations, open_issues: issues.items, health, trend, flags, generated_at: now })
+}
+
+/// Stage targets (staff read them; admins change them).
+pub async fn targets(db: &Db, caller: &Caller) -> Result<StageTargets, AppError> {
+    if caller.partner_scope().is_some() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(stage_targets(db).await?)
+}
+
+pub async fn save_targets(
+    db: &Db,
+    caller: &Caller,
+    input: &std::collections::BTreeMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<StageTargets, AppError> {
+    use crate::domain::audit::{Entry, FieldChange, TargetKind};
+    caller.check(Action::Configure, || "program settings".into())?;
+    let new = StageTargets::validate(input).map_err(AppError::invalid)?;
+    let old = stage_targets(db).await?;
+    let changes: Vec<FieldChange> = old
+        .to_pairs()
+        .into_iter()
+        .zip(new.to_pairs())
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((k, a), (_, b))| FieldChange { field: k, before: Some(a), after: Some(b) })
+        .collect();
+    if changes.is_empty() {
+        return Ok(new);
+    }
+    let audit = Entry::by(caller, "settings.stage_targets", TargetKind::Settings, None, "Stage targets")
+        .summary(format!("changed {}", crate::domain::audit::field_names(&changes)))
+        .changes(changes);
+    flag_store::save_settings(db, &new.to_pairs(), &audit, now).await?;
+    Ok(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("date");
+        assert_eq!(month_starts(d(2026, 2, 17), 3), vec![d(2025, 12, 1), d(2026, 1, 1), d(2026, 2, 1)]);
+        assert_eq!(month_starts(d(2026, 1, 1), 1), vec![d(2026, 1, 1)]);
+        assert_eq!(month_starts(d(2026, 11, 30), 12).len(), 12);
+        assert_eq!(month_starts(d(2026, 11, 30), 12)[0], d(2025, 12, 1));
+    }
+}

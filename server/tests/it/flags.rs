@@ -1,0 +1,287 @@
+//! Tier-downgrade flags end to end: a breach raises a flag, the grace
+//! period passes (the clock is passed to each evaluation, never slept), a
+//! reviewer downgrades, the tier changes, the partner's contacts are
+//! alerted and the trail records it all; flags clear themselves, exemptions
+//! and preview mode hold them back; partners see only their own. Also the
+//! dashboards' access and filters, and CSV exports kept to the viewer.
+
+use crate::helpers::TestApp;
+use app::domain::access::Role;
+use app::services::flags::evaluate;
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+
+/// A verified run task of a fresh partner with an alliance manager and a support contact.
+async fn verified(app: &TestApp, partner: &str) -> (String, i64) {
+    let slug = partner.to_lowercase().replace(' ', "-");
+    let (s, b) = app
+        .post_json(
+            "/api/v1/partners",
+            &json!({"name": partner, "kind": "workflow", "alliance_manager_email": "am@alliances.example",
+                "support_contacts": [{"name": "Ops", "email": format!("ops@{slug}.example")}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "run_task", "name": format!("{partner} scan"), "partner": slug, "tier": "verified", "stage": "support",
+                "categories": ["Code Scanning"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    (slug, b["id"].as_i64().unwrap())
+}
+
+/// A critical issue opened 60 hours ago: breached on arrival. Returns its id.
+async fn breach(app: &TestApp, integration: i64, title: &str) -> i64 {
+    let opened = Utc::now() - Duration::hours(60);
+    let (s, b) = app
+        .post_json(
+            &format!("/api/v1/integrations/{integration}/issues"),
+            &json!({"title": title, "severity": "critical", "opened_at": opened.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["state"], "breached", "{b}");
+    b["id"].as_i64().unwrap()
+}
+
+async fn flags_of(app: &TestApp, integration: i64) -> Vec<Value> {
+    let (s, b) = app.get_json(&format!("/api/v1/flags?integration_id={integration}&state=all")).await;
+    assert_eq!(s, 200, "{b}");
+    b["items"].as_array().unwrap().clone()
+}
+
+/// Outbox rows of a kind: (recipient, mandatory).
+async fn outbox(app: &TestApp, kind: &str) -> Vec<(String, bool)> {
+    app::on_pool!(&app.db, |pool| sqlx::query_as("SELECT recipient, mandatory FROM alert_outbox WHERE kind = $1 ORDER BY recipient")
+        .bind(kind)
+        .fetch_all(pool)
+        .await
+        .unwrap())
+}
+
+async fn breach_flag_grace_downgrade(app: TestApp) {
+    let (slug, id) = verified(&app, "Breach Co").await;
+    breach(&app, id, "Scanner crashes on every run").await;
+    let now = Utc::now();
+
+    // Raised in its grace period, due in 7 days; the alliance manager is not told yet.
+    let e = evaluate(&app.db, now).await.unwrap();
+    assert_eq!((e.raised, e.moved), (1, 0), "{e:?}");
+    let flags = flags_of(&app, id).await;
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    let flag = &flags[0];
+    let flag_id = flag["id"].as_i64().unwrap();
+    assert_eq!((flag["rule"].as_str(), flag["state"].as_str()), (Some("critical_breach_open"), Some("grace")), "{flag}");
+    assert!(flag["clears_when"].as_str().unwrap().contains("resolve"), "{flag}");
+    assert!(outbox(&app, "flag_raised").await.is_empty());
+
+    // Evaluating again changes nothing; halfway through the grace period neither.
+    assert_eq!(evaluate(&app.db, now).await.unwrap().raised, 0);
+    let e = evaluate(&app.db, now + Duration::days(3)).await.unwrap();
+    assert_eq!((e.raised, e.moved, e.cleared), (0, 0, 0), "{e:?}");
+
+    // The grace period passes: due for decision, and the alliance manager hears once.
+    let e = evaluate(&app.db, now + Duration::days(7) + Duration::minutes(1)).await.unwrap();
+    assert_eq!(e.moved, 1, "{e:?}");
+    assert_eq!(flags_of(&app, id).await[0]["state"], "due");
+    evaluate(&app.db, now + Duration::days(8)).await.unwrap();
+    assert_eq!(outbox(&app, "flag_raised").await, vec![("am@alliances.example".to_string(), false)]);
+
+    // The partner sees its flag and what clears it, and may not decide it.
+    let (_, member) = app.client_as("pat@breach.example", Role::Partner, Some(&slug)).await;
+    let res = member.get(app.url(&format!("/api/v1/flags/{flag_id}"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = member.get(app.url("/api/v1/flags")).send().await.unwrap();
+    let mine: Value = res.json().await.unwrap();
+    assert_eq!(mine["total"], 1, "{mine}");
+    let res = member
+        .post(app.url(&format!("/api/v1/flags/{flag_id}/decision")))
+        .json(&json!({"outcome": "keep", "reason": "we try"}))
+        .send()
+        .await;
+    assert_eq!(res.unwrap().status(), 403);
+
+    // Another partner's member does not even learn it exists.
+    let (other_slug, _) = verified(&app, "Other Co").await;
+    let (_, stranger) = app.client_as("sam@other.example", Role::Partner, Some(&other_slug)).await;
+    assert_eq!(stranger.get(app.url(&format!("/api/v1/flags/{flag_id}"))).send().await.unwrap().status(), 404);
+    let theirs: Value = stranger.get(app.url("/api/v1/flags")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(theirs["total"], 0, "{theirs}");
+    let sneaky: Value = stranger.get(app.url(&format!("/api/v1/flags?integration_id={id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(sneaky["total"], 0, "a member's list stays their own whatever they filter: {sneaky}");
+    assert_eq!(
+        stranger
+            .post(app.url(&format!("/api/v1/flags/{flag_id}/decision")))
+            .json(&json!({"outcome": "downgrade"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // A reviewer: "keep" needs a reason, and bad input changes nothing.
+    let (_, reviewer) = app.client_as("rita@alliances.example", Role::Reviewer, None).await;
+    let decide = |body: Value| reviewer.post(app.url(&format!("/api/v1/flags/{flag_id}/decision"))).json(&body).send();
+    let res = decide(json!({"outcome": "keep", "reason": ""})).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["fields"]["reason"].is_array(), "{body}");
+    let res = decide(json!({"outcome": "downgrade", "tier": "official"})).await.unwrap();
+    assert_eq!(res.status(), 422, "official is not a downgrade");
+    assert_eq!(flags_of(&app, id).await[0]["state"], "due");
+
+    // Downgrade: the tier changes, the partner's contacts hear (they cannot opt out), the trail records it.
+    let res = decide(json!({"outcome": "downgrade", "tier": "community", "reason": "breach open for a week"})).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let decided: Value = res.json().await.unwrap();
+    assert_eq!((decided["state"].as_str(), decided["tier"].as_str()), (Some("downgraded"), Some("community")), "{decided}");
+    let (_, integration) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(integration["tier"], "community");
+    let decided_alerts = outbox(&app, "flag_decided").await;
+    assert!(decided_alerts.contains(&("ops@breach-co.example".to_string(), true)), "{decided_alerts:?}");
+    assert!(decided_alerts.contains(&("am@alliances.example".to_string(), false)), "{decided_alerts:?}");
+    let (_, trail) = app.get_json(&format!("/api/v1/integrations/{id}/audit")).await;
+    let actions: Vec<&str> = trail["items"].as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
+    for a in ["flag.raise", "flag.due", "flag.decide", "integration.tier"] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+
+    // Decided once: a second decision is refused, and no new flag is raised for a community integration.
+    assert_eq!(decide(json!({"outcome": "keep", "reason": "second thoughts"})).await.unwrap().status(), 422);
+    let e = evaluate(&app.db, now + Duration::days(9)).await.unwrap();
+    assert_eq!(e.raised, 0, "{e:?}");
+}
+
+async fn flags_clear_and_wait(app: TestApp) {
+    let now = Utc::now();
+    // Cleared within the grace period: the flag closes itself with a note.
+    let (_, a) = verified(&app, "Quick Fix").await;
+    let issue = breach(&app, a, "Login broken").await;
+    evaluate(&app.db, now).await.unwrap();
+    let (s, r) = app.post_json(&format!("/api/v1/issues/{issue}/resolve"), &json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    let e = evaluate(&app.db, now + Duration::days(1)).await.unwrap();
+    assert_eq!(e.cleared, 1, "{e:?}");
+    let flag = &flags_of(&app, a).await[0];
+    assert_eq!(flag["state"], "cleared", "{flag}");
+    assert!(flag["close_note"].as_str().unwrap().contains("grace"), "{flag}");
+
+    // Exempt: the flag waits as "exempt" and never becomes due while the exemption runs.
+    let (_, b) = verified(&app, "Exempt Co").await;
+    breach(&app, b, "Slow scans").await;
+    let until = (now + Duration::days(30)).format("%Y-%m-%d").to_string();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/integrations/{b}/exemptions")))
+        .json(&json!({"rule": "critical_breach_open", "until": until, "reason": "fix ships next week"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let (s, r) =
+        app.post_json(&format!("/api/v1/integrations/{b}/exemptions"), &json!({"rule": "nope", "until": "yesterday", "reason": ""})).await;
+    assert_eq!(s, 422, "{r}");
+    evaluate(&app.db, now).await.unwrap();
+    evaluate(&app.db, now + Duration::days(10)).await.unwrap();
+    assert_eq!(flags_of(&app, b).await[0]["state"], "exempt");
+    // Ended early: the time already held counts, so it is due at once.
+    let res = app.client.delete(app.url(&format!("/api/v1/integrations/{b}/exemptions/critical_breach_open"))).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    evaluate(&app.db, now + Duration::days(10)).await.unwrap();
+    assert_eq!(flags_of(&app, b).await[0]["state"], "due");
+
+    // Preview: a new rule is shown but never bites.
+    let (s, r) = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/flags/settings",
+            &json!({"window_days": "90", "compliance_threshold": "90", "min_issues": "5", "stale_release_months": "6", "grace_days": "7",
+                "recheck_after_keep_days": "90", "modes": {"end_of_support": "preview"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = app.send_json(reqwest::Method::PUT, "/api/v1/flags/settings", &json!({"grace_days": "-1"})).await;
+    assert_eq!(s, 422, "{r}");
+    let (slug, c) = verified(&app, "Sunset Co").await;
+    let (_, member) = app.client_as("pat@sunset.example", Role::Partner, Some(&slug)).await;
+    let today = now.format("%Y-%m-%d").to_string();
+    let res = member
+        .put(app.url(&format!("/api/v1/integrations/{c}/end-of-support")))
+        .json(&json!({"day": today, "note": "product retired"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    evaluate(&app.db, now + Duration::hours(1)).await.unwrap();
+    evaluate(&app.db, now + Duration::days(30)).await.unwrap();
+    let flags = flags_of(&app, c).await;
+    assert_eq!(
+        (flags.len(), flags[0]["rule"].as_str(), flags[0]["state"].as_str()),
+        (1, Some("end_of_support"), Some("preview")),
+        "{flags:?}"
+    );
+}
+
+async fn dashboards_and_exports(app: TestApp) {
+    let (own, id) = verified(&app, "Dash Co").await;
+    breach(&app, id, "Crash").await;
+    let (other, _) = verified(&app, "Else Co").await;
+    evaluate(&app.db, Utc::now()).await.unwrap();
+
+    // Staff: everything; a filter narrows it; a bad filter is a 422.
+    let (s, d) = app.get_json("/api/v1/dashboard").await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["integrations"], 2);
+    assert_eq!(d["funnels"].as_array().unwrap().len(), 2, "both tracks: {d}");
+    assert_eq!(d["support"]["open_breaches"], 1, "{d}");
+    assert_eq!(d["flags"]["grace"], 1, "{d}");
+    let (_, narrowed) = app.get_json("/api/v1/dashboard?track=provider").await;
+    assert_eq!(narrowed["integrations"], 0, "{narrowed}");
+    assert_eq!(narrowed["flags"]["grace"], 0, "{narrowed}");
+    assert_eq!(narrowed["funnels"].as_array().unwrap().len(), 1);
+    let (s, bad) = app.get_json("/api/v1/dashboard?tier=gold").await;
+    assert_eq!(s, 422, "{bad}");
+    assert!(bad["fields"]["tier"].is_array(), "{bad}");
+
+    // A partner member: not the staff dashboard; their own partner's only.
+    let (_, member) = app.client_as("pat@dash.example", Role::Partner, Some(&own)).await;
+    assert_eq!(member.get(app.url("/api/v1/dashboard")).send().await.unwrap().status(), 403);
+    let res = member.get(app.url(&format!("/api/v1/partners/{own}/dashboard"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mine: Value = res.json().await.unwrap();
+    assert_eq!(mine["flags"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["open_issues"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(member.get(app.url(&format!("/api/v1/partners/{other}/dashboard"))).send().await.unwrap().status(), 404);
+
+    // Exports: CSV, kept to what the viewer may see.
+    let csv = |client: reqwest::Client, path: &'static str| {
+        let url = app.url(path);
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+            res.text().await.unwrap()
+        }
+    };
+    let all = csv(app.client.clone(), "/api/v1/integrations/export.csv").await;
+    assert_eq!(all.lines().count(), 3, "header and two integrations: {all}");
+    let theirs = csv(member.clone(), "/api/v1/integrations/export.csv").await;
+    assert_eq!(theirs.lines().count(), 2, "{theirs}");
+    assert!(theirs.contains("Dash Co scan") && !theirs.contains("Else Co"), "{theirs}");
+    let partners = csv(member.clone(), "/api/v1/partners/export.csv").await;
+    assert_eq!(partners.lines().count(), 2, "{partners}");
+    let issues = csv(member.clone(), "/api/v1/issues/export.csv").await;
+    assert!(issues.lines().nth(1).unwrap().contains("breached"), "{issues}");
+    let flags = csv(app.client.clone(), "/api/v1/flags/export.csv").await;
+    assert!(flags.starts_with("id,partner,integration,tier,rule,state"), "{flags}");
+    assert!(flags.contains("critical_breach_open"), "{flags}");
+    let none = csv(app.client.clone(), "/api/v1/flags/export.csv?state=decided").await;
+    assert_eq!(none.lines().count(), 1, "{none}");
+    assert_eq!(app.get("/api/v1/flags/export.csv?state=bogus").await.status(), 422);
+}
+
+crate::on_both_backends!(breach_flag_grace_downgrade, flags_clear_and_wait, dashboards_and_exports);
