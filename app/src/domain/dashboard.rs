@@ -91,7 +91,12 @@ pub struct DashboardQuery {
     pub category: String,
     /// Only partners whose alliance manager is the viewer.
     pub mine: bool,
+    /// How the compliance table is sorted: worst (default), best, name, breaches or due.
+    pub sort: String,
 }
+
+/// Orders of the dashboard's compliance table.
+pub const SUPPORT_SORTS: [&str; 5] = ["worst", "best", "name", "breaches", "due"];
 
 /// Checked filters.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -101,6 +106,8 @@ pub struct DashboardFilter {
     pub tier: Option<Tier>,
     pub category: Option<String>,
     pub manager_email: Option<String>,
+    /// One of [`SUPPORT_SORTS`].
+    pub sort: &'static str,
 }
 
 impl DashboardQuery {
@@ -123,7 +130,15 @@ impl DashboardQuery {
         let tier = pick("tier", &self.tier, &|s| Tier::parse(s).is_some(), Tier::expected());
         let all = super::catalog::all_categories();
         let category = pick("category", &self.category, &|s| all.contains(&s), "a category from the program's lists".into());
+        let sort = match self.sort.trim() {
+            "" => "worst",
+            s => SUPPORT_SORTS.iter().copied().find(|k| *k == s).unwrap_or_else(|| {
+                p.add("sort", format!("one of {}", SUPPORT_SORTS.join(", ")));
+                "worst"
+            }),
+        };
         let filter = DashboardFilter {
+            sort,
             kind: kind.as_deref().and_then(IntegrationKind::parse),
             stage: stage.as_deref().and_then(Stage::parse),
             tier: tier.as_deref().and_then(Tier::parse),
@@ -141,6 +156,7 @@ impl DashboardQuery {
             ("tier", self.tier.trim().to_string()),
             ("category", self.category.trim().to_string()),
             ("mine", if self.mine { "true".into() } else { String::new() }),
+            ("sort", self.sort.trim().to_string()),
         ]
     }
 }
@@ -309,6 +325,22 @@ pub fn median(values: &[f64]) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
+/// Sorts the compliance table: `worst` (see [`worst_first`]), `best` (its
+/// reverse), `name`, `breaches` (most first) or `due` (most due within a day first).
+pub fn sort_partners(partners: &mut [PartnerSupport], sort: &str) {
+    let by_name = |a: &PartnerSupport, b: &PartnerSupport| a.name.to_lowercase().cmp(&b.name.to_lowercase());
+    match sort {
+        "best" => {
+            worst_first(partners);
+            partners.reverse();
+        }
+        "name" => partners.sort_by(by_name),
+        "breaches" => partners.sort_by(|a, b| b.open_breaches.cmp(&a.open_breaches).then(by_name(a, b))),
+        "due" => partners.sort_by(|a, b| b.due_24h.cmp(&a.due_24h).then(by_name(a, b))),
+        _ => worst_first(partners),
+    }
+}
+
 /// Sorts partners worst first: lowest compliance, then most open breaches,
 /// then most due within a day, then by name; partners with nothing
 /// resolved in the window count as fully compliant.
@@ -374,13 +406,16 @@ mod tests {
             tier: tier.into(),
             category: category.into(),
             mine,
+            sort: String::new(),
         };
         let ok = q("provider", "verify", "verified", "", true).validate("Ann@Example.com").expect("valid");
         assert_eq!(ok.kind, Some(IntegrationKind::Provider));
         assert_eq!(ok.stage, Some(Stage::Verify));
         assert_eq!(ok.tier, Some(Tier::Verified));
         assert_eq!(ok.manager_email.as_deref(), Some("ann@example.com"));
-        assert_eq!(q("", "", "", "", false).validate("a@b.c").expect("valid"), DashboardFilter::default());
+        assert_eq!(q("", "", "", "", false).validate("a@b.c").expect("valid"), DashboardFilter { sort: "worst", ..Default::default() });
+        let bad_sort = DashboardQuery { sort: "random".into(), ..Default::default() }.validate("a@b.c").expect_err("invalid");
+        assert!(bad_sort.contains_key("sort"));
         let bad = q("tractor", "nowhere", "gold", "knitting", false).validate("a@b.c").expect_err("invalid");
         assert_eq!(bad.keys().map(String::as_str).collect::<Vec<_>>(), ["category", "stage", "tier", "track"]);
         let params = q("provider", "", "verified", "", true).params();
@@ -403,5 +438,17 @@ mod tests {
         worst_first(&mut list);
         let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["Worse", "Bad", "Fine", "Calm"]);
+        let cases: [(&str, [&str; 4]); 5] = [
+            ("worst", ["Worse", "Bad", "Fine", "Calm"]),
+            ("best", ["Calm", "Fine", "Bad", "Worse"]),
+            ("name", ["Bad", "Calm", "Fine", "Worse"]),
+            ("breaches", ["Worse", "Bad", "Calm", "Fine"]),
+            ("due", ["Fine", "Bad", "Calm", "Worse"]),
+        ];
+        for (sort, want) in cases {
+            sort_partners(&mut list, sort);
+            let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, want, "{sort}");
+        }
     }
 }

@@ -50,7 +50,14 @@ fn plural(n: i64, one: &str, many: &str) -> String {
 
 fn query_from(q: &leptos_router::params::ParamsMap) -> DashboardQuery {
     let get = |k: &str| q.get(k).unwrap_or_default();
-    DashboardQuery { track: get("track"), stage: get("stage"), tier: get("tier"), category: get("category"), mine: get("mine") == "true" }
+    DashboardQuery {
+        track: get("track"),
+        stage: get("stage"),
+        tier: get("tier"),
+        category: get("category"),
+        mine: get("mine") == "true",
+        sort: get("sort"),
+    }
 }
 
 /// The staff dashboard with its filters.
@@ -113,18 +120,45 @@ pub fn StaffView() -> impl IntoView {
 #[component]
 fn StaffSections(d: StaffDashboard) -> impl IntoView {
     let params = d.query.params();
-    let export = |path: &str| href_with(path, &params);
+    // The lists' own filter names: an integration's track is its `kind`.
+    let q = &d.query;
+    let integrations_export =
+        href_with("/api/v1/integrations/export.csv", &[("kind", q.track.clone()), ("tier", q.tier.clone()), ("stage", q.stage.clone())]);
+    let partners_export = href_with("/api/v1/partners/export.csv", &[("category", q.category.clone())]);
     let flags_export = href_with(
         "/api/v1/flags/export.csv",
         &[("state", "open".to_string()), ("mine", if d.query.mine { "true".into() } else { String::new() })],
     );
     let empty = d.integrations == 0;
+    // The compliance table sorts by links (keyboard-usable, and kept in the URL with the filters).
+    let sort = match d.query.sort.trim() {
+        "" => "worst".to_string(),
+        s => s.to_string(),
+    };
+    let sort_link = {
+        let params = params.clone();
+        move |key: &str| {
+            let mut p: Vec<(&str, String)> = params.iter().filter(|(k, _)| *k != "sort").cloned().collect();
+            p.push(("sort", key.to_string()));
+            href_with("/", &p) + "#support-heading"
+        }
+    };
+    let sorted = {
+        let sort = sort.clone();
+        move |key: &str| match (sort.as_str(), key) {
+            ("worst", "worst") => Some("ascending"),
+            ("best", "worst") => Some("descending"),
+            ("name", "name") => Some("ascending"),
+            (s, k) if s == k => Some("descending"),
+            _ => None,
+        }
+    };
     view! {
         <p class="summary" data-testid="dashboard-summary">
             {if d.integrations == 1 { "1 integration matches these filters.".to_string() } else { format!("{} integrations match these filters.", d.integrations) }}
             " Download: "
-            <a href=export("/api/v1/integrations/export.csv") download="">"integrations"</a>", "
-            <a href=export("/api/v1/partners/export.csv") download="">"partners"</a>", "
+            <a href=integrations_export download="">"integrations"</a>", "
+            <a href=partners_export download="">"partners"</a>", "
             <a href=href_with("/api/v1/issues/export.csv", &[]) download="">"issues"</a>", "
             <a href=flags_export download="">"tier flags"</a>" (CSV)."
         </p>
@@ -192,8 +226,13 @@ fn StaffSections(d: StaffDashboard) -> impl IntoView {
                 } else {
                     view! {
                         <table class="compliance" data-testid="compliance-table">
-                            <caption>{format!("Worst compliance first, last {} days", d.support.window_days)}</caption>
-                            <thead><tr><th scope="col">"Partner"</th><th scope="col">"Within SLA"</th><th scope="col">"Breaches"</th><th scope="col">"Due 24 h"</th></tr></thead>
+                            <caption>{format!("Last {} days; select a column heading to sort", d.support.window_days)}</caption>
+                            <thead><tr>
+                                <th scope="col" aria-sort=sorted("name")><a href=sort_link("name")>"Partner"</a></th>
+                                <th scope="col" aria-sort=sorted("worst")><a href=sort_link(if sort == "worst" { "best" } else { "worst" })>"Within SLA"</a></th>
+                                <th scope="col" aria-sort=sorted("breaches")><a href=sort_link("breaches")>"Breaches"</a></th>
+                                <th scope="col" aria-sort=sorted("due")><a href=sort_link("due")>"Due 24 h"</a></th>
+                            </tr></thead>
                             <tbody>
                                 {d.support.partners.iter().map(|p| view! {
                                     <tr>

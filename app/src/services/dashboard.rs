@@ -100,7 +100,7 @@ pub async fn staff(db: &Db, caller: &Caller, query: &DashboardQuery, now: DateTi
             due_24h: r.due_24h,
         })
         .collect();
-    dashboard::worst_first(&mut partners);
+    dashboard::sort_partners(&mut partners, filter.sort);
     let support = SupportSummary {
         window_days,
         open_breaches: partners.iter().map(|p| p.open_breaches).sum(),

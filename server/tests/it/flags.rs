@@ -284,4 +284,44 @@ async fn dashboards_and_exports(app: TestApp) {
     assert_eq!(app.get("/api/v1/flags/export.csv?state=bogus").await.status(), 422);
 }
 
-crate::on_both_backends!(breach_flag_grace_downgrade, flags_clear_and_wait, dashboards_and_exports);
+async fn dashboard_and_flag_pages_render(app: TestApp) {
+    let (slug, id) = verified(&app, "Page Co").await;
+    breach(&app, id, "Crash on plan").await;
+    evaluate(&app.db, Utc::now()).await.unwrap();
+    let flag_id = flags_of(&app, id).await[0]["id"].as_i64().unwrap();
+
+    let page = app.get("/").await.text().await.unwrap();
+    for text in ["Pipeline", "Support health", "Tier flags", "Review queue", "role=\"img\"", "Page Co scan — Critical breach still open"]
+    {
+        assert!(page.contains(text), "{text} missing from the dashboard");
+    }
+    let sorted = app.get("/?sort=name&track=run_task").await;
+    assert_eq!(sorted.status(), 200);
+    let bad = app.get("/?tier=gold").await;
+    assert_eq!(bad.status(), 422, "a bad filter is an error on the page");
+
+    let list = app.get("/flags").await.text().await.unwrap();
+    assert!(list.contains(&format!("href=\"/flags/{flag_id}\"")), "{list}");
+    let one = app.get(&format!("/flags/{flag_id}")).await.text().await.unwrap();
+    assert!(one.contains("What clears it") && one.contains("Record decision"), "{one}");
+    let settings = app.get("/admin/flags").await.text().await.unwrap();
+    assert!(settings.contains("Grace period (days)") && settings.contains("Develop &amp; Test"), "{settings}");
+    let partner = app.get(&format!("/partners/{slug}/dashboard")).await.text().await.unwrap();
+    assert!(partner.contains("To clear it:"), "{partner}");
+    let integration = app.get(&format!("/integrations/{id}")).await.text().await.unwrap();
+    assert!(integration.contains("End of support"), "{integration}");
+
+    // Deciding works without JavaScript: the form posts, the browser is sent back to the flag.
+    let res = app
+        .post_form(
+            "/api/flags/decide",
+            &[("id", &flag_id.to_string()), ("outcome", "keep"), ("reason", "fix is merged")],
+            &format!("/flags/{flag_id}"),
+        )
+        .await;
+    let location = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!((res.status().as_u16(), location.as_str()), (302, format!("/flags/{flag_id}?decided=1").as_str()));
+    assert_eq!(flags_of(&app, id).await[0]["state"], "kept");
+}
+
+crate::on_both_backends!(breach_flag_grace_downgrade, flags_clear_and_wait, dashboards_and_exports, dashboard_and_flag_pages_render);
