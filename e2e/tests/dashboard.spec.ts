@@ -46,7 +46,7 @@ test('staff read the dashboard, narrow it with a filter, download its CSV and op
   await expect(page.getByTestId('compliance-table')).toContainText('Gauge Works');
 
   // A filter narrows everything: only the official integration is left, and no flag.
-  await page.getByLabel('Tier').selectOption('official');
+  await page.getByLabel('Tier', { exact: true }).selectOption('official');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await expect(page).toHaveURL(/tier=official/);
   await expect(page.getByTestId('dashboard-summary')).toContainText('1 integration matches these filters.');

@@ -502,8 +502,13 @@ pub fn IssuePage() -> impl IntoView {
     let resolve = ServerAction::<ResolveIssue>::new();
     let reopen = ServerAction::<ReopenIssue>::new();
     let severity = ServerAction::<SetSeverity>::new();
-    let issue =
-        Resource::new(move || (id(), resolve.version().get(), reopen.version().get(), severity.version().get()), |(id, ..)| get_issue(id));
+    let q = use_query_map();
+    // An acknowledgement answers with a redirect to `?acknowledged=1`: read the issue again then.
+    let acknowledged = move || q.read().get("acknowledged").is_some();
+    let issue = Resource::new(
+        move || (id(), resolve.version().get(), reopen.version().get(), severity.version().get(), acknowledged()),
+        |(id, ..)| get_issue(id),
+    );
     let action_error = move || {
         resolve
             .value()
@@ -512,7 +517,6 @@ pub fn IssuePage() -> impl IntoView {
             .or_else(|| reopen.value().get().and_then(Result::err))
             .or_else(|| severity.value().get().and_then(Result::err))
     };
-    let q = use_query_map();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
