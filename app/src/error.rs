@@ -21,6 +21,9 @@ pub enum AppError {
     Conflict { message: String, fields: FieldErrors },
     #[error("{0}")]
     BadRequest(String),
+    /// Too many attempts in a window (e.g. conformance checks per hour).
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("something went wrong on our side; please try again")]
     Internal,
     /// The request never reached our code (network down, bad encoding).
@@ -63,6 +66,7 @@ impl AppError {
             AppError::Validation { .. } => 422,
             AppError::Conflict { .. } => 409,
             AppError::BadRequest(_) | AppError::Transport(_) => 400,
+            AppError::TooManyRequests(_) => 429,
             AppError::Internal => 500,
         }
     }

@@ -29,6 +29,8 @@ pub struct Config {
     pub registry: RegistryConfig,
     pub support: SupportConfig,
     pub mail: MailConfig,
+    /// Run-task conformance checks (README, "Run-task conformance checks").
+    pub checks: crate::jobs::run_task_check::Settings,
 }
 
 /// Email alerts: the mail transport and the delivery worker (README, "Email alerts").
@@ -159,6 +161,11 @@ struct FileConfig {
     sla_monitor_tick_seconds: Option<i64>,
     flag_review: Option<bool>,
     flag_review_tick_seconds: Option<i64>,
+    run_task_checks: Option<bool>,
+    run_task_check_tick_ms: Option<i64>,
+    run_task_check_timeout_seconds: Option<i64>,
+    run_task_check_callback_seconds: Option<i64>,
+    run_task_checks_per_hour: Option<i64>,
     smtp_host: Option<String>,
     smtp_port: Option<i64>,
     smtp_tls: Option<String>,
@@ -210,6 +217,7 @@ impl Config {
         let registry = registry_config(&env, &file, std::env::vars())?;
         let support = support_config(&env, &file)?;
         let mail = mail_config(&env, &file)?;
+        let checks = checks_config(&env, &file)?;
         let auth = auth_config(&env, file)?;
         Ok(Self {
             database_url,
@@ -223,6 +231,7 @@ impl Config {
             registry,
             support,
             mail,
+            checks,
         })
     }
 
@@ -271,8 +280,24 @@ impl Config {
                 },
                 delivery: crate::jobs::alert_delivery::Settings { enabled: false, fold: chrono::Duration::zero(), ..Default::default() },
             },
+            // Tests that check run tasks switch the runner on, with short limits.
+            checks: crate::jobs::run_task_check::Settings { enabled: false, ..Default::default() },
         })
     }
+}
+
+fn checks_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Result<crate::jobs::run_task_check::Settings, ConfigError> {
+    Ok(crate::jobs::run_task_check::Settings {
+        enabled: switch(env, "RUN_TASK_CHECKS", file.run_task_checks, true)?,
+        tick: std::time::Duration::from_millis(number(env, "RUN_TASK_CHECK_TICK_MS", file.run_task_check_tick_ms, 1000, 60_000)? as u64),
+        timeout: std::time::Duration::from_secs(
+            number(env, "RUN_TASK_CHECK_TIMEOUT_SECONDS", file.run_task_check_timeout_seconds, 10, 120)? as u64
+        ),
+        limits: app::domain::conformance::CheckSettings {
+            callback_seconds: number(env, "RUN_TASK_CHECK_CALLBACK_SECONDS", file.run_task_check_callback_seconds, 600, 3600)?,
+            per_hour: number(env, "RUN_TASK_CHECKS_PER_HOUR", file.run_task_checks_per_hour, 10, 1000)?,
+        },
+    })
 }
 
 pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@tracker.localhost";

@@ -25,6 +25,8 @@ pub struct AppState {
     pub blobs: app::store::blobs::Blobs,
     /// How mail is sent, for the pages to say so.
     pub mail: app::domain::outbox::MailTransport,
+    /// Run-task checks' time limit and hourly allowance.
+    pub checks: app::domain::conformance::CheckSettings,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -40,6 +42,7 @@ pub struct Application {
     monitor: Option<std::sync::Arc<jobs::sla_monitor::Monitor>>,
     flag_review: Option<std::sync::Arc<jobs::flag_review::FlagReview>>,
     deliverer: Option<std::sync::Arc<jobs::alert_delivery::Deliverer>>,
+    checker: Option<std::sync::Arc<jobs::run_task_check::Runner>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,13 @@ pub fn registry_client(config: &Config) -> Result<outbound::registry::RegistryCl
     let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
     outbound::registry::RegistryClient::new(std::sync::Arc::new(guard), config.registry.client.clone())
         .map_err(|e| StartError::Setting(format!("cannot build the registry client: {e}")))
+}
+
+/// The run-task client the configuration describes, behind the SSRF guard.
+pub fn run_task_client(config: &Config) -> Result<outbound::run_task::RunTaskClient, StartError> {
+    let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
+    outbound::run_task::RunTaskClient::new(std::sync::Arc::new(guard), config.checks.timeout)
+        .map_err(|e| StartError::Setting(format!("cannot build the run-task client: {e}")))
 }
 
 /// The GitHub client the configuration describes, behind the SSRF guard.
@@ -87,6 +97,7 @@ impl Application {
             auth: std::sync::Arc::new(auth),
             blobs: app::store::blobs::Blobs::new(&config.evidence_dir, config.evidence_max_bytes),
             mail,
+            checks: config.checks.limits,
         };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).
@@ -132,6 +143,16 @@ impl Application {
         let flag_review = config.support.flag_review.then(|| {
             std::sync::Arc::new(jobs::flag_review::FlagReview::new(db.clone(), instance.clone(), config.support.flag_review_tick))
         });
+        let checker = match config.checks.enabled {
+            true => Some(std::sync::Arc::new(jobs::run_task_check::Runner::new(
+                db.clone(),
+                std::sync::Arc::new(run_task_client(config)?),
+                config.checks.clone(),
+                instance.clone(),
+                base_url.clone(),
+            ))),
+            false => None,
+        };
         let deliverer = config.mail.delivery.enabled.then(|| {
             let settings = jobs::alert_delivery::Settings { base_url: base_url.clone(), ..config.mail.delivery.clone() };
             std::sync::Arc::new(jobs::alert_delivery::Deliverer::new(db.clone(), mailer, settings, instance))
@@ -148,6 +169,7 @@ impl Application {
             monitor,
             flag_review,
             deliverer,
+            checker,
         })
     }
 
@@ -177,6 +199,7 @@ impl Application {
         let monitor = self.monitor.map(|m| tokio::spawn(m.run()));
         let flag_review = self.flag_review.map(|f| tokio::spawn(f.run()));
         let deliverer = self.deliverer.map(|d| tokio::spawn(d.run()));
+        let checker = self.checker.map(|c| tokio::spawn(c.run()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // Pages are written in several chunks: without TCP_NODELAY a small
         // last chunk waits for the client's delayed ACK (~40 ms).
@@ -188,7 +211,7 @@ impl Application {
         });
         let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
-        for job in [poller, syncer, monitor, flag_review, deliverer].into_iter().flatten() {
+        for job in [poller, syncer, monitor, flag_review, deliverer, checker].into_iter().flatten() {
             job.abort();
         }
         self.db.close().await;

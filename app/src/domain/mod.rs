@@ -5,6 +5,7 @@ pub mod access;
 pub mod alert;
 pub mod audit;
 pub mod catalog;
+pub mod conformance;
 pub mod constraint;
 pub mod dashboard;
 pub mod evidence;

@@ -12,6 +12,7 @@ pub mod markdown;
 pub mod partners;
 pub mod pipeline;
 pub mod registry;
+pub mod run_task_checks;
 pub mod run_tasks;
 pub mod secret;
 pub mod sign_in;

@@ -11,6 +11,7 @@ pub mod flags;
 pub mod integrations;
 pub mod partners;
 pub mod registry;
+pub mod run_task_checks;
 pub mod run_tasks;
 pub mod support;
 pub mod tasks;

@@ -47,6 +47,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(OpenApiRouter::new().routes(routes!(report_with_file)).layer(axum::extract::DefaultBodyLimit::disable()))
         .routes(routes!(download_evidence))
         .routes(routes!(get_registration, save_registration))
+        .routes(routes!(list_checks, start_check))
+        .routes(routes!(get_check))
+        .routes(routes!(attach_check))
         .routes(routes!(provider_versions))
         .routes(routes!(poll_now))
         .routes(routes!(poller_status))
@@ -690,6 +693,66 @@ async fn save_registration(
     ApiJson(input): ApiJson<app::domain::run_task::RegistrationInput>,
 ) -> ApiResult<Json<app::domain::run_task::Registration>> {
     Ok(Json(app::services::run_tasks::save(&db, &caller, integration_id(&id)?, &input, chrono::Utc::now()).await?))
+}
+
+fn check_id(raw: &str) -> ApiResult<i64> {
+    raw.parse().map_err(|_| AppError::NotFound(format!("check {raw}")))
+}
+
+/// A run task's conformance checks, newest first, 20 per page, and whether
+/// the caller may start one now (and if not, why).
+#[utoipa::path(get, path = "/integrations/{id}/checks", tag = "run tasks",
+    params(("id" = i64, Path), ("page" = Option<i64>, Query, description = "From 1")),
+    responses((status = 200, description = "{checks: [check], may_start, reason}"), (status = 404, body = ErrorBody)))]
+async fn list_checks(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<app::domain::conformance::CheckList>> {
+    let page = q.page.unwrap_or(1);
+    Ok(Json(app::services::run_task_checks::list(&state.db, &caller, integration_id(&id)?, page, &state.checks, chrono::Utc::now()).await?))
+}
+
+/// Starts a conformance check of the registered endpoint: it runs in the
+/// background; poll the check (its `state` and `steps`) for progress.
+/// 422 without an endpoint or stages; 429 while one runs or past the hourly allowance.
+#[utoipa::path(post, path = "/integrations/{id}/checks", tag = "run tasks",
+    params(("id" = i64, Path)),
+    responses((status = 201, description = "The queued check"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn start_check(State(state): State<AppState>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let check = app::services::run_task_checks::start(&state.db, &caller, integration_id(&id)?, &state.checks, chrono::Utc::now()).await?;
+    Ok(created(format!("/api/v1/checks/{}", check.id), check))
+}
+
+/// One check's report: every step with its outcome, timing and why it failed.
+#[utoipa::path(get, path = "/checks/{id}", tag = "run tasks",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "{id, state, steps: [{title, outcome, detail, millis}], summary, …}"), (status = 404, body = ErrorBody)))]
+async fn get_check(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<Json<app::domain::conformance::CheckView>> {
+    Ok(Json(app::services::run_task_checks::get(&state.db, &caller, check_id(&id)?, &state.checks, chrono::Utc::now()).await?))
+}
+
+/// Attaches a passing check's report to the Develop & Test "Test evidence"
+/// task (a report with a link to the check, for a reviewer to accept).
+#[utoipa::path(post, path = "/checks/{id}/evidence", tag = "run tasks",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The check, now attached"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn attach_check(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<Json<app::domain::conformance::CheckView>> {
+    let base = state.auth.base_url.clone();
+    Ok(Json(
+        app::services::run_task_checks::attach(&state.db, &caller, check_id(&id)?, &base, &state.checks, chrono::Utc::now()).await?,
+    ))
 }
 
 /// What the registries list for a provider: each registry's last poll,

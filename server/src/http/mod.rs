@@ -7,6 +7,7 @@
 pub mod api;
 mod csv;
 mod extract;
+pub mod run_task_callback;
 pub mod security;
 
 use crate::AppState;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .merge(crate::auth::routes::router())
         .merge(api::router())
+        .merge(run_task_callback::router())
         // Unknown API paths get a JSON 404, not the server-function handler's text.
         .route("/api/v1/{*rest}", any(|| async { app::error::AppError::NotFound("API route".into()) }))
         .route("/api/{*fn_name}", any(server_fn))
@@ -80,6 +82,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let policy = state.auth.config.policy.clone();
     let base_url = app::context::BaseUrl(state.auth.base_url.clone());
     let mail = state.mail.clone();
+    let checks = state.checks;
     let options = app::pages::sign_in::SignInOptions {
         github: state.auth.github.is_some(),
         oidc: state.auth.oidc.as_ref().map(|o| o.label().to_string()),
@@ -91,6 +94,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
         provide_context(base_url.clone());
         provide_context(options.clone());
         provide_context(mail.clone());
+        provide_context(checks);
         let nonce = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<security::CspNonce>().cloned());
         if let Some(nonce) = nonce {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0));

@@ -6,6 +6,7 @@ pub mod alert_delivery;
 pub mod flag_review;
 pub mod github_sync;
 pub mod registry_poll;
+pub mod run_task_check;
 pub mod sla_monitor;
 
 /// Names this process in leases and status pages: host, pid and a random

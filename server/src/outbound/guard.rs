@@ -217,14 +217,23 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-/// An HTTP client bound to the guard: resolution filtered, no proxy (the
-/// proxy would resolve names for us), at most three redirects, each one
-/// checked again.
-pub fn client(guard: Arc<Guard>, timeout: std::time::Duration, user_agent: &str) -> Result<reqwest::Client, reqwest::Error> {
-    let redirect_guard = guard.clone();
+/// What every guarded client shares: resolution filtered, no proxy (the
+/// proxy would resolve names for us), timeouts and a user agent.
+fn builder(guard: Arc<Guard>, timeout: std::time::Duration, user_agent: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(GuardedResolver(guard)))
         .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
+        .pool_max_idle_per_host(32)
+        .user_agent(user_agent)
+}
+
+/// An HTTP client bound to the guard that follows at most three redirects,
+/// each one checked again.
+pub fn client(guard: Arc<Guard>, timeout: std::time::Duration, user_agent: &str) -> Result<reqwest::Client, reqwest::Error> {
+    let redirect_guard = guard.clone();
+    builder(guard, timeout, user_agent)
         .redirect(reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 3 {
                 attempt.error("more than three redirects")
@@ -234,11 +243,13 @@ pub fn client(guard: Arc<Guard>, timeout: std::time::Duration, user_agent: &str)
                 attempt.follow()
             }
         }))
-        .timeout(timeout)
-        .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
-        .pool_max_idle_per_host(32)
-        .user_agent(user_agent)
         .build()
+}
+
+/// An HTTP client bound to the guard that follows no redirect: a 3xx is
+/// the answer (Terraform Cloud does not follow a run-task endpoint's redirects).
+pub fn client_without_redirects(guard: Arc<Guard>, timeout: std::time::Duration, user_agent: &str) -> Result<reqwest::Client, reqwest::Error> {
+    builder(guard, timeout, user_agent).redirect(reqwest::redirect::Policy::none()).build()
 }
 
 #[cfg(test)]

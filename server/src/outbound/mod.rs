@@ -1,5 +1,5 @@
 //! Requests to the outside world: one SSRF-guarded HTTP client ([`guard`])
-//! and the clients built on it ([`registry`], [`github`]). Bodies are read chunk by
+//! and the clients built on it ([`registry`], [`github`], [`run_task`]). Bodies are read chunk by
 //! chunk under a size limit, so a hostile server cannot make us buffer
 //! gigabytes.
 
@@ -7,6 +7,7 @@ pub mod github;
 pub mod guard;
 pub mod mailer;
 pub mod registry;
+pub mod run_task;
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
