@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/integrations/new") view=pages::integrations::IntegrationEditPage ssr=SsrMode::Async/>
                     <Route path=path!("/integrations/:id") view=pages::integrations::IntegrationPage ssr=SsrMode::Async/>
                     <Route path=path!("/integrations/:id/edit") view=pages::integrations::IntegrationEditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations/:id/checks/:check") view=pages::checks::CheckPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

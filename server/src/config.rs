@@ -291,7 +291,7 @@ fn checks_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Res
         enabled: switch(env, "RUN_TASK_CHECKS", file.run_task_checks, true)?,
         tick: std::time::Duration::from_millis(number(env, "RUN_TASK_CHECK_TICK_MS", file.run_task_check_tick_ms, 1000, 60_000)? as u64),
         timeout: std::time::Duration::from_secs(
-            number(env, "RUN_TASK_CHECK_TIMEOUT_SECONDS", file.run_task_check_timeout_seconds, 10, 120)? as u64
+            number(env, "RUN_TASK_CHECK_TIMEOUT_SECONDS", file.run_task_check_timeout_seconds, 10, 120)? as u64,
         ),
         limits: app::domain::conformance::CheckSettings {
             callback_seconds: number(env, "RUN_TASK_CHECK_CALLBACK_SECONDS", file.run_task_check_callback_seconds, 600, 3600)?,

@@ -27,6 +27,8 @@ pub struct AppState {
     pub mail: app::domain::outbox::MailTransport,
     /// Run-task checks' time limit and hourly allowance.
     pub checks: app::domain::conformance::CheckSettings,
+    /// Hosts `OUTBOUND_ALLOW` opens to plain http (run-task endpoints may use them).
+    pub plain_http: app::domain::run_task::PlainHttp,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -98,6 +100,12 @@ impl Application {
             blobs: app::store::blobs::Blobs::new(&config.evidence_dir, config.evidence_max_bytes),
             mail,
             checks: config.checks.limits,
+            plain_http: app::domain::run_task::PlainHttp(
+                outbound::guard::Guard::parse(&config.outbound_allow)
+                    .map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?
+                    .plain_http_hosts()
+                    .to_vec(),
+            ),
         };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).

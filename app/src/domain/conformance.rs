@@ -270,10 +270,9 @@ pub fn judge_verification(s: &Sent) -> Step {
     let title = "Verification request (access_token \"test-token\")".to_string();
     let (outcome, detail) = match (s.status, &s.error) {
         (Some(200), _) => (Outcome::Passed, format!("answered 200 in {}", took(s))),
-        (Some(code), _) => (
-            Outcome::Failed,
-            format!("answered {code}; Terraform Cloud needs a 200 to the test request before it accepts the run task"),
-        ),
+        (Some(code), _) => {
+            (Outcome::Failed, format!("answered {code}; Terraform Cloud needs a 200 to the test request before it accepts the run task"))
+        }
         (None, Some(e)) => (Outcome::Failed, format!("no answer: {e}")),
         (None, None) => (Outcome::Failed, "no answer".to_string()),
     };
@@ -348,7 +347,11 @@ pub fn judge_callbacks(facts: &StageFacts, request_ok: bool, expired: bool, limi
     let progress = in_time.iter().filter(|r| r.status == Some(ResultStatus::Running)).count();
     if let Some(last) = in_time.iter().find(|r| r.status.is_some_and(ResultStatus::is_final)) {
         let status = last.status.map(ResultStatus::as_str).unwrap_or_default();
-        let after = facts.requested_at.map(|t| (last.at - t).num_milliseconds()).map(|ms| format!(" {ms} ms after the request")).unwrap_or_default();
+        let after = facts
+            .requested_at
+            .map(|t| (last.at - t).num_milliseconds())
+            .map(|ms| format!(" {ms} ms after the request"))
+            .unwrap_or_default();
         let mut detail = match progress {
             0 => format!("status \"{status}\"{after}"),
             1 => format!("1 \"running\" update, then \"{status}\"{after}"),
@@ -380,7 +383,9 @@ pub fn judge_callbacks(facts: &StageFacts, request_ok: bool, expired: bool, limi
     }
     match progress {
         0 => step(Outcome::Running, "waiting for the callback".into()),
-        n => step(Outcome::Running, format!("{n} \"running\" update{} so far; waiting for the final status", if n == 1 { "" } else { "s" })),
+        n => {
+            step(Outcome::Running, format!("{n} \"running\" update{} so far; waiting for the final status", if n == 1 { "" } else { "s" }))
+        }
     }
 }
 
@@ -670,7 +675,11 @@ mod tests {
             .unwrap()
         };
         let cases: Vec<(Option<&str>, Vec<u8>, &str)> = vec![
-            (Some("application/json"), ok.clone(), "callback content type was application/json; Terraform Cloud requires application/vnd.api+json"),
+            (
+                Some("application/json"),
+                ok.clone(),
+                "callback content type was application/json; Terraform Cloud requires application/vnd.api+json",
+            ),
             (None, ok.clone(), "callback had no content type"),
             (JSONAPI, b"{not json".to_vec(), "callback body is not valid JSON"),
             (JSONAPI, b"{}".to_vec(), "no \"data\" object"),
@@ -679,7 +688,11 @@ mod tests {
             (JSONAPI, body(serde_json::json!({"status": "errored"})), "status \"errored\" is not one of"),
             (JSONAPI, body(serde_json::json!({"message": "hi"})), "status is missing"),
             (JSONAPI, body(serde_json::json!({"status": 1})), "status must be a string"),
-            (JSONAPI, body(serde_json::json!({"status": "passed", "message": long})), "message is 1001 characters long; Terraform Cloud allows at most 1000"),
+            (
+                JSONAPI,
+                body(serde_json::json!({"status": "passed", "message": long})),
+                "message is 1001 characters long; Terraform Cloud allows at most 1000",
+            ),
             (JSONAPI, body(serde_json::json!({"status": "passed", "message": ""})), "message is empty"),
             (JSONAPI, body(serde_json::json!({"status": "passed", "url": "x".repeat(501)})), "url is 501 characters long"),
             (JSONAPI, outcome(serde_json::json!({"description": "d"})), "outcome 1: outcome-id is missing"),
@@ -687,7 +700,9 @@ mod tests {
             (JSONAPI, outcome(serde_json::json!({"outcome-id": "A-1", "description": ""})), "description is empty"),
             (
                 JSONAPI,
-                outcome(serde_json::json!({"outcome-id": "A-1", "description": "d", "tags": {"Severity": [{"label": "High", "level": "fatal"}]}})),
+                outcome(
+                    serde_json::json!({"outcome-id": "A-1", "description": "d", "tags": {"Severity": [{"label": "High", "level": "fatal"}]}}),
+                ),
                 "level \"fatal\" is not one of none, info, warning, error",
             ),
             (
@@ -698,7 +713,8 @@ mod tests {
             (
                 JSONAPI,
                 serde_json::to_vec(&serde_json::json!({"data": {"type": "task-results", "attributes": {"status": "passed"},
-                    "relationships": {"outcomes": {"data": []}}}})).unwrap(),
+                    "relationships": {"outcomes": {"data": []}}}}))
+                .unwrap(),
                 "outcomes has 0 items; Terraform Cloud accepts 1 to 250",
             ),
         ];
@@ -754,7 +770,14 @@ mod tests {
         use ResultStatus::*;
         let cases: Vec<(&str, StageFacts, bool, bool, Outcome, &str)> = vec![
             ("nothing yet", facts(vec![]), true, false, Outcome::Running, "waiting for the callback"),
-            ("progress only", facts(vec![got(1, Some(Running), None, false)]), true, false, Outcome::Running, "1 \"running\" update so far"),
+            (
+                "progress only",
+                facts(vec![got(1, Some(Running), None, false)]),
+                true,
+                false,
+                Outcome::Running,
+                "1 \"running\" update so far",
+            ),
             (
                 "running then passed",
                 facts(vec![got(1, Some(Running), None, false), got(2, Some(Passed), None, false)]),
@@ -763,7 +786,14 @@ mod tests {
                 Outcome::Passed,
                 "1 \"running\" update, then \"passed\" 2000 ms after the request: \"3 passed\" (2 outcomes)",
             ),
-            ("failed is a final status too", facts(vec![got(2, Some(Failed), None, false)]), true, false, Outcome::Passed, "status \"failed\""),
+            (
+                "failed is a final status too",
+                facts(vec![got(2, Some(Failed), None, false)]),
+                true,
+                false,
+                Outcome::Passed,
+                "status \"failed\"",
+            ),
             (
                 "an invalid callback fails the step",
                 facts(vec![got(1, None, Some("status \"done\" is not one of"), false), got(2, Some(Passed), None, false)]),

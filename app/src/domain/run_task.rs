@@ -14,6 +14,11 @@ pub const STAGES: [(&str, &str); 4] =
 pub const MIN_KEY_CHARS: usize = 16;
 pub const MAX_KEY_CHARS: usize = 256;
 
+/// The hosts outbound requests may reach over plain http (from the
+/// `OUTBOUND_ALLOW` setting), provided to services by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlainHttp(pub Vec<String>);
+
 /// What a form or API client sends. An empty `hmac_key` keeps the stored one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -41,12 +46,24 @@ pub struct Registration {
 }
 
 impl RegistrationInput {
-    pub fn validate(&self) -> Result<ValidRegistration, FieldErrors> {
+    /// `plain_http`: hosts the outbound allow-list lets us reach over plain
+    /// http (tests' local endpoints); every other endpoint must be https.
+    pub fn validate(&self, plain_http: &[String]) -> Result<ValidRegistration, FieldErrors> {
         let mut problems = Problems::default();
         let endpoint_url = optional(&self.endpoint_url);
         if let Some(url) = &endpoint_url {
-            let rest = url.strip_prefix("https://");
-            let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default()).unwrap_or_default();
+            let host_of = |r: &str| r.split(['/', '?', '#']).next().unwrap_or_default().to_string();
+            let rest = url.strip_prefix("https://").or_else(|| {
+                url.strip_prefix("http://").filter(|r| {
+                    let host = host_of(r).to_lowercase();
+                    let name = match host.rsplit_once(':') {
+                        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_string(),
+                        _ => host.clone(),
+                    };
+                    plain_http.iter().any(|p| *p == name.trim_start_matches('[').trim_end_matches(']'))
+                })
+            });
+            let host = rest.map(host_of).unwrap_or_default();
             if rest.is_none() {
                 problems.add("endpoint_url", "the endpoint must be an https:// URL (Terraform Cloud only calls HTTPS)");
             } else if host.is_empty() || host.contains(char::is_whitespace) || host.contains('@') {
@@ -90,10 +107,11 @@ mod tests {
 
     #[test]
     fn registrations_are_validated() {
-        let ok = input(" https://scan.example.com/tfc ", "0123456789abcdef", &["post_plan", "pre_plan", "post_plan"]).validate().unwrap();
+        let ok =
+            input(" https://scan.example.com/tfc ", "0123456789abcdef", &["post_plan", "pre_plan", "post_plan"]).validate(&[]).unwrap();
         assert_eq!(ok.endpoint_url.as_deref(), Some("https://scan.example.com/tfc"));
         assert_eq!(ok.stages, ["pre_plan", "post_plan"]);
-        assert_eq!(input("", "", &[]).validate().unwrap(), ValidRegistration { endpoint_url: None, hmac_key: None, stages: vec![] });
+        assert_eq!(input("", "", &[]).validate(&[]).unwrap(), ValidRegistration { endpoint_url: None, hmac_key: None, stages: vec![] });
         let cases = [
             (input("http://scan.example.com", "", &[]), "endpoint_url"),
             (input("https://", "", &[]), "endpoint_url"),
@@ -104,8 +122,14 @@ mod tests {
             (input("", "", &["during_plan"]), "stages"),
         ];
         for (i, field) in cases {
-            let errors = i.validate().expect_err(field);
+            let errors = i.validate(&[]).expect_err(field);
             assert!(errors.contains_key(field), "{i:?}: {errors:?}");
         }
+        // Plain http only to hosts the outbound allow-list names for it.
+        let local = vec!["127.0.0.1".to_string()];
+        assert!(input("http://127.0.0.1:8080/tfc", "", &[]).validate(&local).is_ok());
+        assert!(input("http://127.0.0.1:8080/tfc", "", &[]).validate(&[]).is_err());
+        assert!(input("http://127.0.0.2/tfc", "", &[]).validate(&local).is_err());
+        assert!(input("http://127.0.0.1.evil.example/", "", &[]).validate(&local).is_err());
     }
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod alerts;
 pub mod audit;
+pub mod checks;
 pub mod dashboard;
 pub mod flags;
 pub mod home;

@@ -21,7 +21,8 @@ pub async fn save_registration(
 ) -> Result<(), AppError> {
     let (db, caller) = crate::context::signed_in()?;
     let input = crate::domain::run_task::RegistrationInput { endpoint_url, hmac_key, stages };
-    let result = crate::services::run_tasks::save(&db, &caller, id, &input, chrono::Utc::now()).await;
+    let plain_http = use_context::<crate::domain::run_task::PlainHttp>().unwrap_or_default();
+    let result = crate::services::run_tasks::save(&db, &caller, id, &input, &plain_http.0, chrono::Utc::now()).await;
     crate::context::form_result(result)?;
     leptos_axum::redirect(&format!("/integrations/{id}#registration-heading"));
     Ok(())

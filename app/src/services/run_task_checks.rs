@@ -60,7 +60,12 @@ async fn view(db: &Db, row: CheckRow, settings: &CheckSettings, now: DateTime<Ut
 
 /// A run-task integration the caller may see, or 404; `edit` also asks
 /// for the right to act on it (partner members on their own, reviewers).
-async fn integration(db: &Db, caller: &Caller, integration_id: i64, edit: bool) -> Result<crate::domain::integration::Integration, AppError> {
+async fn integration(
+    db: &Db,
+    caller: &Caller,
+    integration_id: i64,
+    edit: bool,
+) -> Result<crate::domain::integration::Integration, AppError> {
     let integration = super::integrations::get(db, caller, integration_id).await?;
     if edit {
         caller.check(Action::EditIntegration { partner: integration.partner_id }, || format!("integration {integration_id}"))?;
@@ -72,7 +77,14 @@ async fn integration(db: &Db, caller: &Caller, integration_id: i64, edit: bool) 
 }
 
 /// Why the caller may not start a check now (`None`: they may).
-async fn refusal(db: &Db, caller: &Caller, integration_id: i64, partner: i64, settings: &CheckSettings, now: DateTime<Utc>) -> Result<Option<(u16, String)>, AppError> {
+async fn refusal(
+    db: &Db,
+    caller: &Caller,
+    integration_id: i64,
+    partner: i64,
+    settings: &CheckSettings,
+    now: DateTime<Utc>,
+) -> Result<Option<(u16, String)>, AppError> {
     if !caller.may(Action::EditIntegration { partner }) {
         return Ok(Some((403, "only the partner's members and reviewers start checks".into())));
     }
@@ -87,7 +99,13 @@ async fn refusal(db: &Db, caller: &Caller, integration_id: i64, partner: i64, se
 }
 
 /// Queues a check of the integration's registered endpoint.
-pub async fn start(db: &Db, caller: &Caller, integration_id: i64, settings: &CheckSettings, now: DateTime<Utc>) -> Result<CheckView, AppError> {
+pub async fn start(
+    db: &Db,
+    caller: &Caller,
+    integration_id: i64,
+    settings: &CheckSettings,
+    now: DateTime<Utc>,
+) -> Result<CheckView, AppError> {
     let integration = integration(db, caller, integration_id, true).await?;
     if let Some((status, reason)) = refusal(db, caller, integration.id, integration.partner_id, settings, now).await? {
         return Err(match status {
@@ -126,7 +144,14 @@ pub async fn get(db: &Db, caller: &Caller, check_id: i64, settings: &CheckSettin
 }
 
 /// An integration's checks, newest first (`page` from 1), and whether a new one may start.
-pub async fn list(db: &Db, caller: &Caller, integration_id: i64, page: i64, settings: &CheckSettings, now: DateTime<Utc>) -> Result<CheckList, AppError> {
+pub async fn list(
+    db: &Db,
+    caller: &Caller,
+    integration_id: i64,
+    page: i64,
+    settings: &CheckSettings,
+    now: DateTime<Utc>,
+) -> Result<CheckList, AppError> {
     let integration = integration(db, caller, integration_id, false).await?;
     let rows = store::list(db, integration.id, PAGE_SIZE, (page.max(1) - 1) * PAGE_SIZE).await?;
     let mut checks = Vec::with_capacity(rows.len());
@@ -201,7 +226,8 @@ pub async fn callback(
     let running = CheckState::parse(&ticket.state).is_some_and(CheckState::is_running);
     let open = running && now <= ticket.expires_at;
     let token_ok = bearer.is_some_and(|b| super::secret::hash(b) == ticket.token_hash);
-    let refused = |problem: String, late: bool| Received { at: now, status: None, message: None, outcomes: 0, problem: Some(problem), late };
+    let refused =
+        |problem: String, late: bool| Received { at: now, status: None, message: None, outcomes: 0, problem: Some(problem), late };
     if !token_ok {
         let problem = match bearer {
             None => "the callback had no \"Authorization: Bearer …\" header; send the access_token from the request".to_string(),
@@ -225,8 +251,14 @@ pub async fn callback(
             Ok(Answer::new(422, problem))
         }
         Ok(cb) => {
-            let received =
-                Received { at: now, status: Some(cb.status), message: cb.message, outcomes: cb.outcomes as i64, problem: None, late: false };
+            let received = Received {
+                at: now,
+                status: Some(cb.status),
+                message: cb.message,
+                outcomes: cb.outcomes as i64,
+                problem: None,
+                late: false,
+            };
             store::add_callback(db, task_result_id, &received).await?;
             if cb.status.is_final() {
                 settle(db, ticket.check_id, settings, now).await?;
@@ -238,7 +270,13 @@ pub async fn callback(
 
 /// A document the request offered (plan JSON, configuration version):
 /// served only with that stage's token while the check runs; recorded.
-pub async fn document(db: &Db, task_result_id: &str, bearer: Option<&str>, which: Document, now: DateTime<Utc>) -> Result<Answer, AppError> {
+pub async fn document(
+    db: &Db,
+    task_result_id: &str,
+    bearer: Option<&str>,
+    which: Document,
+    now: DateTime<Utc>,
+) -> Result<Answer, AppError> {
     let Some(ticket) = store::ticket(db, task_result_id).await? else {
         return Ok(Answer::new(404, "no such task result"));
     };
@@ -278,7 +316,10 @@ pub async fn attach(
         return Err(refuse("this check is already attached as evidence"));
     }
     let tasks = crate::store::tasks::for_integration(db, check.integration_id).await?;
-    let task = tasks.iter().find(|t| t.key == "develop.evidence").ok_or_else(|| refuse("this integration's checklist has no test-evidence task"))?;
+    let task = tasks
+        .iter()
+        .find(|t| t.key == "develop.evidence")
+        .ok_or_else(|| refuse("this integration's checklist has no test-evidence task"))?;
     let finished = check.finished_at.unwrap_or(now).format("%Y-%m-%d %H:%M UTC");
     let input = TaskInput {
         action: "report".into(),

@@ -30,6 +30,7 @@ pub async fn save(
     caller: &Caller,
     integration_id: i64,
     input: &RegistrationInput,
+    plain_http: &[String],
     now: DateTime<Utc>,
 ) -> Result<Registration, AppError> {
     let integration = super::integrations::get(db, caller, integration_id).await?;
@@ -39,7 +40,7 @@ pub async fn save(
         fields.insert("kind".into(), vec!["only run-task integrations have an endpoint, a key and stages".into()]);
         return Err(AppError::invalid(fields));
     }
-    let valid = input.validate().map_err(AppError::invalid)?;
+    let valid = input.validate(plain_http).map_err(AppError::invalid)?;
     let before = store::registration(db, integration.id).await?.unwrap_or_default();
     let fingerprint = valid.hmac_key.as_deref().map(|k| super::secret::hash(k)[..12].to_string());
     let after = Registration {

@@ -118,7 +118,7 @@ pub(crate) use enqueue;
 /// Enqueues alerts in a transaction of their own (for events that change nothing else).
 pub async fn enqueue_all(db: &Db, alerts: &[NewAlert], now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let mut added = 0;
         for alert in alerts {
             added += enqueue!(tx, alert, now)?;
@@ -273,7 +273,7 @@ pub async fn settle(
         Outcome::Failed { error } => ("failed", None, None, 1, Some(error), None),
     };
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let mut q = sqlx::query(&sql)
             .bind(status)
             .bind(delivery)
@@ -348,7 +348,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<OutboxRow>, sqlx::Error> {
 /// false (and nothing written) when the row is not failed.
 pub async fn retry(db: &Db, id: i64, audit: &Entry, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let changed = sqlx::query(
             "UPDATE alert_outbox SET status = 'pending', attempts = 0, send_after = $2, leased_by = NULL, lease_until = NULL, updated_at = $2
              WHERE id = $1 AND status = 'failed'",
@@ -404,7 +404,7 @@ pub async fn unacknowledged_breaches(db: &Db, before: DateTime<Utc>, limit: i64)
 /// another instance did it first.
 pub async fn escalate(db: &Db, event_id: i64, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let changed =
             sqlx::query("UPDATE sla_events SET escalated_at = $2 WHERE id = $1 AND escalated_at IS NULL AND acknowledged_at IS NULL")
                 .bind(event_id)
@@ -424,7 +424,7 @@ pub async fn escalate(db: &Db, event_id: i64, alert: &NewAlert, now: DateTime<Ut
 /// Acknowledges the breach of an issue's `cycle`; false when there is none to acknowledge.
 pub async fn acknowledge(db: &Db, issue_id: i64, cycle: i64, user_id: i64, audit: &Entry, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let changed = sqlx::query(
             "UPDATE sla_events SET acknowledged_at = $3, acknowledged_by = $4
              WHERE issue_id = $1 AND cycle = $2 AND kind = 'breached' AND acknowledged_at IS NULL",
@@ -491,7 +491,7 @@ pub async fn alert_failing(db: &Db, registry: bool, f: &FailingSync, alert: &New
         "UPDATE github_syncs SET failure_alerted_at = $3 WHERE integration_id = $1 AND owner || '/' || repo = $2 AND failure_alerted_at IS NULL"
     };
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let changed = sqlx::query(sql).bind(f.integration_id).bind(&f.target).bind(now).execute(&mut *tx).await?.rows_affected();
         if changed != 1 {
             return Ok(false);

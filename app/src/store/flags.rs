@@ -258,7 +258,7 @@ pub async fn exempt(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query(
             "INSERT INTO flag_exemptions (integration_id, rule, until_at, reason, created_by, created_by_name, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -282,7 +282,7 @@ pub async fn exempt(
 /// Ends an exemption; false when there was none.
 pub async fn end_exemption(db: &Db, integration_id: i64, rule: &str, audit: &Entry, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let gone = sqlx::query("DELETE FROM flag_exemptions WHERE integration_id = $1 AND rule = $2 AND until_at > $3")
             .bind(integration_id)
             .bind(rule)
@@ -308,7 +308,7 @@ pub async fn declare_end_of_support(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query("UPDATE integrations SET end_of_support_at = $1, end_of_support_note = $2, updated_at = $3 WHERE id = $4")
             .bind(at)
             .bind(note)
@@ -381,7 +381,7 @@ pub async fn apply(db: &Db, changes: &[Change], now: DateTime<Utc>) -> Result<us
     let mut done = 0;
     for change in changes {
         let took = on_pool!(db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
             let took = match change {
                 Change::Raise { integration_id, partner_id, rule, state, reason, evidence, clears_when, due_at, audit, alert } => {
                     let id: Option<i64> = sqlx::query_scalar(
@@ -501,7 +501,7 @@ pub struct Decided<'a> {
 /// is no longer subject to them). False when the flag was no longer in `from`.
 pub async fn decide(db: &Db, d: &Decided<'_>, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let n = sqlx::query(
             "UPDATE tier_flags SET state = $1, close_note = $2, closed_at = $3, decided_by = $4, decided_by_name = $5,
                 tier_before = $6, tier_after = $7, updated_at = $3
@@ -560,7 +560,7 @@ pub async fn settings(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
 /// Saves settings pairs with their audit record.
 pub async fn save_settings(db: &Db, pairs: &[(String, String)], audit: &Entry, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         for (key, value) in pairs {
             sqlx::query(
                 "INSERT INTO program_settings (key, value, updated_at) VALUES ($1, $2, $3)

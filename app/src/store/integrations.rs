@@ -178,7 +178,7 @@ pub async fn insert(db: &Db, partner_id: i64, v: &ValidIntegration, now: DateTim
     let [address, host, namespace, type_name] = address_columns(v);
     let range = v.verified_version_range.as_ref().map(ToString::to_string);
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO integrations (partner_id, kind, name, repository_url, tier, stage,
                 source_address, source_host, source_namespace, source_type, verified_version_range,
@@ -213,7 +213,7 @@ pub async fn update(db: &Db, id: i64, partner_id: i64, v: &ValidIntegration, now
     let [address, host, namespace, type_name] = address_columns(v);
     let range = v.verified_version_range.as_ref().map(ToString::to_string);
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query(
             "UPDATE integrations SET partner_id = $1, kind = $2, name = $3, repository_url = $4, tier = $5,
                 stage_since = CASE WHEN stage = $6 THEN stage_since ELSE $12 END, stage = $6, source_address = $7, source_host = $8, source_namespace = $9, source_type = $10,

@@ -192,7 +192,7 @@ macro_rules! insert_children {
 /// transaction (the record gets the new id).
 pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>, audit: &Entry) -> Result<i64, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO partners (slug, name, kind, github_org, registry_namespace,
                 alliance_manager_name, alliance_manager_email, created_at, updated_at, github_auto_join)
@@ -221,7 +221,7 @@ pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>, audit: &Entry
 /// change, in one transaction.
 pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>, audit: &Entry) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query(
             "UPDATE partners SET slug = $1, name = $2, kind = $3, github_org = $4, registry_namespace = $5,
                 alliance_manager_name = $6, alliance_manager_email = $7, updated_at = $8,

@@ -45,7 +45,7 @@ pub async fn sync(db: &Db, mirrors: &[(String, String)], now: DateTime<Utc>) -> 
         WHERE i.kind = 'provider' AND i.source_host = $3 AND i.source_namespace IS NOT NULL AND i.source_type IS NOT NULL
         ON CONFLICT (integration_id, registry_host) DO NOTHING";
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let mut q = sqlx::query(&delete);
         for (primary, mirror) in mirrors {
             q = q.bind(primary).bind(mirror);
@@ -277,7 +277,7 @@ pub async fn record_outcomes(
         return Ok(Vec::new());
     }
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let mut all = Vec::with_capacity(outcomes.len());
         for (o, subject) in outcomes {
             let (set_found, found_value) = match o.found {

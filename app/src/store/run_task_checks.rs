@@ -108,7 +108,7 @@ pub async fn queue(
     audit: &Entry,
 ) -> Result<i64, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO run_task_checks (integration_id, started_by, started_by_name, state, endpoint_url, stages, has_key, created_at)
              VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7) RETURNING id",
@@ -368,7 +368,7 @@ pub async fn finish(
     audit: &Entry,
 ) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let done = sqlx::query(
             "UPDATE run_task_checks SET state = $3, summary = $4, finished_at = $5, claimed_by = NULL, claimed_until = NULL
              WHERE id = $1 AND state = $2",

@@ -44,7 +44,7 @@ pub async fn save(
 ) -> Result<(), sqlx::Error> {
     let key_set_at = v.hmac_key.as_ref().map(|_| now);
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query(
             "INSERT INTO run_task_registrations (integration_id, endpoint_url, hmac_key, hmac_fingerprint, hmac_set_at, stages, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)

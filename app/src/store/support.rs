@@ -28,7 +28,7 @@ pub async fn settings(db: &Db) -> Result<(SlaSettings, Vec<Holiday>), sqlx::Erro
 
 pub async fn save_settings(db: &Db, settings: &SlaSettings, audit: &Entry, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         for (key, value) in settings.to_pairs() {
             sqlx::query(
                 "INSERT INTO program_settings (key, value, updated_at) VALUES ($1, $2, $3)
@@ -48,7 +48,7 @@ pub async fn save_settings(db: &Db, settings: &SlaSettings, audit: &Entry, now: 
 /// Adds holidays (a name given again replaces the old one). Returns how many days were new.
 pub async fn add_holidays(db: &Db, days: &[Holiday], audit: &Entry, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let mut added = 0;
         for h in days {
             let existed: Option<i64> =
@@ -68,7 +68,7 @@ pub async fn add_holidays(db: &Db, days: &[Holiday], audit: &Entry, now: DateTim
 
 pub async fn remove_holiday(db: &Db, day: NaiveDate, audit: &Entry, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let n = sqlx::query("DELETE FROM holidays WHERE day = $1").bind(day).execute(&mut *tx).await?.rows_affected();
         if n > 0 {
             record!(&mut *tx, audit, now)?;
@@ -95,7 +95,7 @@ pub async fn set_critical_labels(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query("UPDATE integrations SET critical_labels = $2, updated_at = $3 WHERE id = $1")
             .bind(integration_id)
             .bind(labels)
@@ -294,7 +294,7 @@ pub async fn save(
     now: DateTime<Utc>,
 ) -> Result<(i64, Vec<&'static str>), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let id = save_one!(&mut *tx, id, data, clock, now)?;
         let fired = emit!(&mut *tx, id, data.integration_id, events, now)?;
         if let Some(a) = audit {
@@ -313,7 +313,7 @@ pub async fn save_clocks(db: &Db, clocks: &[(i64, i64, ClockColumns, Vec<ClockEv
         return Ok(0);
     }
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let mut fired = 0;
         for (id, integration_id, c, events) in clocks {
             sqlx::query("UPDATE support_issues SET due_at = $2, warn_at = $3, clock_state = $4, used_seconds = $5 WHERE id = $1")
@@ -334,7 +334,7 @@ pub async fn save_clocks(db: &Db, clocks: &[(i64, i64, ClockColumns, Vec<ClockEv
 /// Sets (or clears) a reviewer's severity override; the caller saves the new clock.
 pub async fn set_override(db: &Db, id: i64, severity: Option<&str>, audit: &Entry, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query("UPDATE support_issues SET severity_override = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(severity)
@@ -525,7 +525,7 @@ pub async fn events(db: &Db, integration_id: i64) -> Result<Vec<(i64, String, i6
 /// old one) and drops rows whose integration lost its repository.
 pub async fn sync_repositories(db: &Db, repos: &[(i64, String, String)], now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let known: Vec<(i64, String, String)> =
             sqlx::query_as("SELECT integration_id, owner, repo FROM github_syncs").fetch_all(&mut *tx).await?;
         let mut changed = 0;
@@ -639,7 +639,7 @@ pub async fn record_sync(
         None => (false, None),
     };
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let held = sqlx::query(
             "UPDATE github_syncs SET claimed_until = NULL, claimed_by = NULL, last_synced_at = $2, last_outcome = $3, last_error = $4,
                 failures = $5, next_sync_at = $6,

@@ -150,7 +150,7 @@ pub async fn create_checklist(
     audit: &Entry,
 ) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let existing: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE integration_id = $1").bind(integration_id).fetch_one(&mut *tx).await?;
         if existing > 0 {
@@ -208,7 +208,7 @@ pub async fn apply(
     alerts: &[crate::store::alerts::NewAlert],
 ) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         for c in changes {
             let updated = sqlx::query("UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
                 .bind(c.to.key())

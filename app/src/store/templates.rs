@@ -30,7 +30,7 @@ pub async fn latest(db: &Db, kind: IntegrationKind) -> Result<Option<Template>, 
 pub async fn insert(db: &Db, t: &Template, by: Option<i64>, now: DateTime<Utc>, audit: &Entry) -> Result<(), sqlx::Error> {
     let tasks = serde_json::to_string(&t.tasks).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query("INSERT INTO templates (kind, version, tasks, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(t.kind.key())
             .bind(t.version)
@@ -79,7 +79,7 @@ pub async fn upgrade(
     audit: &[Entry],
 ) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let moved = sqlx::query(
             "UPDATE integrations SET checklist_version = $1, stage_since = CASE WHEN stage = $2 THEN stage_since ELSE $3 END, stage = $2, updated_at = $3
              WHERE id = $4 AND checklist_version = $5",

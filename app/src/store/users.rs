@@ -147,7 +147,7 @@ pub struct NewUser<'a> {
 /// Inserts a user and its audit record (which gets the new id) in one transaction.
 pub async fn insert(db: &Db, u: &NewUser<'_>, now: DateTime<Utc>, audit: &Entry) -> Result<i64, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (email, name, role, partner_id, status, demo, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -179,7 +179,7 @@ pub async fn update(
     audit: &Entry,
 ) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query("UPDATE users SET name = $2, role = $3, partner_id = $4, updated_at = $5 WHERE id = $1")
             .bind(id)
             .bind(name)
@@ -207,7 +207,7 @@ pub async fn set_name(db: &Db, id: i64, name: &str, now: DateTime<Utc>) -> Resul
 /// Activates or deactivates a user, with its audit record.
 pub async fn set_status(db: &Db, id: i64, status: UserStatus, now: DateTime<Utc>, audit: &Entry) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(status.key())
@@ -369,7 +369,7 @@ pub async fn insert_token(
     audit: &Entry,
 ) -> Result<i64, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -411,7 +411,7 @@ pub async fn tokens_of(db: &Db, user_id: i64) -> Result<Vec<ApiToken>, sqlx::Err
 /// nothing written) when there is no such live token.
 pub async fn revoke_token(db: &Db, user_id: i64, token_id: i64, now: DateTime<Utc>, audit: &Entry) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let done = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
             .bind(token_id)
             .bind(user_id)

@@ -690,9 +690,10 @@ async fn save_registration(
     State(db): State<Db>,
     SignedIn(caller): SignedIn,
     Path(id): Path<String>,
+    State(plain_http): State<app::domain::run_task::PlainHttp>,
     ApiJson(input): ApiJson<app::domain::run_task::RegistrationInput>,
 ) -> ApiResult<Json<app::domain::run_task::Registration>> {
-    Ok(Json(app::services::run_tasks::save(&db, &caller, integration_id(&id)?, &input, chrono::Utc::now()).await?))
+    Ok(Json(app::services::run_tasks::save(&db, &caller, integration_id(&id)?, &input, &plain_http.0, chrono::Utc::now()).await?))
 }
 
 fn check_id(raw: &str) -> ApiResult<i64> {
@@ -750,9 +751,7 @@ async fn attach_check(
     Path(id): Path<String>,
 ) -> ApiResult<Json<app::domain::conformance::CheckView>> {
     let base = state.auth.base_url.clone();
-    Ok(Json(
-        app::services::run_task_checks::attach(&state.db, &caller, check_id(&id)?, &base, &state.checks, chrono::Utc::now()).await?,
-    ))
+    Ok(Json(app::services::run_task_checks::attach(&state.db, &caller, check_id(&id)?, &base, &state.checks, chrono::Utc::now()).await?))
 }
 
 /// What the registries list for a provider: each registry's last poll,

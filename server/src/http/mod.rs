@@ -83,6 +83,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let base_url = app::context::BaseUrl(state.auth.base_url.clone());
     let mail = state.mail.clone();
     let checks = state.checks;
+    let plain_http = state.plain_http.clone();
     let options = app::pages::sign_in::SignInOptions {
         github: state.auth.github.is_some(),
         oidc: state.auth.oidc.as_ref().map(|o| o.label().to_string()),
@@ -95,6 +96,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
         provide_context(options.clone());
         provide_context(mail.clone());
         provide_context(checks);
+        provide_context(plain_http.clone());
         let nonce = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<security::CspNonce>().cloned());
         if let Some(nonce) = nonce {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0));

@@ -68,7 +68,8 @@ impl Runner {
 
     async fn claim(&self, now: DateTime<Utc>) -> Result<Option<(i64, String)>, AppError> {
         // Long enough for every request to time out, with room to spare.
-        let lease = chrono::Duration::from_std(self.settings.timeout * 8).unwrap_or(chrono::Duration::minutes(2)) + chrono::Duration::seconds(60);
+        let lease =
+            chrono::Duration::from_std(self.settings.timeout * 8).unwrap_or(chrono::Duration::minutes(2)) + chrono::Duration::seconds(60);
         Ok(store::claim(&self.db, &self.instance, now, lease).await?)
     }
 

@@ -141,6 +141,11 @@ impl Guard {
         Ok(guard)
     }
 
+    /// Hosts (names or IP literals) that may be reached over plain http.
+    pub fn plain_http_hosts(&self) -> &[String] {
+        &self.plain_http
+    }
+
     fn host_listed(&self, host: &str) -> bool {
         let host = host.to_lowercase();
         self.hosts.iter().any(|h| *h == host)
@@ -248,7 +253,11 @@ pub fn client(guard: Arc<Guard>, timeout: std::time::Duration, user_agent: &str)
 
 /// An HTTP client bound to the guard that follows no redirect: a 3xx is
 /// the answer (Terraform Cloud does not follow a run-task endpoint's redirects).
-pub fn client_without_redirects(guard: Arc<Guard>, timeout: std::time::Duration, user_agent: &str) -> Result<reqwest::Client, reqwest::Error> {
+pub fn client_without_redirects(
+    guard: Arc<Guard>,
+    timeout: std::time::Duration,
+    user_agent: &str,
+) -> Result<reqwest::Client, reqwest::Error> {
     builder(guard, timeout, user_agent).redirect(reqwest::redirect::Policy::none()).build()
 }
 

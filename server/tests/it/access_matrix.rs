@@ -69,7 +69,36 @@ struct World {
     bravo_file: i64,
     bravo_issue: i64,
     bravo_flag: i64,
+    /// Bravo's run task (no endpoint registered) and a check of it.
+    bravo_run_task: i64,
+    bravo_check: i64,
     counter: AtomicUsize,
+}
+
+/// A run task of Bravo's and a queued check of it, written to the store
+/// (no runner runs here); starting another is refused for want of an endpoint.
+async fn bravo_check(app: &TestApp) -> (i64, i64) {
+    let (s, b) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "run_task", "name": "Scanner", "partner": BRAVO, "categories": ["Code Scanning"], "stage": "develop_test"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["id"].as_i64().unwrap();
+    let audit =
+        app::domain::audit::Entry::system("integration.check_start", app::domain::audit::TargetKind::Integration, Some(id), "Scanner");
+    let check = app::store::run_task_checks::queue(
+        &app.db,
+        id,
+        (0, "matrix"),
+        ("https://scan.bravo.example/tfc", "post_plan", false),
+        chrono::Utc::now(),
+        &audit,
+    )
+    .await
+    .unwrap();
+    (id, check)
 }
 
 /// A tier flag on Bravo's integration, written as the evaluation would.
@@ -132,7 +161,10 @@ impl World {
         assert_eq!(s, 201, "{issue}");
         let bravo_issue = issue["id"].as_i64().expect("an issue");
         let bravo_flag = bravo_flag(&app, ids[1]).await;
+        let (bravo_run_task, bravo_check) = bravo_check(&app).await;
         World {
+            bravo_run_task,
+            bravo_check,
             bravo_flag,
             bravo_issue,
             bravo_task,
@@ -338,6 +370,18 @@ fn api_cases(w: &World) -> Vec<(&'static str, &'static str, String, Option<serde
         ("GET", "/api/v1/stage-targets", "/api/v1/stage-targets".into(), None, STAFF_READ),
         ("PUT", "/api/v1/stage-targets", "/api/v1/stage-targets".into(), Some(json!({"prepare": "30"})), ADMIN_ONLY),
         ("GET", "/api/v1/integrations/{id}/exemptions", format!("/api/v1/integrations/{ib}/exemptions"), None, HIDDEN_READ),
+        ("GET", "/api/v1/integrations/{id}/checks", format!("/api/v1/integrations/{}/checks", w.bravo_run_task), None, HIDDEN_READ),
+        // Staff pass the access check; Bravo's run task has no endpoint to check.
+        (
+            "POST",
+            "/api/v1/integrations/{id}/checks",
+            format!("/api/v1/integrations/{}/checks", w.bravo_run_task),
+            None,
+            HIDDEN_WRITE_INVALID,
+        ),
+        ("GET", "/api/v1/checks/{id}", format!("/api/v1/checks/{}", w.bravo_check), None, HIDDEN_READ),
+        // The check has not passed, so it cannot be attached.
+        ("POST", "/api/v1/checks/{id}/evidence", format!("/api/v1/checks/{}/evidence", w.bravo_check), None, HIDDEN_WRITE_INVALID),
         (
             "POST",
             "/api/v1/integrations/{id}/exemptions",
@@ -497,6 +541,10 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
             HIDDEN_WRITE,
         ),
         ("flags/settings", vec![], STAFF_READ),
+        ("checks/list", f(&[("integration", &w.bravo_run_task.to_string()), ("page", "1")]), HIDDEN_READ),
+        ("checks/get", f(&[("id", &w.bravo_check.to_string())]), HIDDEN_READ),
+        ("checks/start", f(&[("integration", &w.bravo_run_task.to_string())]), HIDDEN_WRITE_INVALID),
+        ("checks/attach", f(&[("id", &w.bravo_check.to_string())]), HIDDEN_WRITE_INVALID),
         ("flags/integration", f(&[("integration", &ib)]), HIDDEN_READ),
         ("flags/end-of-support", f(&[("integration", &ib), ("day", "")]), HIDDEN_WRITE),
         (

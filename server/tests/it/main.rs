@@ -4,6 +4,7 @@
 mod fake_github;
 mod fake_github_api;
 mod fake_registry;
+mod fake_run_task;
 mod helpers;
 mod smtp_sink;
 
@@ -18,6 +19,7 @@ mod github_sync;
 mod pages;
 mod pipeline;
 mod registry;
+mod run_task_checks;
 mod sign_in;
 mod storage;
 mod support;
