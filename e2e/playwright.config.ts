@@ -14,6 +14,8 @@ export const REGISTRY_PORT = Number(process.env.E2E_REGISTRY_PORT ?? 3919);
 /** The SMTP server the app sends alerts to (smtp-sink.mjs) and its HTTP control port. */
 export const SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3920);
 export const SINK_HTTP_PORT = Number(process.env.E2E_SINK_HTTP_PORT ?? 3921);
+/** A partner's run-task endpoint the conformance check calls (run-task-server.mjs). */
+export const RUN_TASK_PORT = Number(process.env.E2E_RUN_TASK_PORT ?? 3922);
 /** The administrator the tests sign in as (created with `server create-admin`). */
 export const STAFF_EMAIL = 'staff@example.test';
 
@@ -55,6 +57,12 @@ export default defineConfig({
     timeout: 30_000,
     env: { SMTP_PORT: String(SMTP_PORT), SINK_HTTP_PORT: String(SINK_HTTP_PORT) },
   }, {
+    command: 'node run-task-server.mjs',
+    url: `http://127.0.0.1:${RUN_TASK_PORT}/health`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { RUN_TASK_PORT: String(RUN_TASK_PORT) },
+  }, {
     command: `sh -c '${server} create-admin --email ${STAFF_EMAIL} && exec ${server} serve'`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/healthz`,
@@ -79,6 +87,7 @@ export default defineConfig({
       MAIL_FROM: 'Integration Tracker <alerts@tracker.example>',
       ALERT_DELIVERY_TICK_SECONDS: '1',
       ALERT_FOLD_SECONDS: '1',
+      RUN_TASK_CHECK_TICK_MS: '200',
     },
   }],
 });

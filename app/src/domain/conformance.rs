@@ -131,6 +131,10 @@ pub struct Step {
     pub outcome: Outcome,
     pub detail: String,
     pub millis: Option<i64>,
+    /// What came back, when there is something to show: the start of the
+    /// endpoint's answer, or the last callback's message.
+    #[serde(default)]
+    pub received: Option<String>,
 }
 
 /// A final or progress status the partner sends back.
@@ -276,7 +280,7 @@ pub fn judge_verification(s: &Sent) -> Step {
         (None, Some(e)) => (Outcome::Failed, format!("no answer: {e}")),
         (None, None) => (Outcome::Failed, "no answer".to_string()),
     };
-    Step { title, outcome, detail, millis: Some(s.millis) }
+    Step { title, outcome, detail, millis: Some(s.millis), received: s.body_excerpt.clone() }
 }
 
 /// A request signed with the wrong key must be refused with a 4xx.
@@ -295,7 +299,7 @@ pub fn judge_wrong_signature(s: &Sent) -> Step {
         (None, Some(e)) => (Outcome::Failed, format!("no answer: {e}")),
         (None, None) => (Outcome::Failed, "no answer".to_string()),
     };
-    Step { title, outcome, detail, millis: Some(s.millis) }
+    Step { title, outcome, detail, millis: Some(s.millis), received: s.body_excerpt.clone() }
 }
 
 /// Why signature enforcement was not checked.
@@ -305,6 +309,7 @@ pub fn no_key_step() -> Step {
         outcome: Outcome::Skipped,
         detail: "no HMAC key is registered, so requests are sent unsigned and enforcement cannot be checked".into(),
         millis: None,
+        received: None,
     }
 }
 
@@ -321,7 +326,7 @@ pub fn judge_stage_request(stage: &str, s: &Sent) -> Step {
         (None, Some(e)) => (Outcome::Failed, format!("no answer: {e}")),
         (None, None) => (Outcome::Failed, "no answer".to_string()),
     };
-    Step { title, outcome, detail, millis: Some(s.millis) }
+    Step { title, outcome, detail, millis: Some(s.millis), received: s.body_excerpt.clone() }
 }
 
 /// "10 minutes", "45 seconds".
@@ -339,7 +344,8 @@ pub fn duration_label(seconds: i64) -> String {
 /// limit (`limit_seconds`) has passed.
 pub fn judge_callbacks(facts: &StageFacts, request_ok: bool, expired: bool, limit_seconds: i64) -> Step {
     let title = format!("{} callback", stage_label(&facts.stage));
-    let step = |outcome, detail: String| Step { title: title.clone(), outcome, detail, millis: None };
+    let last_message = facts.received.iter().rev().find_map(|r| r.message.clone());
+    let step = |outcome, detail: String| Step { title: title.clone(), outcome, detail, millis: None, received: last_message.clone() };
     let in_time: Vec<&Received> = facts.received.iter().filter(|r| !r.late).collect();
     if let Some(bad) = in_time.iter().find_map(|r| r.problem.as_deref()) {
         return step(Outcome::Failed, bad.to_string());
@@ -407,6 +413,7 @@ pub fn fetch_step(facts: &StageFacts) -> Step {
         outcome: Outcome::Info,
         detail: format!("the endpoint {}", parts.join("; it ")),
         millis: None,
+        received: None,
     }
 }
 
@@ -415,7 +422,7 @@ pub fn fetch_step(facts: &StageFacts) -> Step {
 pub fn report(sent: &[Sent], has_key: bool, stages: &[StageFacts], expired: bool, limit_seconds: i64) -> Vec<Step> {
     let mut steps = Vec::new();
     let find = |p: &Probe| sent.iter().find(|s| &s.probe == p);
-    let pending = |title: String| Step { title, outcome: Outcome::Pending, detail: "not sent yet".into(), millis: None };
+    let pending = |title: String| Step { title, outcome: Outcome::Pending, detail: "not sent yet".into(), millis: None, received: None };
     steps.push(match find(&Probe::Verification) {
         Some(s) => judge_verification(s),
         None => pending("Verification request (access_token \"test-token\")".into()),

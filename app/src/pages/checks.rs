@@ -189,7 +189,10 @@ pub fn CheckPage() -> impl IntoView {
                                         <tr class=format!("step-{}", s.outcome.label())>
                                             <th scope="row">{s.title.clone()}</th>
                                             <td>{outcome_badge(s.outcome)}</td>
-                                            <td>{s.detail.clone()}</td>
+                                            <td>
+                                                {s.detail.clone()}
+                                                {s.received.clone().map(|r| view! { <details class="received"><summary>"What came back"</summary><pre>{r}</pre></details> })}
+                                            </td>
                                             <td>{s.millis.map(|m| format!("{m} ms")).unwrap_or_default()}</td>
                                         </tr>
                                     }).collect_view()}

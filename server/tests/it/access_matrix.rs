@@ -75,15 +75,15 @@ struct World {
     counter: AtomicUsize,
 }
 
-/// A run task of Bravo's and a queued check of it, written to the store
-/// (no runner runs here); starting another is refused for want of an endpoint.
+/// A run task of Bravo's workflow sibling (its name contains Bravo's, so a
+/// leak would show) and a queued check of it, written to the store (no
+/// runner runs here); starting another is refused for want of an endpoint.
 async fn bravo_check(app: &TestApp) -> (i64, i64) {
-    let (s, b) = app
-        .post_json(
-            "/api/v1/integrations",
-            &json!({"kind": "run_task", "name": "Scanner", "partner": BRAVO, "categories": ["Code Scanning"], "stage": "develop_test"}),
-        )
-        .await;
+    let (s, b) = app.post_json("/api/v1/partners", &json!({"name": format!("{BRAVO_NAME} Scans"), "kind": "workflow"})).await;
+    assert_eq!(s, 201, "{b}");
+    let body =
+        json!({"kind": "run_task", "name": "Scanner", "partner": b["slug"], "categories": ["Code Scanning"], "stage": "develop_test"});
+    let (s, b) = app.post_json("/api/v1/integrations", &body).await;
     assert_eq!(s, 201, "{b}");
     let id = b["id"].as_i64().unwrap();
     let audit =
