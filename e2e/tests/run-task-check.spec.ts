@@ -56,7 +56,7 @@ test('a partner checks their run-task endpoint, watches it run and pass, and att
 
   // One click attaches it to the Develop & Test evidence task.
   await dev.getByRole('button', { name: 'Attach as test evidence' }).click();
-  await expect(dev.getByText('Attached to the Test evidence task')).toBeVisible();
+  await expect(dev.locator('p.notice', { hasText: 'Attached to the Test evidence task' })).toBeVisible();
   await expect(dev.getByRole('button', { name: 'Attach as test evidence' })).toHaveCount(0);
   await dev.goto(`/integrations/${integration.id}`);
   await hydrated(dev);

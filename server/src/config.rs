@@ -31,6 +31,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Run-task conformance checks (README, "Run-task conformance checks").
     pub checks: crate::jobs::run_task_check::Settings,
+    /// Serve the sample run-task endpoint (`SAMPLE_RUN_TASK`; the demo's run tasks use it).
+    pub sample_run_task: bool,
 }
 
 /// Email alerts: the mail transport and the delivery worker (README, "Email alerts").
@@ -157,6 +159,8 @@ struct FileConfig {
     github_sync_interval_minutes: Option<i64>,
     github_sync_tick_seconds: Option<i64>,
     github_timeout_seconds: Option<i64>,
+    github_release_check_hours: Option<i64>,
+    registry_lag_hours: Option<i64>,
     sla_monitor: Option<bool>,
     sla_monitor_tick_seconds: Option<i64>,
     flag_review: Option<bool>,
@@ -166,6 +170,7 @@ struct FileConfig {
     run_task_check_timeout_seconds: Option<i64>,
     run_task_check_callback_seconds: Option<i64>,
     run_task_checks_per_hour: Option<i64>,
+    sample_run_task: Option<bool>,
     smtp_host: Option<String>,
     smtp_port: Option<i64>,
     smtp_tls: Option<String>,
@@ -218,6 +223,7 @@ impl Config {
         let support = support_config(&env, &file)?;
         let mail = mail_config(&env, &file)?;
         let checks = checks_config(&env, &file)?;
+        let sample_run_task = switch(&env, "SAMPLE_RUN_TASK", file.sample_run_task, false)?;
         let auth = auth_config(&env, file)?;
         Ok(Self {
             database_url,
@@ -232,6 +238,7 @@ impl Config {
             support,
             mail,
             checks,
+            sample_run_task,
         })
     }
 
@@ -282,6 +289,7 @@ impl Config {
             },
             // Tests that check run tasks switch the runner on, with short limits.
             checks: crate::jobs::run_task_check::Settings { enabled: false, ..Default::default() },
+            sample_run_task: false,
         })
     }
 }
@@ -429,6 +437,8 @@ fn support_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Re
         enabled: switch(env, "GITHUB_SYNC", file.github_sync, token.is_some())?,
         interval: chrono::Duration::minutes(number(env, "GITHUB_SYNC_INTERVAL_MINUTES", file.github_sync_interval_minutes, 30, 24 * 60)?),
         tick: std::time::Duration::from_secs(number(env, "GITHUB_SYNC_TICK_SECONDS", file.github_sync_tick_seconds, 30, 3600)? as u64),
+        release_every: chrono::Duration::hours(number(env, "GITHUB_RELEASE_CHECK_HOURS", file.github_release_check_hours, 6, 24 * 7)?),
+        lag_after: chrono::Duration::hours(number(env, "REGISTRY_LAG_HOURS", file.registry_lag_hours, 24, 24 * 90)?),
         ..Default::default()
     };
     let client = crate::outbound::github::Settings {

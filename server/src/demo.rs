@@ -204,8 +204,21 @@ async fn add_person(db: &Db, (name, email, role, partner): &(&str, &str, Role, &
     Ok(user_store::insert(db, &new, Utc::now(), &audit).await?)
 }
 
+/// Where the demo's run tasks send their requests (the server's sample endpoint).
+pub struct SampleEndpoint {
+    pub url: String,
+    pub key: String,
+    /// `OUTBOUND_ALLOW`'s plain-http hosts: the sample is on this machine.
+    pub plain_http: Vec<String>,
+}
+
 /// Loads the demo set unless the database already holds partners.
 pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
+    seed_with(db, None).await
+}
+
+/// [`seed`], registering the run tasks to `sample` when given.
+pub async fn seed_with(db: &Db, sample: Option<&SampleEndpoint>) -> Result<Seeded, AppError> {
     // The seed acts as a passing administrator, so every rule applies.
     let seeder = Caller { user_id: 0, email: "seed@localhost".into(), name: "Demo seed".into(), role: Role::Admin, partner: None };
     let existing = partners::list(db, &seeder, &PartnerQuery { per_page: Some(1), ..Default::default() }).await?;
@@ -274,6 +287,14 @@ pub async fn seed(db: &Db) -> Result<Seeded, AppError> {
             )
             .await?;
             seed_issues(db, &seeder, created.id, integration_count).await?;
+            if let (IntegrationKind::RunTask, Some(sample)) = (kind, sample) {
+                let registration = app::domain::run_task::RegistrationInput {
+                    endpoint_url: sample.url.clone(),
+                    hmac_key: sample.key.clone(),
+                    stages: vec!["post_plan".into(), "pre_apply".into()],
+                };
+                app::services::run_tasks::save(db, &seeder, created.id, &registration, &sample.plain_http, Utc::now()).await?;
+            }
             integration_count += 1;
         }
     }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub checks: app::domain::conformance::CheckSettings,
     /// Hosts `OUTBOUND_ALLOW` opens to plain http (run-task endpoints may use them).
     pub plain_http: app::domain::run_task::PlainHttp,
+    /// Whether the sample run-task endpoint is served (the demo's).
+    pub sample_run_task: bool,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -106,6 +108,7 @@ impl Application {
                     .plain_http_hosts()
                     .to_vec(),
             ),
+            sample_run_task: config.sample_run_task,
         };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).

@@ -77,7 +77,19 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         Command::SeedDemo => {
             let db = app::store::Db::connect(&config.database_url).await?;
             db.migrate().await?;
-            match demo::seed(&db).await? {
+            // With the sample endpoint on, the demo's run tasks are registered to it.
+            let sample = config.sample_run_task.then(|| demo::SampleEndpoint {
+                url: format!(
+                    "{}{}",
+                    config.auth.base_url.clone().unwrap_or_else(|| format!("http://{}", config.site_addr)),
+                    server::http::sample_run_task::PATH
+                ),
+                key: server::http::sample_run_task::KEY.into(),
+                plain_http: server::outbound::guard::Guard::parse(&config.outbound_allow)
+                    .map(|g| g.plain_http_hosts().to_vec())
+                    .unwrap_or_default(),
+            });
+            match demo::seed_with(&db, sample.as_ref()).await? {
                 demo::Seeded::Loaded { partners, integrations } => {
                     println!("demo data loaded: {partners} partners, {integrations} integrations")
                 }

@@ -242,11 +242,22 @@ pub struct Lagging {
     pub missing: i64,
 }
 
+/// A provider whose latest GitHub release no registry lists, past the lag threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BehindGithub {
+    pub integration_id: i64,
+    pub integration: String,
+    pub tag: String,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegistrySummary {
     pub this_week: i64,
     pub per_month: Vec<MonthCount>,
     pub lagging: Vec<Lagging>,
+    #[serde(default)]
+    pub behind_github: Vec<BehindGithub>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -279,6 +279,31 @@ pub fn parse_licence(body: &[u8]) -> Result<Option<String>, String> {
     }
 }
 
+/// A repository's latest release (`GET /repos/{owner}/{repo}/releases/latest`:
+/// GitHub's newest release that is neither a draft nor a prerelease).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub tag: String,
+    /// `None` only for drafts, which this endpoint does not return.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+pub fn parse_latest_release(body: &[u8]) -> Result<Release, String> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the release answer is not valid JSON: {e}"))?;
+    let tag = match doc.get("tag_name") {
+        Some(serde_json::Value::String(t)) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => return Err("the release answer has no tag_name".into()),
+    };
+    let published_at = match doc.get("published_at") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(t)) => {
+            Some(DateTime::parse_from_rfc3339(t).map_err(|e| format!("published_at \"{t}\" is not a time: {e}"))?.with_timezone(&Utc))
+        }
+        Some(other) => return Err(format!("published_at must be a string, found {other}")),
+    };
+    Ok(Release { tag, published_at })
+}
+
 /// What the program makes of a repository's licence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LicenceVerdict {
@@ -482,6 +507,26 @@ pub fn repo_from_url(url: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latest_releases() {
+        let ok = br#"{"url":"https://api.github.com/repos/acme/terraform-provider-cloud/releases/1","tag_name":"v1.4.0","name":"v1.4.0","draft":false,"prerelease":false,"created_at":"2026-11-20T09:58:00Z","published_at":"2026-11-20T10:00:00Z","assets":[]}"#;
+        let r = parse_latest_release(ok).unwrap();
+        assert_eq!(r.tag, "v1.4.0");
+        assert_eq!(r.published_at.map(|t| t.to_rfc3339()), Some("2026-11-20T10:00:00+00:00".into()));
+        let cases: &[(&[u8], &str)] = &[
+            (b"not json", "not valid JSON"),
+            (br#"{"name":"x"}"#, "no tag_name"),
+            (br#"{"tag_name":"  "}"#, "no tag_name"),
+            (br#"{"tag_name":"v1","published_at":"yesterday"}"#, "not a time"),
+            (br#"{"tag_name":"v1","published_at":5}"#, "must be a string"),
+        ];
+        for (body, want) in cases {
+            let err = parse_latest_release(body).unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
+        assert_eq!(parse_latest_release(br#"{"tag_name":"v2.0.0","published_at":null}"#).unwrap().published_at, None);
+    }
     use chrono::TimeZone;
     use serde_json::json;
 

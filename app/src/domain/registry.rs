@@ -214,6 +214,24 @@ pub fn latest<'a, I: IntoIterator<Item = &'a str>>(versions: I) -> Option<&'a st
     stable.or_else(|| parsed.iter().max_by(|a, b| a.0.cmp(&b.0))).map(|(_, s)| *s)
 }
 
+/// The version a release tag names as registries list it: `v1.2.3` and
+/// `1.2.3` are `1.2.3`; a tag that is no version (`nightly`) names none.
+pub fn tag_version(tag: &str) -> Option<String> {
+    let t = tag.trim();
+    let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
+    Version::parse(t).ok().map(|_| t.to_string())
+}
+
+/// Registry lag: a GitHub release published at least `after` ago whose
+/// version no registry lists (`listed`: every registry's versions). Returns
+/// the version that is missing.
+pub fn registry_lag(tag: &str, published_at: DateTime<Utc>, listed: &[&str], now: DateTime<Utc>, after: Duration) -> Option<String> {
+    let version = tag_version(tag)?;
+    let wanted = Version::parse(&version).ok()?;
+    let on_a_registry = listed.iter().any(|v| Version::parse(v).is_ok_and(|v| v == wanted));
+    (!on_a_registry && now - published_at >= after).then_some(version)
+}
+
 /// When to poll a provider again (settings, see the README).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Schedule {
@@ -290,6 +308,7 @@ crate::domain::catalog::vocabulary!(
         ProviderGone => ("provider_gone", "Provider gone"),
         ReleaseIncomplete => ("release_incomplete", "Release incomplete"),
         OutsideVerifiedRange => ("outside_verified_range", "Outside the verified range"),
+        RegistryLag => ("registry_lag", "Registry lag behind GitHub"),
     }
 );
 
@@ -389,6 +408,27 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn registry_lag_behind_github() {
+        let day = Duration::hours(24);
+        let h = |n: i64| now() - Duration::hours(n);
+        let cases: Vec<(&str, DateTime<Utc>, Vec<&str>, Option<&str>)> = vec![
+            ("v1.4.0", h(30), vec!["1.3.0"], Some("1.4.0")),
+            ("1.4.0", h(30), vec!["1.3.0"], Some("1.4.0")),
+            ("v1.4.0", h(30), vec!["1.3.0", "1.4.0"], None),
+            ("v1.4.0", h(2), vec!["1.3.0"], None),
+            ("v1.4.0", h(24), vec![], Some("1.4.0")),
+            ("v2.0.0-beta.1", h(48), vec!["1.9.0"], Some("2.0.0-beta.1")),
+            ("nightly", h(48), vec![], None),
+            ("release-2026-11", h(48), vec![], None),
+            ("V3.1.0", h(48), vec!["3.1.0"], None),
+        ];
+        for (tag, published, listed, want) in cases {
+            assert_eq!(registry_lag(tag, published, &listed, now(), day).as_deref(), want, "{tag} {listed:?}");
+        }
+        assert_eq!(tag_version(" v0.1.2 ").as_deref(), Some("0.1.2"));
     }
 
     #[test]

@@ -58,10 +58,19 @@ fn outcome_badge(outcome: Outcome) -> impl IntoView {
 
 /// On a run task's page: start a check, and the checks so far.
 #[component]
-pub fn CheckSection(integration_id: i64, partner_id: i64) -> impl IntoView {
+pub fn CheckSection(
+    integration_id: i64,
+    partner_id: i64,
+    /// Changes when the registration was saved: whether a check may start depends on it.
+    #[prop(into)]
+    registration_version: Signal<usize>,
+) -> impl IntoView {
     let start = ServerAction::<StartCheck>::new();
     let page = RwSignal::new(1i64);
-    let checks = Resource::new(move || (page.get(), start.version().get()), move |(p, _)| list_checks(integration_id, p));
+    let checks = Resource::new(
+        move || (page.get(), start.version().get(), registration_version.get()),
+        move |(p, _, _)| list_checks(integration_id, p),
+    );
     let error = Signal::derive(move || start.value().get().and_then(Result::err));
     view! {
         <section class="checks" aria-labelledby="checks-heading">

@@ -274,6 +274,19 @@ fn StaffSections(d: StaffDashboard) -> impl IntoView {
                     let svg = chart::bars(&Frame { id: "versions-per-month", title: "Versions published per month", description: "Provider versions published on their own registries in each of the last twelve months.", unit: " versions" }, &points);
                     view! { <Chart svg=svg/> }
                 }
+                <h3>"Registries lagging behind GitHub"</h3>
+                {if d.registry.behind_github.is_empty() {
+                    view! { <p class="empty">"Every provider's latest GitHub release is on a registry (or still within the lag allowance)."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="lagging" data-testid="behind-github">
+                            {d.registry.behind_github.iter().map(|b| view! {
+                                <li><a href=format!("/integrations/{}", b.integration_id)>{b.integration.clone()}</a>
+                                    {format!(": GitHub release {} ({}) is on no registry", b.tag, b.published_at.map(when).unwrap_or_else(|| "date unknown".into()))}</li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
                 <h3>"Mirrors lagging behind"</h3>
                 {if d.registry.lagging.is_empty() {
                     view! { <p class="empty">"Every mirror lists what the provider's own registry lists."</p> }.into_any()

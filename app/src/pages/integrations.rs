@@ -297,7 +297,6 @@ fn IntegrationDetails(integration: Integration) -> impl IntoView {
         </dl>
         {(i.kind == crate::domain::catalog::IntegrationKind::RunTask).then(|| view! {
             <crate::pages::run_task::RegistrationSection integration_id=i.id partner_id=i.partner_id/>
-            <crate::pages::checks::CheckSection integration_id=i.id partner_id=i.partner_id/>
         })}
         {(i.kind == IntegrationKind::Provider).then(|| view! {
             <crate::pages::registry::RegistrySection integration_id=i.id partner_id=i.partner_id/>

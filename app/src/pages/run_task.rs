@@ -97,5 +97,6 @@ pub fn RegistrationSection(integration_id: i64, partner_id: i64) -> impl IntoVie
                 })}
             </Transition>
         </section>
+        <crate::pages::checks::CheckSection integration_id=integration_id partner_id=partner_id registration_version=save.version()/>
     }
 }

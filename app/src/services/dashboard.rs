@@ -120,7 +120,17 @@ pub async fn staff(db: &Db, caller: &Caller, query: &DashboardQuery, now: DateTi
     let per_month = store::versions_per_period(db, &filter, &bounds).await?;
     let this_week = store::versions_per_period(db, &filter, &[week_start, now + Duration::seconds(1)]).await?.first().copied().unwrap_or(0);
     let lagging = store::lagging(db, &filter, LIST as i64).await?;
+    let behind = store::behind_github(db, &filter, LIST as i64).await?;
     let registry = RegistrySummary {
+        behind_github: behind
+            .into_iter()
+            .map(|b| crate::domain::dashboard::BehindGithub {
+                integration_id: b.integration_id,
+                integration: b.integration,
+                tag: b.tag,
+                published_at: b.published_at,
+            })
+            .collect(),
         this_week,
         per_month: months.into_iter().zip(per_month).map(|(month, versions)| MonthCount { month, versions }).collect(),
         lagging: lagging

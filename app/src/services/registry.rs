@@ -49,3 +49,37 @@ pub async fn status(db: &Db, caller: &Caller) -> Result<PollerStatus, AppError> 
     let next_run = store::next_due(db).await?;
     Ok(PollerStatus { sweep, next_run, providers, hosts, outcomes })
 }
+
+/// After the GitHub sync read a provider's latest release: a release that
+/// no registry lists `after` its publication is registry lag, recorded once
+/// per version (timeline and dashboard). Returns the lagging version.
+pub async fn observe_release(
+    db: &Db,
+    integration_id: i64,
+    github_host: &str,
+    release: &crate::domain::github::Release,
+    after: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, AppError> {
+    let Some(published) = release.published_at else { return Ok(None) };
+    let listed = store::listed_versions(db, integration_id).await?;
+    let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+    let Some(version) = crate::domain::registry::registry_lag(&release.tag, published, &listed, now, after) else { return Ok(None) };
+    let Some(integration) = crate::store::integrations::get(db, integration_id).await? else { return Ok(None) };
+    if integration.kind != IntegrationKind::Provider {
+        return Ok(None);
+    }
+    let hours = (now - published).num_hours();
+    let detail = format!("GitHub release {} was published {hours} hours ago; no registry lists {version}", release.tag);
+    let audit = crate::domain::audit::Entry::system(
+        "registry.registry_lag",
+        crate::domain::audit::TargetKind::Integration,
+        Some(integration.id),
+        &integration.name,
+    )
+    .partner(integration.partner_id)
+    .integration(integration.id)
+    .summary(format!("Registry lag behind GitHub: {detail}"));
+    store::record_lag(db, integration.id, github_host, &version, &detail, now, &audit).await?;
+    Ok(Some(version))
+}

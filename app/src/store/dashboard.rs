@@ -131,6 +131,32 @@ pub async fn lagging(db: &Db, f: &DashboardFilter, limit: i64) -> Result<Vec<Lag
     on_pool!(db, |pool| bind_filter!(sqlx::query_as::<_, LagRow>(&sql), f).bind(limit).fetch_all(pool).await)
 }
 
+/// A provider whose latest GitHub release no registry lists yet, after the
+/// lag threshold (a `registry_lag` event was recorded for that version).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BehindRow {
+    pub integration_id: i64,
+    pub integration: String,
+    pub tag: String,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+pub async fn behind_github(db: &Db, f: &DashboardFilter, limit: i64) -> Result<Vec<BehindRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT i.id AS integration_id, i.name AS integration, g.release_tag AS tag, g.release_published_at AS published_at
+         FROM github_syncs g
+         JOIN integrations i ON i.id = g.integration_id
+         JOIN partners p ON p.id = i.partner_id
+         WHERE {FILTER} AND g.release_version IS NOT NULL
+           AND EXISTS (SELECT 1 FROM registry_events e
+                       WHERE e.integration_id = i.id AND e.kind = 'registry_lag' AND e.version = g.release_version)
+           AND NOT EXISTS (SELECT 1 FROM provider_versions v WHERE v.integration_id = i.id AND v.version = g.release_version)
+         ORDER BY g.release_published_at, i.name
+         LIMIT $6"
+    );
+    on_pool!(db, |pool| bind_filter!(sqlx::query_as::<_, BehindRow>(&sql), f).bind(limit).fetch_all(pool).await)
+}
+
 /// The oldest task waiting for a reviewer.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WaitingRow {

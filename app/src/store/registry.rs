@@ -767,3 +767,45 @@ pub async fn status(db: &Db, job: &str) -> Result<(Option<Sweep>, i64, Vec<HostS
         Ok((sweep, providers, hosts, outcomes))
     })
 }
+
+/// Every version any registry lists for a provider.
+pub async fn listed_versions(db: &Db, integration_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query_scalar::<_, String>("SELECT DISTINCT version FROM provider_versions WHERE integration_id = $1")
+        .bind(integration_id)
+        .fetch_all(pool)
+        .await)
+}
+
+/// Records that `version`, released on GitHub, is on no registry: once per
+/// version (the event's key), with its timeline entry. True when new.
+pub async fn record_lag(
+    db: &Db,
+    integration_id: i64,
+    github_host: &str,
+    version: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+    audit: &Entry,
+) -> Result<bool, sqlx::Error> {
+    on_pool!(db, |pool| {
+        let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
+        let added = sqlx::query(
+            "INSERT INTO registry_events (integration_id, registry_host, kind, event_key, version, detail, occurred_at)
+             VALUES ($1, $2, 'registry_lag', $3, $3, $4, $5)
+             ON CONFLICT (integration_id, registry_host, kind, event_key) DO NOTHING",
+        )
+        .bind(integration_id)
+        .bind(github_host)
+        .bind(version)
+        .bind(detail)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if added == 1 {
+            record!(&mut *tx, audit, now)?;
+        }
+        tx.commit().await?;
+        Ok(added == 1)
+    })
+}

@@ -585,6 +585,7 @@ pub struct SyncDue {
     pub since: Option<DateTime<Utc>>,
     pub failures: i64,
     pub licence_checked_at: Option<DateTime<Utc>>,
+    pub release_checked_at: Option<DateTime<Utc>>,
 }
 
 /// Claims up to `limit` due syncs for `lease` (`SKIP LOCKED` on PostgreSQL).
@@ -599,7 +600,7 @@ pub async fn claim_syncs(db: &Db, instance: &str, now: DateTime<Utc>, lease: Dur
             SELECT integration_id FROM github_syncs
             WHERE next_sync_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
             ORDER BY next_sync_at LIMIT $4{lock})
-         RETURNING integration_id, owner, repo, etag, since, failures, licence_checked_at"
+         RETURNING integration_id, owner, repo, etag, since, failures, licence_checked_at, release_checked_at"
     );
     on_pool!(db, |pool| sqlx::query_as::<_, SyncDue>(&sql).bind(now + lease).bind(instance).bind(now).bind(limit).fetch_all(pool).await)
 }
@@ -616,6 +617,8 @@ pub struct SyncResult {
     pub listing: Option<(Option<String>, Option<DateTime<Utc>>)>,
     /// `Some` when the licence was checked (its SPDX id, or `None` for no licence file).
     pub licence: Option<Option<String>>,
+    /// `Some` when the latest release was checked (`None` inside: there is none).
+    pub release: Option<Option<crate::domain::github::Release>>,
 }
 
 /// One issue to write with a sync: `id` of the stored row when known.
@@ -638,6 +641,11 @@ pub async fn record_sync(
         Some(l) => (true, l.clone()),
         None => (false, None),
     };
+    let (set_release, release) = match &result.release {
+        Some(r) => (true, r.clone()),
+        None => (false, None),
+    };
+    let release_version = release.as_ref().and_then(|r| crate::domain::registry::tag_version(&r.tag));
     on_pool!(db, |pool| {
         let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let held = sqlx::query(
@@ -646,7 +654,11 @@ pub async fn record_sync(
                 failing_since = CASE WHEN $5 > 0 THEN COALESCE(failing_since, $2) ELSE NULL END,
                 failure_alerted_at = CASE WHEN $5 > 0 THEN failure_alerted_at ELSE NULL END,
                 etag = CASE WHEN $7 THEN $8 ELSE etag END, since = CASE WHEN $7 THEN $9 ELSE since END,
-                licence = CASE WHEN $10 THEN $11 ELSE licence END, licence_checked_at = CASE WHEN $10 THEN $2 ELSE licence_checked_at END
+                licence = CASE WHEN $10 THEN $11 ELSE licence END, licence_checked_at = CASE WHEN $10 THEN $2 ELSE licence_checked_at END,
+                release_tag = CASE WHEN $13 THEN $14 ELSE release_tag END,
+                release_version = CASE WHEN $13 THEN $15 ELSE release_version END,
+                release_published_at = CASE WHEN $13 THEN $16 ELSE release_published_at END,
+                release_checked_at = CASE WHEN $13 THEN $2 ELSE release_checked_at END
              WHERE integration_id = $1 AND claimed_by = $12",
         )
         .bind(result.integration_id)
@@ -661,6 +673,10 @@ pub async fn record_sync(
         .bind(set_licence)
         .bind(licence)
         .bind(instance)
+        .bind(set_release)
+        .bind(release.as_ref().map(|r| r.tag.clone()))
+        .bind(release_version)
+        .bind(release.as_ref().and_then(|r| r.published_at))
         .execute(&mut *tx)
         .await?
         .rows_affected()

@@ -8,6 +8,7 @@ pub mod api;
 mod csv;
 mod extract;
 pub mod run_task_callback;
+pub mod sample_run_task;
 pub mod security;
 
 use crate::AppState;
@@ -41,11 +42,16 @@ pub fn router(state: AppState) -> Router {
     let routes = route_list();
     let context = page_context(&state);
     let options = state.leptos_options.clone();
+    let sample = match state.sample_run_task {
+        true => sample_run_task::router(),
+        false => Router::new(),
+    };
     Router::new()
         .route("/healthz", get(health))
         .merge(crate::auth::routes::router())
         .merge(api::router())
         .merge(run_task_callback::router())
+        .merge(sample)
         // Unknown API paths get a JSON 404, not the server-function handler's text.
         .route("/api/v1/{*rest}", any(|| async { app::error::AppError::NotFound("API route".into()) }))
         .route("/api/{*fn_name}", any(server_fn))

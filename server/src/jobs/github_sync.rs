@@ -8,7 +8,8 @@
 //! 3. claims due repositories with a lease (`SKIP LOCKED` on PostgreSQL);
 //! 4. syncs them one after another, as GitHub asks of API clients: the
 //!    issue list `since` the last change with the stored ETag (a 304 costs
-//!    nothing), events only for issues that need them, the licence daily;
+//!    nothing), events only for issues that need them, the licence daily,
+//!    a provider's latest release every few hours (registry lag);
 //! 5. writes each repository's issues, clocks, events and result in one
 //!    transaction, only while the claim is still held.
 //!
@@ -37,6 +38,10 @@ pub struct Settings {
     pub licence_every: Duration,
     /// Requests left to GitHub's hourly budget below which syncing waits for the reset.
     pub reserve: i64,
+    /// How often a provider's latest release is read (`GITHUB_RELEASE_CHECK_HOURS`).
+    pub release_every: Duration,
+    /// A release no registry lists this long after publication is registry lag (`REGISTRY_LAG_HOURS`).
+    pub lag_after: Duration,
 }
 
 impl Default for Settings {
@@ -48,6 +53,8 @@ impl Default for Settings {
             batch: 20,
             licence_every: Duration::hours(24),
             reserve: 200,
+            release_every: Duration::hours(6),
+            lag_after: Duration::hours(24),
         }
     }
 }
@@ -133,9 +140,22 @@ impl Syncer {
                     report.synced += 1;
                     report.issues += issues.len();
                     let licence_checked = result.licence.is_some();
+                    let release = result.release.clone().flatten();
                     store::record_sync(&self.db, &self.instance, &result, &issues, now).await?;
                     if licence_checked {
                         app::services::pipeline::observe(&self.db, due.integration_id, now).await?;
+                    }
+                    if let Some(release) = release {
+                        let host = self.client.web_host();
+                        app::services::registry::observe_release(
+                            &self.db,
+                            due.integration_id,
+                            &host,
+                            &release,
+                            self.settings.lag_after,
+                            now,
+                        )
+                        .await?;
                     }
                 }
                 Err(Failure::Store(e)) => return Err(e.into()),
@@ -158,6 +178,7 @@ impl Syncer {
                         next_sync_at: next_sync(now, self.settings.interval, failures, jitter(), e.retry_after()),
                         listing: None,
                         licence: None,
+                        release: None,
                     };
                     store::record_sync(&self.db, &self.instance, &result, &[], now).await?;
                 }
@@ -191,6 +212,7 @@ impl Syncer {
             next_sync_at: until,
             listing: None,
             licence: None,
+            release: None,
         };
         store::record_sync(&self.db, &self.instance, &result, &[], now).await.map(|_| ())
     }
@@ -251,6 +273,15 @@ impl Syncer {
         }
         let licence_due = due.licence_checked_at.is_none_or(|at| at + self.settings.licence_every <= now);
         let licence = if licence_due { Some(self.client.licence(owner, repo).await?) } else { None };
+        // Providers' releases, to see whether the registries have them (registry lag).
+        let release_due = due.release_checked_at.is_none_or(|at| at + self.settings.release_every <= now);
+        let is_provider = match release_due {
+            true => app::store::integrations::get(&self.db, due.integration_id)
+                .await?
+                .is_some_and(|i| i.kind == app::domain::catalog::IntegrationKind::Provider),
+            false => false,
+        };
+        let release = if is_provider { Some(self.client.latest_release(owner, repo).await?) } else { None };
         let result = SyncResult {
             integration_id: due.integration_id,
             outcome,
@@ -259,6 +290,7 @@ impl Syncer {
             next_sync_at: next_sync(now, self.settings.interval, 0, jitter(), None),
             listing,
             licence,
+            release,
         };
         Ok((result, issues))
     }

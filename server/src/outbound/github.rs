@@ -389,6 +389,29 @@ impl GitHubClient {
     }
 }
 
+impl GitHubClient {
+    /// The repository's latest release (neither draft nor prerelease);
+    /// `None` when it has none (404).
+    pub async fn latest_release(&self, owner: &str, repo: &str) -> Result<Option<rules::Release>, GitHubError> {
+        let name = format!("{owner}/{repo}");
+        let fetched = self.get(&name, self.repo_url(owner, repo, &["releases", "latest"])?, None).await?;
+        match fetched.status {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            status => {
+                return Err(GitHubError::Status {
+                    what: format!("the latest release of {name}"),
+                    status: status.as_u16(),
+                    message: rules::error_message(&fetched.body),
+                })
+            }
+        }
+        rules::parse_latest_release(&fetched.body)
+            .map(Some)
+            .map_err(|message| GitHubError::Malformed { what: format!("the latest release of {name}"), message })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,6 +78,8 @@ struct Repo {
     issues: BTreeMap<i64, FakeIssue>,
     /// SPDX id of the licence file; `None`: no licence file (404).
     licence: Option<String>,
+    /// The latest release: (tag, published_at); `None`: no release (404).
+    release: Option<(String, chrono::DateTime<chrono::Utc>)>,
 }
 
 struct Inner {
@@ -238,6 +240,11 @@ impl FakeGitHubApi {
     /// it cannot); `None`: no licence file.
     pub fn set_licence(&self, owner: &str, repo: &str, spdx: Option<&str>) {
         self.with_repo(owner, repo, |r| r.licence = spdx.map(str::to_string));
+    }
+
+    /// Publishes a release (`releases/latest` answers it from now on).
+    pub fn set_release(&self, owner: &str, repo: &str, tag: &str, published_at: chrono::DateTime<chrono::Utc>) {
+        self.with_repo(owner, repo, |r| r.release = Some((tag.to_string(), published_at)));
     }
 
     /// Requires `Authorization: Bearer {token}` (401 otherwise).
@@ -435,6 +442,20 @@ async fn answer(State(fake): State<FakeGitHubApi>, uri: Uri, headers: HeaderMap)
             let body: Vec<Value> = page.iter().map(|(n, e)| event_json(issue.number, *n, e)).collect();
             (StatusCode::OK, Value::Array(body).to_string(), link)
         }
+        ["releases", "latest"] => match &repo.release {
+            None => return not_found(&inner, "releases/releases#get-the-latest-release"),
+            Some((tag, at)) => {
+                let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let body = serde_json::json!({
+                    "url": format!("https://api.github.com/repos/{}/releases/1", repo.full_name),
+                    "html_url": format!("https://github.com/{}/releases/tag/{tag}", repo.full_name),
+                    "id": 1, "tag_name": tag, "target_commitish": "main", "name": tag,
+                    "draft": false, "prerelease": false, "created_at": at, "published_at": at,
+                    "assets": [], "body": "## What's changed\n* Fixes"
+                });
+                (StatusCode::OK, body.to_string(), None)
+            }
+        },
         ["license"] => match &repo.licence {
             None => return not_found(&inner, "licenses/licenses#get-the-license-for-a-repository"),
             Some(spdx) => (StatusCode::OK, licence_json(&repo.full_name, spdx).to_string(), None),

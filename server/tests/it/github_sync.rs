@@ -203,4 +203,68 @@ async fn rate_limits_pause_every_instance(app: TestApp) {
     assert_eq!((s, b["queued"].as_i64()), (202, Some(1)), "{b}");
 }
 
-crate::on_both_backends!(issues_and_licence_are_synced, rate_limits_pause_every_instance,);
+async fn lag_events(app: &TestApp, id: i64) -> Vec<String> {
+    app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT version FROM registry_events WHERE integration_id = $1 AND kind = 'registry_lag' ORDER BY id"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)
+    .unwrap()
+}
+
+/// A GitHub release that no registry lists after REGISTRY_LAG_HOURS is
+/// registry lag: recorded once, on the timeline and the staff dashboard,
+/// until a registry lists it.
+async fn releases_missing_from_registries_are_registry_lag(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    let repo = "terraform-provider-lagging";
+    fake.add_repo("acme", repo);
+    let now = round(Utc::now());
+    fake.set_release("acme", repo, "v1.4.0", now - Duration::hours(30));
+    let id = provider(&app, "Lag Works", "lagging").await;
+    let s = syncer(&app, &fake, "one");
+    assert_eq!(s.step(now).await.unwrap().synced, 1);
+    assert_eq!(lag_events(&app, id).await, ["1.4.0"]);
+    let (_, registry) = app.get_json(&format!("/api/v1/integrations/{id}/versions")).await;
+    let event = registry["events"].as_array().unwrap().iter().find(|e| e["kind"] == "registry_lag").cloned().expect("a lag event");
+    assert!(event["detail"].as_str().unwrap().contains("GitHub release v1.4.0 was published 30 hours ago"), "{event}");
+    let (_, dashboard) = app.get_json("/api/v1/dashboard").await;
+    let behind = dashboard["registry"]["behind_github"].as_array().unwrap().clone();
+    assert_eq!(behind.len(), 1, "{dashboard:#}");
+    assert_eq!((behind[0]["integration_id"].as_i64(), behind[0]["tag"].as_str()), (Some(id), Some("v1.4.0")));
+
+    // Read again after GITHUB_RELEASE_CHECK_HOURS: the same release is not a second event.
+    fake.clear_log();
+    app::store::support::sync_now(&app.db, id, now + Duration::hours(7)).await.unwrap();
+    s.step(now + Duration::hours(7)).await.unwrap();
+    assert!(fake.log().iter().any(|l| l.path.contains("/releases/latest")), "{:?}", fake.log());
+    assert_eq!(lag_events(&app, id).await, ["1.4.0"]);
+
+    // Once a registry lists it, the dashboard drops it.
+    app::on_pool!(&app.db, |pool| sqlx::query(
+        "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, first_seen_at, release_check)
+         VALUES ($1, 'registry.terraform.io', '1.4.0', '6.0', 'linux_amd64', $2, 'unchecked')"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await)
+    .unwrap();
+    let (_, dashboard) = app.get_json("/api/v1/dashboard").await;
+    assert_eq!(dashboard["registry"]["behind_github"], json!([]), "{dashboard:#}");
+
+    // A release younger than the allowance is no lag yet.
+    fake.set_release("acme", repo, "v1.5.0", now + Duration::hours(12));
+    app::store::support::sync_now(&app.db, id, now + Duration::hours(14)).await.unwrap();
+    s.step(now + Duration::hours(14)).await.unwrap();
+    assert_eq!(lag_events(&app, id).await, ["1.4.0"], "v1.5.0 is 2 hours old");
+    let row = app::store::support::sync_row(&app.db, id).await.unwrap().unwrap();
+    assert_eq!(row.last_outcome.as_deref(), Some("ok"), "{row:?}");
+}
+
+crate::on_both_backends!(
+    issues_and_licence_are_synced,
+    rate_limits_pause_every_instance,
+    releases_missing_from_registries_are_registry_lag,
+);

@@ -334,6 +334,48 @@ async fn private_endpoints_are_refused(backend: Backend) {
     assert_eq!(s, 422, "{b}");
 }
 
+/// The server's own sample endpoint (the demo's) passes a check, and the
+/// demo seed registers every run task to it.
+async fn the_sample_endpoint_passes(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.outbound_allow = "http://127.0.0.1".into();
+        c.checks.enabled = true;
+        c.checks.tick = Duration::from_millis(100);
+        c.checks.limits.callback_seconds = 30;
+        c.sample_run_task = true;
+    })
+    .await;
+    let sample = server::demo::SampleEndpoint {
+        url: app.url(server::http::sample_run_task::PATH),
+        key: server::http::sample_run_task::KEY.into(),
+        plain_http: vec!["127.0.0.1".into()],
+    };
+    assert!(matches!(server::demo::seed_with(&app.db, Some(&sample)).await.expect("seed"), server::demo::Seeded::Loaded { .. }));
+    let (_, list) = app.get_json("/api/v1/integrations?kind=run_task&per_page=1").await;
+    let id = list["items"][0]["id"].as_i64().expect("a demo run task");
+    let (_, registration) = app.get_json(&format!("/api/v1/integrations/{id}/run-task")).await;
+    assert_eq!(registration["endpoint_url"], sample.url.as_str());
+    let (s, check) = start(&app, &app.client, id).await;
+    assert_eq!(s, 201, "{check}");
+    let done = finished(&app, &app.client, check["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "passed", "{done:#}");
+    assert!(step(&done, "Signature enforcement (wrong X-TFC-Task-Signature)")["detail"].as_str().unwrap().contains("refused with 401"));
+    // Its key is public: it calls back to this server only, so a forged request gets nothing sent elsewhere.
+    let forged = serde_json::to_vec(&json!({"access_token": "x", "task_result_callback_url": "http://169.254.169.254/latest"})).unwrap();
+    let signature = server::outbound::run_task::sign(server::http::sample_run_task::KEY, &forged);
+    let res = app
+        .anonymous()
+        .post(app.url(server::http::sample_run_task::PATH))
+        .header("x-tfc-task-signature", signature)
+        .body(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.anonymous().post(app.url(server::http::sample_run_task::PATH)).body("{}").send().await.unwrap();
+    assert_eq!(res.status(), 401, "unsigned requests are refused");
+}
+
 /// Each scenario on SQLite and on PostgreSQL; each builds its own server (settings differ).
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {$(
@@ -352,4 +394,5 @@ on_both!(
     broken_endpoints_fail_with_their_reason,
     callbacks_need_the_stage_token_and_limits_hold,
     private_endpoints_are_refused,
+    the_sample_endpoint_passes,
 );
