@@ -260,13 +260,12 @@ async fn releases_missing_from_registries_are_registry_lag(app: TestApp) {
     app::store::support::sync_now(&app.db, id, now + Duration::hours(14)).await.unwrap();
     s.step(now + Duration::hours(14)).await.unwrap();
     assert_eq!(lag_events(&app, id).await, ["1.4.0"], "v1.5.0 is 2 hours old");
-    let (tag, version): (Option<String>, Option<String>) = app::on_pool!(&app.db, |pool| sqlx::query_as(
-        "SELECT release_tag, release_version FROM github_syncs WHERE integration_id = $1"
-    )
-    .bind(id)
-    .fetch_one(pool)
-    .await)
-    .unwrap();
+    let (tag, version): (Option<String>, Option<String>) =
+        app::on_pool!(&app.db, |pool| sqlx::query_as("SELECT release_tag, release_version FROM github_syncs WHERE integration_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await)
+        .unwrap();
     assert_eq!((tag.as_deref(), version.as_deref()), (Some("v1.5.0"), Some("1.5.0")), "the newer release was read");
 }
 

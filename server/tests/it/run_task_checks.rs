@@ -7,6 +7,7 @@ use crate::fake_run_task::{Behaviour, FakeRunTask};
 use crate::helpers::{json_of, spawn_app_with, Backend, TestApp};
 use app::domain::access::Role;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A server whose runner runs checks, allowed to call endpoints on this
@@ -376,6 +377,50 @@ async fn the_sample_endpoint_passes(backend: Backend) {
     assert_eq!(res.status(), 401, "unsigned requests are refused");
 }
 
+/// Two instances never send the same check; a check whose runner died
+/// mid-way ends as interrupted once its lease runs out (clock injected).
+async fn one_runner_per_check_and_interrupted_checks_end(backend: Backend) {
+    use server::jobs::run_task_check::{Runner, Settings};
+    // No runner of the server's own: this test plays the instances.
+    let app = spawn_app_with(backend, |c| {
+        c.outbound_allow = "http://127.0.0.1".into();
+        c.checks.enabled = false;
+    })
+    .await;
+    partner(&app, "acme").await;
+    let endpoint = FakeRunTask::start(Behaviour::Correct).await;
+    let id = run_task(&app, "acme", "Acme Scan", &endpoint, &["post_apply"]).await;
+    // Queued straight into the store, then claimed by an instance that dies.
+    let audit =
+        app::domain::audit::Entry::system("integration.check_start", app::domain::audit::TargetKind::Integration, Some(id), "Acme Scan");
+    let now = chrono::Utc::now();
+    let check =
+        app::store::run_task_checks::queue(&app.db, id, (0, "tests"), (&endpoint.url, "post_apply", true), now, &audit).await.unwrap();
+    let lease = chrono::Duration::minutes(5);
+    let claimed = app::store::run_task_checks::claim(&app.db, "dead-instance", now, lease).await.unwrap();
+    assert_eq!(claimed.map(|(c, _)| c), Some(check));
+    assert!(app::store::run_task_checks::start_sending(&app.db, check, "dead-instance", now).await.unwrap());
+    // Nobody else gets it while the lease holds.
+    assert_eq!(app::store::run_task_checks::claim(&app.db, "other", now + chrono::Duration::minutes(1), lease).await.unwrap(), None);
+    // The dead instance never finishes; after its lease another runner ends the check.
+    let client = server::outbound::run_task::RunTaskClient::new(
+        Arc::new(server::outbound::guard::Guard::parse("http://127.0.0.1").unwrap()),
+        Duration::from_secs(3),
+    )
+    .unwrap();
+    let runner = Runner::new(app.db.clone(), Arc::new(client), Settings::default(), "second".into(), app.url(""));
+    assert!(runner.step(now + chrono::Duration::minutes(6)).await.unwrap());
+    let (_, done) = app.get_json(&format!("/api/v1/checks/{check}")).await;
+    assert_eq!(done["state"], "failed", "{done:#}");
+    assert!(done["summary"].as_str().unwrap().contains("interrupted"), "{done:#}");
+    assert!(done["steps"].as_array().unwrap().iter().all(|s| s["outcome"] != "pending" && s["outcome"] != "running"), "{done:#}");
+    // It sent nothing: the dead instance had the check.
+    assert!(endpoint.log.lock().unwrap().requests.is_empty());
+    // And a new check may start.
+    let (s, b) = start(&app, &app.client, id).await;
+    assert_eq!(s, 201, "{b}");
+}
+
 /// Each scenario on SQLite and on PostgreSQL; each builds its own server (settings differ).
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {$(
@@ -395,4 +440,5 @@ on_both!(
     callbacks_need_the_stage_token_and_limits_hold,
     private_endpoints_are_refused,
     the_sample_endpoint_passes,
+    one_runner_per_check_and_interrupted_checks_end,
 );
