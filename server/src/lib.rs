@@ -59,24 +59,30 @@ pub enum StartError {
     Setting(String),
 }
 
+/// The SSRF guard `OUTBOUND_ALLOW` describes, shared by every outbound client.
+pub fn outbound_guard(config: &Config) -> Result<std::sync::Arc<outbound::guard::Guard>, StartError> {
+    let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
+    Ok(std::sync::Arc::new(guard))
+}
+
 /// The registry client the configuration describes, behind its SSRF guard.
 pub fn registry_client(config: &Config) -> Result<outbound::registry::RegistryClient, StartError> {
-    let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
-    outbound::registry::RegistryClient::new(std::sync::Arc::new(guard), config.registry.client.clone())
+    let guard = outbound_guard(config)?;
+    outbound::registry::RegistryClient::new(guard, config.registry.client.clone())
         .map_err(|e| StartError::Setting(format!("cannot build the registry client: {e}")))
 }
 
 /// The run-task client the configuration describes, behind the SSRF guard.
 pub fn run_task_client(config: &Config) -> Result<outbound::run_task::RunTaskClient, StartError> {
-    let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
-    outbound::run_task::RunTaskClient::new(std::sync::Arc::new(guard), config.checks.timeout)
+    let guard = outbound_guard(config)?;
+    outbound::run_task::RunTaskClient::new(guard, config.checks.timeout)
         .map_err(|e| StartError::Setting(format!("cannot build the run-task client: {e}")))
 }
 
 /// The GitHub client the configuration describes, behind the SSRF guard.
 pub fn github_client(config: &Config) -> Result<outbound::github::GitHubClient, StartError> {
-    let guard = outbound::guard::Guard::parse(&config.outbound_allow).map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?;
-    outbound::github::GitHubClient::new(std::sync::Arc::new(guard), config.support.client.clone())
+    let guard = outbound_guard(config)?;
+    outbound::github::GitHubClient::new(guard, config.support.client.clone())
         .map_err(|e| StartError::Setting(format!("cannot build the GitHub client: {e}")))
 }
 
@@ -102,12 +108,7 @@ impl Application {
             blobs: app::store::blobs::Blobs::new(&config.evidence_dir, config.evidence_max_bytes),
             mail,
             checks: config.checks.limits,
-            plain_http: app::domain::run_task::PlainHttp(
-                outbound::guard::Guard::parse(&config.outbound_allow)
-                    .map_err(|e| StartError::Setting(format!("OUTBOUND_ALLOW: {e}")))?
-                    .plain_http_hosts()
-                    .to_vec(),
-            ),
+            plain_http: app::domain::run_task::PlainHttp(outbound_guard(config)?.plain_http_hosts().to_vec()),
             sample_run_task: config.sample_run_task,
         };
         // With no admin yet, the first one gets in through a one-time link

@@ -85,9 +85,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                     server::http::sample_run_task::PATH
                 ),
                 key: server::http::sample_run_task::KEY.into(),
-                plain_http: server::outbound::guard::Guard::parse(&config.outbound_allow)
-                    .map(|g| g.plain_http_hosts().to_vec())
-                    .unwrap_or_default(),
+                plain_http: server::outbound_guard(&config).map(|g| g.plain_http_hosts().to_vec()).unwrap_or_default(),
             });
             match demo::seed_with(&db, sample.as_ref()).await? {
                 demo::Seeded::Loaded { partners, integrations } => {

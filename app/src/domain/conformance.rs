@@ -602,6 +602,9 @@ pub struct CheckView {
     pub as_of: DateTime<Utc>,
 }
 
+/// Checks shown per page of an integration's history.
+pub const CHECKS_PER_PAGE: i64 = 20;
+
 /// A page of an integration's checks, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckList {

@@ -121,7 +121,7 @@ pub fn CheckSection(
                                         </table>
                                         <nav class="pager" aria-label="Checks pages">
                                             {(page.get_untracked() > 1).then(|| view! { <button type="button" on:click=move |_| page.update(|p| *p -= 1)>"Newer"</button> })}
-                                            {(count == 20).then(|| view! { <button type="button" on:click=move |_| page.update(|p| *p += 1)>"Older"</button> })}
+                                            {(count == crate::domain::conformance::CHECKS_PER_PAGE).then(|| view! { <button type="button" on:click=move |_| page.update(|p| *p += 1)>"Older"</button> })}
                                         </nav>
                                     }.into_any()
                                 }}

@@ -15,8 +15,7 @@ use crate::store::run_task_checks::{self as store, CheckRow, Document};
 use crate::store::Db;
 use chrono::{DateTime, Duration, Utc};
 
-/// Checks shown per page of an integration's history.
-pub const PAGE_SIZE: i64 = 20;
+use crate::domain::conformance::CHECKS_PER_PAGE as PAGE_SIZE;
 
 fn missing(id: i64) -> impl FnOnce() -> String {
     move || format!("check {id}")
@@ -76,21 +75,22 @@ async fn integration(
     Ok(integration)
 }
 
-/// Why the caller may not start a check now (`None`: they may).
+/// Why the caller may not start a check now (`None`: they may), given the
+/// registration (`target`) as stored.
 async fn refusal(
     db: &Db,
     caller: &Caller,
     integration_id: i64,
     partner: i64,
+    target: Option<&store::Target>,
     settings: &CheckSettings,
     now: DateTime<Utc>,
 ) -> Result<Option<(u16, String)>, AppError> {
     if !caller.may(Action::EditIntegration { partner }) {
         return Ok(Some((403, "only the partner's members and reviewers start checks".into())));
     }
-    let target = store::target(db, integration_id).await?;
-    let endpoint = target.as_ref().is_some_and(|t| t.endpoint_url.is_some());
-    let stages = target.as_ref().map(|t| t.stages.split(',').filter(|s| !s.is_empty()).count()).unwrap_or(0);
+    let endpoint = target.is_some_and(|t| t.endpoint_url.is_some());
+    let stages = target.map(|t| t.stages.split(',').filter(|s| !s.is_empty()).count()).unwrap_or(0);
     let (running, recent) = store::recent(db, integration_id, now - Duration::hours(1)).await?;
     Ok(rules::start_refusal(running, recent, settings, endpoint, stages).map(|reason| {
         let status = if !endpoint || stages == 0 { 422 } else { 429 };
@@ -107,7 +107,8 @@ pub async fn start(
     now: DateTime<Utc>,
 ) -> Result<CheckView, AppError> {
     let integration = integration(db, caller, integration_id, true).await?;
-    if let Some((status, reason)) = refusal(db, caller, integration.id, integration.partner_id, settings, now).await? {
+    let target = store::target(db, integration.id).await?;
+    if let Some((status, reason)) = refusal(db, caller, integration.id, integration.partner_id, target.as_ref(), settings, now).await? {
         return Err(match status {
             403 => AppError::Forbidden,
             422 => {
@@ -118,7 +119,7 @@ pub async fn start(
             _ => AppError::TooManyRequests(reason),
         });
     }
-    let target = store::target(db, integration.id).await?.ok_or(AppError::Internal)?;
+    let Some(target) = target else { return Err(AppError::Internal) };
     let endpoint = target.endpoint_url.clone().ok_or(AppError::Internal)?;
     let audit = Entry::by(caller, "integration.check_start", TargetKind::Integration, Some(integration.id), &integration.name)
         .partner(integration.partner_id)
@@ -158,7 +159,8 @@ pub async fn list(
     for row in rows {
         checks.push(view(db, row, settings, now).await?);
     }
-    let reason = refusal(db, caller, integration.id, integration.partner_id, settings, now).await?.map(|(_, r)| r);
+    let target = store::target(db, integration.id).await?;
+    let reason = refusal(db, caller, integration.id, integration.partner_id, target.as_ref(), settings, now).await?.map(|(_, r)| r);
     Ok(CheckList { checks, may_start: reason.is_none(), reason })
 }
 

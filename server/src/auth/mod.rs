@@ -93,7 +93,9 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
+/// The `Authorization: Bearer` token: `None` without the header,
+/// `Some(Err(()))` when the header is not a bearer token.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
     let value = headers.get(header::AUTHORIZATION)?;
     let token = value
         .to_str()

@@ -25,10 +25,9 @@ pub fn router() -> Router<AppState> {
         .route("/run-task-checks/task-results/{id}/configuration-version", get(configuration_version))
 }
 
+/// The bearer token, if the request carries one (parsed as sign-in parses it).
 fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
-    (!token.is_empty()).then(|| token.to_string())
+    crate::auth::bearer(headers).and_then(Result::ok)
 }
 
 const JSON_API: &str = "application/vnd.api+json";

@@ -14,8 +14,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use hmac::{Hmac, Mac};
-use sha2::Sha512;
 
 pub const PATH: &str = "/sample-run-task";
 /// The sample's HMAC key: a demo, so it is no secret.
@@ -25,22 +23,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route(PATH, post(receive))
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
 async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let valid = match (unhex(signature), Hmac::<Sha512>::new_from_slice(KEY.as_bytes())) {
-        (Some(given), Ok(mut mac)) => {
-            mac.update(&body);
-            mac.verify_slice(&given).is_ok()
-        }
-        _ => false,
-    };
+    let valid = crate::outbound::run_task::verify(KEY, &body, signature);
     if !valid {
         return StatusCode::UNAUTHORIZED;
     }

@@ -372,43 +372,30 @@ impl GitHubClient {
     /// (`NOASSERTION` when it cannot name it); `None` when there is no
     /// licence file (404).
     pub async fn licence(&self, owner: &str, repo: &str) -> Result<Option<String>, GitHubError> {
-        let name = format!("{owner}/{repo}");
-        let fetched = self.get(&name, self.repo_url(owner, repo, &["license"])?, None).await?;
-        match fetched.status {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Ok(None),
-            status => {
-                return Err(GitHubError::Status {
-                    what: format!("the licence of {name}"),
-                    status: status.as_u16(),
-                    message: rules::error_message(&fetched.body),
-                })
-            }
-        }
-        rules::parse_licence(&fetched.body).map_err(|message| GitHubError::Malformed { what: format!("the licence of {name}"), message })
+        let what = format!("the licence of {owner}/{repo}");
+        let Some(body) = self.optional(owner, repo, &["license"], &what).await? else { return Ok(None) };
+        rules::parse_licence(&body).map_err(|message| GitHubError::Malformed { what, message })
     }
-}
 
-impl GitHubClient {
     /// The repository's latest release (neither draft nor prerelease);
     /// `None` when it has none (404).
     pub async fn latest_release(&self, owner: &str, repo: &str) -> Result<Option<rules::Release>, GitHubError> {
+        let what = format!("the latest release of {owner}/{repo}");
+        let Some(body) = self.optional(owner, repo, &["releases", "latest"], &what).await? else { return Ok(None) };
+        rules::parse_latest_release(&body).map(Some).map_err(|message| GitHubError::Malformed { what, message })
+    }
+
+    /// A repository document that may be absent: its body, or `None` for 404.
+    async fn optional(&self, owner: &str, repo: &str, path: &[&str], what: &str) -> Result<Option<Vec<u8>>, GitHubError> {
         let name = format!("{owner}/{repo}");
-        let fetched = self.get(&name, self.repo_url(owner, repo, &["releases", "latest"])?, None).await?;
+        let fetched = self.get(&name, self.repo_url(owner, repo, path)?, None).await?;
         match fetched.status {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Ok(None),
+            StatusCode::OK => Ok(Some(fetched.body)),
+            StatusCode::NOT_FOUND => Ok(None),
             status => {
-                return Err(GitHubError::Status {
-                    what: format!("the latest release of {name}"),
-                    status: status.as_u16(),
-                    message: rules::error_message(&fetched.body),
-                })
+                Err(GitHubError::Status { what: what.to_string(), status: status.as_u16(), message: rules::error_message(&fetched.body) })
             }
         }
-        rules::parse_latest_release(&fetched.body)
-            .map(Some)
-            .map_err(|message| GitHubError::Malformed { what: format!("the latest release of {name}"), message })
     }
 }
 

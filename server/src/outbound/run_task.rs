@@ -24,6 +24,18 @@ pub fn sign(key: &str, body: &[u8]) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `signature` (hex) is the HMAC-SHA512 of `body` with `key`,
+/// compared in constant time: what a correct run-task endpoint checks.
+pub fn verify(key: &str, body: &[u8], signature: &str) -> bool {
+    let given: Option<Vec<u8>> = match signature.len() % 2 {
+        0 => (0..signature.len()).step_by(2).map(|i| u8::from_str_radix(signature.get(i..i + 2)?, 16).ok()).collect(),
+        _ => None,
+    };
+    let (Some(given), Ok(mut mac)) = (given, Hmac::<Sha512>::new_from_slice(key.as_bytes())) else { return false };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
 #[derive(Clone)]
 pub struct RunTaskClient {
     http: reqwest::Client,
@@ -88,5 +100,10 @@ mod tests {
             "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
         );
         assert_ne!(sign("a key of sixteen+", b"{}"), sign("another key here", b"{}"));
+        let good = sign("Jefe", b"body");
+        assert!(verify("Jefe", b"body", &good));
+        for bad in [sign("Jefe", b"other"), sign("Jeff", b"body"), good[..good.len() - 1].to_string(), "zz".repeat(64), String::new()] {
+            assert!(!verify("Jefe", b"body", &bad), "{bad}");
+        }
     }
 }

@@ -12,8 +12,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
-use hmac::{Hmac, Mac};
-use sha2::Sha512;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,19 +61,9 @@ struct Endpoint {
     http: reqwest::Client,
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
 /// The scaffolding's check: HMAC-SHA512 of the raw body, compared in constant time.
 fn signature_valid(key: &str, body: &[u8], signature: &str) -> bool {
-    let Some(given) = unhex(signature) else { return false };
-    let Ok(mut mac) = Hmac::<Sha512>::new_from_slice(key.as_bytes()) else { return false };
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
+    server::outbound::run_task::verify(key, body, signature)
 }
 
 /// What the partner's scanner reports back: realistic outcomes with tags.
