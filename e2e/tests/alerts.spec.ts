@@ -1,19 +1,12 @@
 import { expect, test, type Page } from '@playwright/test';
 import { SINK_HTTP_PORT, STAFF_EMAIL } from '../playwright.config';
-import { hydrated, signIn } from './helpers';
+import { api, hydrated, signIn } from './helpers';
 
 type Mail = { to: string[]; subject: string; text: string; html: string };
 
 /** What the SMTP sink (a real SMTP server beside the app) has accepted. */
 async function mail(page: Page): Promise<Mail[]> {
   const res = await page.request.get(`http://127.0.0.1:${SINK_HTTP_PORT}/messages`);
-  return res.json();
-}
-
-async function api(page: Page, method: 'get' | 'post', path: string, data?: unknown) {
-  const origin = new URL(page.url()).origin;
-  const res = await page.request[method](path, { data, headers: { origin } });
-  expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(400);
   return res.json();
 }
 

@@ -1,13 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import * as fs from 'node:fs';
-import { hydrated, signIn } from './helpers';
-
-async function api(page: Page, method: 'get' | 'post', path: string, data?: unknown) {
-  const origin = new URL(page.url()).origin;
-  const res = await page.request[method](path, { data, headers: { origin } });
-  expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(400);
-  return res.json();
-}
+import { api, hydrated, signIn } from './helpers';
 
 const HOUR = 3_600_000;
 

@@ -27,3 +27,11 @@ export async function signIn(page: Page, opts: { as?: string; tamper?: string; f
   expect(start.status()).toBe(303);
   await page.goto(`${start.headers()['location']}&${extra}`);
 }
+
+/** A JSON API call with the page's session (and its origin, as a browser sends it); fails the test on 4xx/5xx. */
+export async function api(page: Page, method: 'get' | 'post', path: string, data?: unknown) {
+  const origin = new URL(page.url()).origin;
+  const res = await page.request[method](path, { data, headers: { origin } });
+  expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(400);
+  return res.json();
+}

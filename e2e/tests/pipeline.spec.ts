@@ -1,13 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
-
-/** A JSON API call with the page's session (and its origin, as a browser sends it). */
-async function api(page: Page, method: 'get' | 'post', path: string, data?: unknown) {
-  const origin = new URL(page.url()).origin;
-  const res = await page.request[method](path, { data, headers: { origin } });
-  expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(400);
-  return res.json();
-}
+import { api, hydrated, signIn } from './helpers';
 
 test('a partner reports a task, the reviewer asks for changes, then accepts, and the stage advances', async ({ page, browser }) => {
   // Staff set up a partner, a provider and an invitation for the partner's developer.

@@ -1,14 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { RUN_TASK_PORT } from '../playwright.config';
-import { hydrated, signIn } from './helpers';
-
-/** A JSON API call with the page's session (and its origin, as a browser sends it). */
-async function api(page: Page, method: 'get' | 'post', path: string, data?: unknown) {
-  const origin = new URL(page.url()).origin;
-  const res = await page.request[method](path, { data, headers: { origin } });
-  expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(400);
-  return res.json();
-}
+import { api, hydrated, signIn } from './helpers';
 
 test('a partner checks their run-task endpoint, watches it run and pass, and attaches the report as evidence', async ({ page, browser }) => {
   // Staff set up the partner, its run task and an invitation for its developer.

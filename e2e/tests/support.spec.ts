@@ -1,12 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
-
-async function api(page: Page, method: 'get' | 'post', path: string, data?: unknown) {
-  const origin = new URL(page.url()).origin;
-  const res = await page.request[method](path, { data, headers: { origin } });
-  expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(400);
-  return res.json();
-}
+import { expect, test } from '@playwright/test';
+import { api, hydrated, signIn } from './helpers';
 
 /** `YYYY-MM-DDTHH:MM` in UTC (the program's default time zone), as a datetime-local input takes it. */
 function local(d: Date): string {
