@@ -243,6 +243,31 @@ async fn callbacks_need_the_stage_token_and_limits_hold(backend: Backend) {
     assert_eq!(s, 429, "{refused}");
     assert!(refused["error"].as_str().unwrap().contains("at most 1 checks per hour"), "{refused}");
 
+    // Bad ids and the wrong kind of integration: clear JSON errors, nothing queued.
+    let (s, b) = app.get_json("/api/v1/checks/not-a-number").await;
+    assert_eq!(s, 404, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("check not-a-number"), "{b}");
+    let (s, b) = app.post_json("/api/v1/checks/999999/evidence", &json!({})).await;
+    assert_eq!(s, 404, "{b}");
+    let (s, b) = app
+        .post_json(
+            "/api/v1/partners",
+            &json!({"name": "Prov Works", "slug": "prov-works", "kind": "infrastructure", "registry_namespace": "provworks"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, provider) = app
+        .post_json(
+            "/api/v1/integrations",
+            &json!({"kind": "provider", "name": "Prov", "partner": "prov-works", "source_address": "provworks/prov", "categories": ["Networking"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{provider}");
+    let (s, b) = start(&app, &app.client, provider["id"].as_i64().unwrap()).await;
+    assert_eq!(s, 404, "a provider has no run-task endpoint to check: {b}");
+    let (_, list) = app.get_json(&format!("/api/v1/integrations/{id}/checks")).await;
+    assert_eq!(list["checks"].as_array().map(Vec::len), Some(1), "only the one check was queued: {list}");
+
     // An unknown task result, and a known one without or with a wrong token.
     let anonymous = app.anonymous();
     let patch = |path: String, token: Option<&str>| {
