@@ -36,6 +36,47 @@ macro_rules! record {
 }
 pub(crate) use record;
 
+/// Audit rows per multi-row insert (11 values each).
+pub(crate) const ENTRIES_PER_INSERT: usize = 500;
+
+/// Inserts many entries with one statement per 500: for jobs that record
+/// hundreds at once (a registry sweep). Evaluates to `Result<(), sqlx::Error>`.
+macro_rules! record_all {
+    ($db:expr, $tx:expr, $entries:expr, $now:expr) => {{
+        let entries: &[$crate::domain::audit::Entry] = $entries;
+        let mut result: Result<(), sqlx::Error> = Ok(());
+        for chunk in entries.chunks($crate::store::audit::ENTRIES_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO audit_records (at, actor_id, actor_name, action, target_kind, target_id, target_label,
+                    partner_id, integration_id, summary, changes)
+                 VALUES {}",
+                $crate::store::tuples($db, chunk.len(), 11, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for entry in chunk {
+                q = q
+                    .bind($now)
+                    .bind(entry.actor_id)
+                    .bind(&entry.actor_name)
+                    .bind(&entry.action)
+                    .bind(entry.target_kind.key())
+                    .bind(entry.target_id)
+                    .bind(&entry.target_label)
+                    .bind(entry.partner_id)
+                    .bind(entry.integration_id)
+                    .bind(&entry.summary)
+                    .bind($crate::store::audit::changes_json(&entry.changes));
+            }
+            if let Err(e) = q.execute(&mut *$tx).await {
+                result = Err(e);
+                break;
+            }
+        }
+        result
+    }};
+}
+pub(crate) use record_all;
+
 pub(crate) fn changes_json(changes: &[FieldChange]) -> String {
     // A list of plain strings always serialises.
     serde_json::to_string(changes).unwrap_or_else(|_| "[]".into())

@@ -89,7 +89,8 @@ async fn attach(db: &Db, rows: Vec<IntegrationRow>) -> Result<Vec<Integration>, 
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let sql = format!("SELECT integration_id, category FROM integration_categories WHERE integration_id IN ({})", placeholders(ids.len()));
+    let sql =
+        format!("SELECT integration_id, category FROM integration_categories WHERE integration_id IN ({})", placeholders(db, ids.len()));
     let cats: Vec<(i64, String)> = on_pool!(db, |pool| {
         let mut q = sqlx::query_as(&sql);
         for id in &ids {

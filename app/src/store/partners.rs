@@ -76,10 +76,10 @@ async fn attach(db: &Db, rows: Vec<PartnerRow>) -> Result<Vec<Partner>, sqlx::Er
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let cat_sql = format!("SELECT partner_id, category FROM partner_categories WHERE partner_id IN ({})", placeholders(ids.len()));
+    let cat_sql = format!("SELECT partner_id, category FROM partner_categories WHERE partner_id IN ({})", placeholders(db, ids.len()));
     let contact_sql = format!(
         "SELECT partner_id, name, email FROM support_contacts WHERE partner_id IN ({}) ORDER BY partner_id, position",
-        placeholders(ids.len())
+        placeholders(db, ids.len())
     );
     let (cats, contacts) = on_pool!(db, |pool| {
         let mut q = sqlx::query_as::<_, (i64, String)>(&cat_sql);

@@ -118,7 +118,7 @@ pub async fn subjects(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Subject>, sql
     let sql = format!(
         "SELECT i.id, i.name, i.partner_id, p.name, i.tier, i.stage, i.source_host, i.verified_version_range
          FROM integrations i JOIN partners p ON p.id = i.partner_id WHERE i.id IN ({})",
-        placeholders(ids.len())
+        placeholders(db, ids.len())
     );
     type Row = (i64, String, i64, String, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = on_pool!(db, |pool| {
@@ -156,7 +156,7 @@ pub async fn awaiting_publication(db: &Db, ids: &[i64]) -> Result<Vec<i64>, sqlx
             NOT EXISTS (SELECT 1 FROM tasks t WHERE t.integration_id = i.id)
             OR EXISTS (SELECT 1 FROM tasks t WHERE t.integration_id = i.id AND t.fact = 'version_published'
                        AND t.state NOT IN ('accepted', 'waived')))",
-        placeholders(ids.len())
+        placeholders(db, ids.len())
     );
     on_pool!(db, |pool| {
         let mut q = sqlx::query_scalar(&sql);
@@ -259,14 +259,43 @@ pub async fn record_outcome(
     Ok(recorded.pop().unwrap_or_default())
 }
 
-/// Versions per insert statement (9 values each: well under both backends' limits).
-const VERSION_ROWS_PER_INSERT: usize = 200;
+/// Rows per multi-row statement: with 17 values a poll row, 9 a version and
+/// 7 an event, each well under SQLite's 32,766 and PostgreSQL's 65,535 binds.
+const POLL_ROWS_PER_UPDATE: usize = 256;
+const VERSION_ROWS_PER_INSERT: usize = 1000;
+const EVENT_ROWS_PER_INSERT: usize = 1000;
 
-/// Writes many polls' outcomes in one transaction: SQLite has one writer,
-/// so a batch costs one commit instead of one per poll, and pollers do not
-/// queue for the write lock. An outcome whose claim passed to another
-/// instance is skipped (its `Recorded::held` is false); the others are
-/// written all or nothing.
+/// Releases the claims of a batch and stores what each poll learned, in one
+/// statement per up to 256 polls; returns the polls this instance still held.
+fn release_sql(db: &Db, rows: usize) -> String {
+    // Parameters only in the VALUES list and after it: see `store::param`.
+    format!(
+        "UPDATE registry_polls SET
+            claimed_until = NULL, claimed_by = NULL, last_polled_at = v.column17, last_outcome = v.column3, last_error = v.column4,
+            failures = v.column5, next_poll_at = v.column6,
+            failing_since = CASE WHEN v.column5 > 0 THEN COALESCE(failing_since, v.column17) ELSE NULL END,
+            failure_alerted_at = CASE WHEN v.column5 > 0 THEN failure_alerted_at ELSE NULL END,
+            etag = CASE WHEN v.column7 THEN v.column8 ELSE etag END,
+            last_modified = CASE WHEN v.column7 THEN v.column9 ELSE last_modified END,
+            found_at = CASE WHEN v.column10 THEN v.column11 ELSE found_at END,
+            registry_tier = CASE WHEN v.column12 THEN v.column13 ELSE registry_tier END,
+            registry_source = CASE WHEN v.column12 THEN v.column14 ELSE registry_source END,
+            registry_warning = CASE WHEN v.column12 THEN v.column15 ELSE registry_warning END,
+            downloads = CASE WHEN v.column12 THEN v.column16 ELSE downloads END
+         FROM (VALUES {}) AS v
+         WHERE registry_polls.integration_id = v.column1 AND registry_polls.registry_host = v.column2
+           AND registry_polls.claimed_by = {}
+         RETURNING integration_id, registry_host",
+        crate::store::tuples(db, rows, 17, 0),
+        crate::store::param(db, rows * 17 + 1)
+    )
+}
+
+/// Writes many polls' outcomes in one transaction, with a few multi-row
+/// statements instead of several per poll: SQLite has one writer and each
+/// statement has a fixed cost, so a batch of 128 polls costs about as much
+/// as one. An outcome whose claim passed to another instance is skipped
+/// (its `Recorded::held` is false); the others are written all or nothing.
 pub async fn record_outcomes(
     db: &Db,
     instance: &str,
@@ -278,163 +307,161 @@ pub async fn record_outcomes(
     }
     on_pool!(db, |pool| {
         let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
-        let mut all = Vec::with_capacity(outcomes.len());
-        for (o, subject) in outcomes {
-            let (set_found, found_value) = match o.found {
-                Found::Keep => (false, None),
-                Found::Set(at) => (true, Some(at)),
-                Found::Clear => (true, None),
-            };
-            let (set_validators, etag, last_modified) = match &o.validators {
-                Some((e, m)) => (true, e.clone(), m.clone()),
-                None => (false, None, None),
-            };
-            let meta = o.metadata.as_ref();
-            // First, so an outcome whose claim was lost writes nothing else.
-            let held = sqlx::query(
-                "UPDATE registry_polls SET
-                    claimed_until = NULL, claimed_by = NULL, last_polled_at = $3, last_outcome = $4, last_error = $5,
-                    failures = $6, next_poll_at = $7,
-                    failing_since = CASE WHEN $6 > 0 THEN COALESCE(failing_since, $3) ELSE NULL END,
-                    failure_alerted_at = CASE WHEN $6 > 0 THEN failure_alerted_at ELSE NULL END,
-                    etag = CASE WHEN $8 THEN $9 ELSE etag END,
-                    last_modified = CASE WHEN $8 THEN $10 ELSE last_modified END,
-                    found_at = CASE WHEN $11 THEN $12 ELSE found_at END,
-                    registry_tier = CASE WHEN $13 THEN $14 ELSE registry_tier END,
-                    registry_source = CASE WHEN $13 THEN $15 ELSE registry_source END,
-                    registry_warning = CASE WHEN $13 THEN $16 ELSE registry_warning END,
-                    downloads = CASE WHEN $13 THEN $17 ELSE downloads END
-                 WHERE integration_id = $1 AND registry_host = $2 AND claimed_by = $18",
-            )
-            .bind(o.integration_id)
-            .bind(&o.registry_host)
-            .bind(now)
-            .bind(o.outcome)
-            .bind(&o.error)
-            .bind(o.failures)
-            .bind(o.next_poll_at)
-            .bind(set_validators)
-            .bind(etag)
-            .bind(last_modified)
-            .bind(set_found)
-            .bind(found_value)
-            .bind(meta.is_some())
-            .bind(meta.and_then(|m| m.tier.clone()))
-            .bind(meta.and_then(|m| m.source.clone()))
-            .bind(meta.and_then(|m| m.warning.clone()))
-            .bind(meta.and_then(|m| m.downloads))
-            .bind(instance)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            let mut recorded = Recorded { held, ..Recorded::default() };
-            if !held {
-                all.push(recorded);
-                continue;
-            }
-            for chunk in o.versions.chunks(VERSION_ROWS_PER_INSERT) {
-                let values = (0..chunk.len())
-                    .map(|k| {
-                        let b = k * 9;
-                        format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                            b + 1,
-                            b + 2,
-                            b + 3,
-                            b + 4,
-                            b + 5,
-                            b + 6,
-                            b + 7,
-                            b + 8,
-                            b + 9
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, published_at, first_seen_at,
-                        release_check, release_missing)
-                     VALUES {values}
-                     ON CONFLICT (integration_id, registry_host, version) DO NOTHING"
-                );
-                let mut q = sqlx::query(&sql);
-                for v in chunk {
-                    let (check, missing) = match &v.missing {
-                        None => ("unchecked", None),
-                        Some(m) if m.is_empty() => ("complete", None),
-                        Some(m) => ("incomplete", Some(m.join("; "))),
-                    };
-                    q = q
-                        .bind(o.integration_id)
-                        .bind(&o.registry_host)
-                        .bind(&v.version)
-                        .bind(v.protocols.join(","))
-                        .bind(v.platforms.join(","))
-                        .bind(v.published_at)
-                        .bind(now)
-                        .bind(check)
-                        .bind(missing);
-                }
-                recorded.versions += q.execute(&mut *tx).await?.rows_affected();
-            }
-            // Publication dates the metadata gives for versions stored earlier.
-            if let Some(m) = meta {
-                for (version, at) in &m.published {
-                    if o.versions.iter().any(|v| v.version == *version) {
-                        continue;
-                    }
-                    sqlx::query(
-                        "UPDATE provider_versions SET published_at = $4
-                         WHERE integration_id = $1 AND registry_host = $2 AND version = $3 AND published_at IS NULL",
-                    )
+        // Claims first, so an outcome whose claim was lost writes nothing else.
+        let mut held: HashSet<(i64, String)> = HashSet::new();
+        for chunk in outcomes.chunks(POLL_ROWS_PER_UPDATE) {
+            let sql = release_sql(db, chunk.len());
+            let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+            for (o, _) in chunk {
+                let (set_found, found_value) = match o.found {
+                    Found::Keep => (false, None),
+                    Found::Set(at) => (true, Some(at)),
+                    Found::Clear => (true, None),
+                };
+                let (set_validators, etag, last_modified) = match &o.validators {
+                    Some((e, m)) => (true, e.clone(), m.clone()),
+                    None => (false, None, None),
+                };
+                let meta = o.metadata.as_ref();
+                q = q
                     .bind(o.integration_id)
                     .bind(&o.registry_host)
-                    .bind(version)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(o.outcome)
+                    .bind(&o.error)
+                    .bind(o.failures)
+                    .bind(o.next_poll_at)
+                    .bind(set_validators)
+                    .bind(etag)
+                    .bind(last_modified)
+                    .bind(set_found)
+                    .bind(found_value)
+                    .bind(meta.is_some())
+                    .bind(meta.and_then(|m| m.tier.clone()))
+                    .bind(meta.and_then(|m| m.source.clone()))
+                    .bind(meta.and_then(|m| m.warning.clone()))
+                    .bind(meta.and_then(|m| m.downloads))
+                    .bind(now);
+            }
+            held.extend(q.bind(instance).fetch_all(&mut *tx).await?);
+        }
+        let mut all: Vec<Recorded> = outcomes
+            .iter()
+            .map(|(o, _)| Recorded { held: held.contains(&(o.integration_id, o.registry_host.clone())), ..Recorded::default() })
+            .collect();
+        let index: HashMap<(i64, &str), usize> =
+            outcomes.iter().enumerate().map(|(k, (o, _))| ((o.integration_id, o.registry_host.as_str()), k)).collect();
+        let written: Vec<(&Outcome, &Option<Subject>)> =
+            outcomes.iter().filter(|(o, _)| held.contains(&(o.integration_id, o.registry_host.clone()))).map(|(o, s)| (o, s)).collect();
+
+        let versions: Vec<(&Outcome, &NewVersion)> = written.iter().flat_map(|&(o, _)| o.versions.iter().map(move |v| (o, v))).collect();
+        for chunk in versions.chunks(VERSION_ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, published_at, first_seen_at,
+                    release_check, release_missing)
+                 VALUES {}
+                 ON CONFLICT (integration_id, registry_host, version) DO NOTHING
+                 RETURNING integration_id, registry_host",
+                crate::store::tuples(db, chunk.len(), 9, 0)
+            );
+            let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+            for (o, v) in chunk {
+                let (check, missing) = match &v.missing {
+                    None => ("unchecked", None),
+                    Some(m) if m.is_empty() => ("complete", None),
+                    Some(m) => ("incomplete", Some(m.join("; "))),
+                };
+                q = q
+                    .bind(o.integration_id)
+                    .bind(&o.registry_host)
+                    .bind(&v.version)
+                    .bind(v.protocols.join(","))
+                    .bind(v.platforms.join(","))
+                    .bind(v.published_at)
+                    .bind(now)
+                    .bind(check)
+                    .bind(missing);
+            }
+            for (id, host) in q.fetch_all(&mut *tx).await? {
+                if let Some(&k) = index.get(&(id, host.as_str())) {
+                    all[k].versions += 1;
                 }
             }
-            for e in &o.events {
-                let added = sqlx::query(
-                    "INSERT INTO registry_events (integration_id, registry_host, kind, event_key, version, detail, occurred_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (integration_id, registry_host, kind, event_key) DO NOTHING",
+        }
+        // Publication dates the metadata gives for versions stored earlier
+        // (the public registry only, and only dates it had not given before).
+        for &(o, _) in &written {
+            let Some(m) = o.metadata.as_ref() else { continue };
+            for (version, at) in &m.published {
+                if o.versions.iter().any(|v| v.version == *version) {
+                    continue;
+                }
+                sqlx::query(
+                    "UPDATE provider_versions SET published_at = $4
+                     WHERE integration_id = $1 AND registry_host = $2 AND version = $3 AND published_at IS NULL",
                 )
                 .bind(o.integration_id)
                 .bind(&o.registry_host)
-                .bind(e.kind.key())
-                .bind(&e.key)
-                .bind(&e.version)
-                .bind(&e.detail)
-                .bind(now)
+                .bind(version)
+                .bind(at)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                recorded.events += added;
+                .await?;
+            }
+        }
+
+        let events: Vec<(&Outcome, &Option<Subject>, &NewEvent)> =
+            written.iter().flat_map(|&(o, s)| o.events.iter().map(move |e| (o, s, e))).collect();
+        let mut entries = Vec::new();
+        let mut alerts = Vec::new();
+        for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO registry_events (integration_id, registry_host, kind, event_key, version, detail, occurred_at)
+                 VALUES {}
+                 ON CONFLICT (integration_id, registry_host, kind, event_key) DO NOTHING
+                 RETURNING integration_id, registry_host, kind, event_key",
+                crate::store::tuples(db, chunk.len(), 7, 0)
+            );
+            let mut q = sqlx::query_as::<_, (i64, String, String, String)>(&sql);
+            for (o, _, e) in chunk {
+                q = q
+                    .bind(o.integration_id)
+                    .bind(&o.registry_host)
+                    .bind(e.kind.key())
+                    .bind(&e.key)
+                    .bind(&e.version)
+                    .bind(&e.detail)
+                    .bind(now);
+            }
+            let added: HashSet<(i64, String, String, String)> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+            for (o, subject, e) in chunk {
+                if !added.contains(&(o.integration_id, o.registry_host.clone(), e.kind.key().to_string(), e.key.clone())) {
+                    continue;
+                }
+                if let Some(&k) = index.get(&(o.integration_id, o.registry_host.as_str())) {
+                    all[k].events += 1;
+                }
                 // The integration's timeline shows what the registry did.
-                if let (1, Some(s)) = (added, subject) {
-                    let entry =
-                        Entry::system(&format!("registry.{}", e.kind.key()), TargetKind::Integration, Some(o.integration_id), &s.name)
-                            .partner(s.partner_id)
-                            .integration(o.integration_id)
-                            .summary(format!("{} on {}: {}", e.kind.label(), o.registry_host, e.detail));
-                    record!(&mut *tx, &entry, now)?;
-                    if let (crate::domain::registry::EventKind::NewVersion, Some(version)) = (e.kind, &e.version) {
-                        let alert = crate::services::alerts::version_published(
-                            s.partner_id,
-                            &s.partner_name,
-                            o.integration_id,
-                            &s.name,
-                            version,
-                            &o.registry_host,
-                        );
-                        crate::store::alerts::enqueue!(tx, &alert, now)?;
-                    }
+                let Some(s) = subject else { continue };
+                entries.push(
+                    Entry::system(&format!("registry.{}", e.kind.key()), TargetKind::Integration, Some(o.integration_id), &s.name)
+                        .partner(s.partner_id)
+                        .integration(o.integration_id)
+                        .summary(format!("{} on {}: {}", e.kind.label(), o.registry_host, e.detail)),
+                );
+                if let (EventKind::NewVersion, Some(version)) = (e.kind, &e.version) {
+                    alerts.push(crate::services::alerts::version_published(
+                        s.partner_id,
+                        &s.partner_name,
+                        o.integration_id,
+                        &s.name,
+                        version,
+                        &o.registry_host,
+                    ));
                 }
             }
-            all.push(recorded);
+        }
+        crate::store::audit::record_all!(db, &mut *tx, &entries, now)?;
+        for alert in &alerts {
+            crate::store::alerts::enqueue!(tx, alert, now)?;
         }
         tx.commit().await?;
         Ok(all)
@@ -450,7 +477,7 @@ pub async fn known_versions_many(db: &Db, keys: &[(i64, String)]) -> Result<Hash
     }
     let sql = format!(
         "SELECT integration_id, registry_host, version FROM provider_versions WHERE integration_id IN ({})",
-        placeholders(ids.len())
+        placeholders(db, ids.len())
     );
     let rows: Vec<(i64, String, String)> = on_pool!(db, |pool| {
         let mut q = sqlx::query_as(&sql);

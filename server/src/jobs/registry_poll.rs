@@ -129,7 +129,14 @@ impl Poller {
         }
         let ids: Vec<i64> = claimed.iter().map(|d| d.integration_id).collect::<HashSet<_>>().into_iter().collect();
         let subjects = store::subjects(&self.db, &ids).await?;
-        let keys: Vec<(i64, String)> = claimed.iter().map(|d| (d.integration_id, d.registry_host.clone())).collect();
+        // Versions known before are read up front only for polls likely to
+        // list something new (no validators to send); a poll whose
+        // conditional request is answered with a new list reads its own.
+        let keys: Vec<(i64, String)> = claimed
+            .iter()
+            .filter(|d| d.etag.is_none() && d.last_modified.is_none())
+            .map(|d| (d.integration_id, d.registry_host.clone()))
+            .collect();
         let known = store::known_versions_many(&self.db, &keys).await?;
         let (paused, healthy) = store::host_states(&self.db, now).await?;
         let state = StepState { paused: Mutex::new(paused), healthy: Mutex::new(healthy) };
@@ -139,7 +146,7 @@ impl Poller {
         let polls = async {
             let polls = claimed.into_iter().map(|due| {
                 let subject = subjects.get(&due.integration_id).cloned();
-                let known = known.get(&(due.integration_id, due.registry_host.clone())).cloned().unwrap_or_default();
+                let known = known.get(&(due.integration_id, due.registry_host.clone())).cloned();
                 let sender = sender.clone();
                 let state = &state;
                 async move {
@@ -158,12 +165,15 @@ impl Poller {
             drop(sender);
             results
         };
-        let writer = async {
+        // The writer is a task of its own, so it runs beside the polls
+        // instead of waiting for their shared task to get round to it.
+        let (db, instance) = (self.db.clone(), self.instance.clone());
+        let writer = tokio::spawn(async move {
             let mut written = StepReport::default();
             let mut found = Vec::new();
             let mut batch = Vec::new();
             while receiver.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-                let records = store::record_outcomes(&self.db, &self.instance, &batch, now).await;
+                let records = store::record_outcomes(&db, &instance, &batch, now).await;
                 match records {
                     Ok(records) => {
                         for ((outcome, subject), recorded) in batch.iter().zip(records) {
@@ -193,8 +203,10 @@ impl Poller {
                 batch.clear();
             }
             (written, found)
-        };
-        let (results, (written, found)) = tokio::join!(polls, writer);
+        });
+        let (results, writer) = tokio::join!(polls, writer);
+        // The writer ends early only by panicking; its polls' claims expire.
+        let (written, found) = writer.map_err(|e| sqlx::Error::Protocol(format!("the registry writer stopped: {e}")))?;
         for result in results {
             match result {
                 Ok(true) => report.postponed += 1,
@@ -268,7 +280,7 @@ impl Poller {
         &self,
         due: Due,
         subject: Option<Subject>,
-        known: HashSet<String>,
+        known: Option<HashSet<String>>,
         state: &StepState,
         now: DateTime<Utc>,
     ) -> Result<Option<(Outcome, Option<Subject>)>, sqlx::Error> {
@@ -290,6 +302,13 @@ impl Poller {
             match self.client.versions(&host, &due.namespace, &due.type_name, due.etag.as_deref(), due.last_modified.as_deref()).await {
                 Ok(Versions::NotModified) => self.unchanged(&due, subject.as_ref(), now),
                 Ok(Versions::Listed { list, etag, last_modified }) => {
+                    let known = match known {
+                        Some(known) => known,
+                        None => {
+                            let key = (due.integration_id, due.registry_host.clone());
+                            store::known_versions_many(&self.db, std::slice::from_ref(&key)).await?.remove(&key).unwrap_or_default()
+                        }
+                    };
                     self.listed(&due, subject.as_ref(), &known, list, (etag, last_modified), now).await
                 }
                 Err(error) => self.failed(&due, error, state, now).await?,

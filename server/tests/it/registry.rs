@@ -161,6 +161,57 @@ async fn leases_keep_a_poll_to_one_instance_until_they_expire(app: TestApp) {
     };
     let recorded = app::store::registry::record_outcome(&app.db, "a", &late, None, now + Duration::minutes(7)).await.unwrap();
     assert!(!recorded.held, "a no longer holds the claim");
+
+    // One batch, written with multi-row statements, with a claim held and a
+    // claim lost: only the held one's versions and events are stored.
+    fake.set("acme", "gadget", Provider::new(&["2.0.0"]));
+    provider(&app, "Acme", &format!("{}/acme/gadget", fake.host), json!({})).await;
+    let later = now + Duration::minutes(8);
+    app::store::registry::sync(&app.db, &[], later).await.unwrap();
+    let mine = app::store::registry::claim(&app.db, "b", later, lease, 10).await.unwrap();
+    assert_eq!(mine.len(), 1, "the new provider; the first is still b's");
+    let version = |v: &str| app::store::registry::NewVersion {
+        version: v.into(),
+        protocols: vec!["6.0".into()],
+        platforms: vec!["linux_amd64".into()],
+        published_at: None,
+        missing: Some(vec![]),
+    };
+    let event = |v: &str| app::store::registry::NewEvent {
+        kind: app::domain::registry::EventKind::NewVersion,
+        key: v.into(),
+        version: Some(v.into()),
+        detail: format!("{v} published"),
+    };
+    let held = app::store::registry::Outcome {
+        integration_id: mine[0].integration_id,
+        registry_host: mine[0].registry_host.clone(),
+        versions: vec![version("2.0.0"), version("2.1.0")],
+        events: vec![event("2.1.0")],
+        validators: Some((Some("\"v2\"".into()), None)),
+        ..late.clone()
+    };
+    let lost = app::store::registry::Outcome { versions: vec![version("9.9.9")], events: vec![event("9.9.9")], ..late.clone() };
+    let batch = [(held.clone(), None), (lost, None)];
+    let recorded = app::store::registry::record_outcomes(&app.db, "b-other", &batch, later).await.unwrap();
+    assert!(recorded.iter().all(|r| !r.held), "nothing is written under another instance's name");
+    let recorded = app::store::registry::record_outcomes(&app.db, "b", &batch[..1], later).await.unwrap();
+    assert_eq!((recorded[0].held, recorded[0].versions, recorded[0].events), (true, 2, 1));
+    let count = |sql: &'static str| {
+        let db = app.db.clone();
+        async move { app::on_pool!(&db, |pool| sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()) }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM provider_versions").await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM provider_versions WHERE version = '9.9.9'").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM registry_events WHERE event_key = '2.1.0'").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM registry_polls WHERE etag = '\"v2\"' AND claimed_by IS NULL").await, 1);
+    // b's first claim was never released: a batch from a holds nothing.
+    let mixed = [(late.clone(), None), (held, None)];
+    let recorded = app::store::registry::record_outcomes(&app.db, "a", &mixed, later).await.unwrap();
+    assert_eq!(recorded.iter().map(|r| r.held).collect::<Vec<_>>(), vec![false, false]);
+    // Same batch by b: the first is b's, the second was released above.
+    let recorded = app::store::registry::record_outcomes(&app.db, "b", &mixed, later).await.unwrap();
+    assert_eq!(recorded.iter().map(|r| r.held).collect::<Vec<_>>(), vec![true, false]);
 }
 
 /// Each misbehaving registry gives its own outcome and a message that says what happened.
