@@ -6,32 +6,43 @@ use crate::on_pool;
 use crate::store::{decode_error, like_pattern, Db};
 use chrono::{DateTime, Utc};
 
+/// The columns of an audit row, in the order [`bind_entry!`] binds them.
+macro_rules! insert_into {
+    () => {
+        "INSERT INTO audit_records (at, actor_id, actor_name, action, target_kind, target_id, target_label,
+            partner_id, integration_id, summary, changes)"
+    };
+}
+pub(crate) use insert_into;
+
+/// Binds one entry's 11 values to `$query`, in [`insert_into!`]'s order.
+macro_rules! bind_entry {
+    ($query:expr, $entry:expr, $now:expr) => {{
+        let entry: &$crate::domain::audit::Entry = $entry;
+        $query
+            .bind($now)
+            .bind(entry.actor_id)
+            .bind(&entry.actor_name)
+            .bind(&entry.action)
+            .bind(entry.target_kind.key())
+            .bind(entry.target_id)
+            .bind(&entry.target_label)
+            .bind(entry.partner_id)
+            .bind(entry.integration_id)
+            .bind(&entry.summary)
+            .bind($crate::store::audit::changes_json(&entry.changes))
+    }};
+}
+pub(crate) use bind_entry;
+
 /// Inserts an [`Entry`](crate::domain::audit::Entry) on an open transaction
 /// (a macro, so the same code serves both backends' transaction types).
 /// Evaluates to `Result<(), sqlx::Error>`.
 macro_rules! record {
     ($tx:expr, $entry:expr, $now:expr) => {{
         let entry: &$crate::domain::audit::Entry = $entry;
-        let changes = $crate::store::audit::changes_json(&entry.changes);
-        sqlx::query(
-            "INSERT INTO audit_records (at, actor_id, actor_name, action, target_kind, target_id, target_label,
-                partner_id, integration_id, summary, changes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind($now)
-        .bind(entry.actor_id)
-        .bind(&entry.actor_name)
-        .bind(&entry.action)
-        .bind(entry.target_kind.key())
-        .bind(entry.target_id)
-        .bind(&entry.target_label)
-        .bind(entry.partner_id)
-        .bind(entry.integration_id)
-        .bind(&entry.summary)
-        .bind(changes)
-        .execute($tx)
-        .await
-        .map(|_| ())
+        let query = sqlx::query(concat!($crate::store::audit::insert_into!(), " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"));
+        $crate::store::audit::bind_entry!(query, entry, $now).execute($tx).await.map(|_| ())
     }};
 }
 pub(crate) use record;
@@ -46,26 +57,10 @@ macro_rules! record_all {
         let entries: &[$crate::domain::audit::Entry] = $entries;
         let mut result: Result<(), sqlx::Error> = Ok(());
         for chunk in entries.chunks($crate::store::audit::ENTRIES_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO audit_records (at, actor_id, actor_name, action, target_kind, target_id, target_label,
-                    partner_id, integration_id, summary, changes)
-                 VALUES {}",
-                $crate::store::tuples($db, chunk.len(), 11, 0)
-            );
+            let sql = format!(concat!($crate::store::audit::insert_into!(), " VALUES {}"), $crate::store::tuples($db, chunk.len(), 11, 0));
             let mut q = sqlx::query(&sql);
             for entry in chunk {
-                q = q
-                    .bind($now)
-                    .bind(entry.actor_id)
-                    .bind(&entry.actor_name)
-                    .bind(&entry.action)
-                    .bind(entry.target_kind.key())
-                    .bind(entry.target_id)
-                    .bind(&entry.target_label)
-                    .bind(entry.partner_id)
-                    .bind(entry.integration_id)
-                    .bind(&entry.summary)
-                    .bind($crate::store::audit::changes_json(&entry.changes));
+                q = $crate::store::audit::bind_entry!(q, entry, $now);
             }
             if let Err(e) = q.execute(&mut *$tx).await {
                 result = Err(e);

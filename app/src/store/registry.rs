@@ -351,7 +351,7 @@ pub async fn record_outcomes(
         let index: HashMap<(i64, &str), usize> =
             outcomes.iter().enumerate().map(|(k, (o, _))| ((o.integration_id, o.registry_host.as_str()), k)).collect();
         let written: Vec<(&Outcome, &Option<Subject>)> =
-            outcomes.iter().filter(|(o, _)| held.contains(&(o.integration_id, o.registry_host.clone()))).map(|(o, s)| (o, s)).collect();
+            outcomes.iter().zip(&all).filter(|(_, r)| r.held).map(|((o, s), _)| (o, s)).collect();
 
         let versions: Vec<(&Outcome, &NewVersion)> = written.iter().flat_map(|&(o, _)| o.versions.iter().map(move |v| (o, v))).collect();
         for chunk in versions.chunks(VERSION_ROWS_PER_INSERT) {
