@@ -33,6 +33,16 @@ pub struct Config {
     pub checks: crate::jobs::run_task_check::Settings,
     /// Serve the sample run-task endpoint (`SAMPLE_RUN_TASK`; the demo's run tasks use it).
     pub sample_run_task: bool,
+    pub dashboard: DashboardConfig,
+}
+
+/// The staff dashboard's snapshots and rendered-page cache (README, "Dashboards and tier flags").
+#[derive(Debug, Clone, Copy)]
+pub struct DashboardConfig {
+    /// `DASHBOARD_MAX_AGE_SECONDS` (default 60, 0 = compute every view).
+    pub max_age: app::services::dashboard::MaxAge,
+    /// `DASHBOARD_PAGE_CACHE` (default 64): rendered staff dashboards this instance keeps; 0 = none.
+    pub page_cache: usize,
 }
 
 /// Email alerts: the mail transport and the delivery worker (README, "Email alerts").
@@ -171,6 +181,8 @@ struct FileConfig {
     run_task_check_callback_seconds: Option<i64>,
     run_task_checks_per_hour: Option<i64>,
     sample_run_task: Option<bool>,
+    dashboard_max_age_seconds: Option<i64>,
+    dashboard_page_cache: Option<i64>,
     smtp_host: Option<String>,
     smtp_port: Option<i64>,
     smtp_tls: Option<String>,
@@ -224,6 +236,16 @@ impl Config {
         let mail = mail_config(&env, &file)?;
         let checks = checks_config(&env, &file)?;
         let sample_run_task = switch(&env, "SAMPLE_RUN_TASK", file.sample_run_task, false)?;
+        let dashboard = DashboardConfig {
+            max_age: app::services::dashboard::MaxAge(chrono::Duration::seconds(zero_or_number(
+                &env,
+                "DASHBOARD_MAX_AGE_SECONDS",
+                file.dashboard_max_age_seconds,
+                60,
+                86_400,
+            )?)),
+            page_cache: zero_or_number(&env, "DASHBOARD_PAGE_CACHE", file.dashboard_page_cache, 64, 10_000)? as usize,
+        };
         let auth = auth_config(&env, file)?;
         Ok(Self {
             database_url,
@@ -239,6 +261,7 @@ impl Config {
             mail,
             checks,
             sample_run_task,
+            dashboard,
         })
     }
 
@@ -290,6 +313,8 @@ impl Config {
             // Tests that check run tasks switch the runner on, with short limits.
             checks: crate::jobs::run_task_check::Settings { enabled: false, ..Default::default() },
             sample_run_task: false,
+            // Tests look at the dashboard right after changing data: no snapshots unless a test asks.
+            dashboard: DashboardConfig { max_age: app::services::dashboard::MaxAge(chrono::Duration::zero()), page_cache: 0 },
         })
     }
 }
@@ -400,6 +425,24 @@ fn registry_config(
 }
 
 /// A whole number from 1 to `max` (any positive one for `i64::MAX`); a file value out of range is clamped.
+/// Like [`number`], where 0 (switching the feature off) is allowed too.
+fn zero_or_number(
+    env: &dyn Fn(&str) -> Option<String>,
+    key: &'static str,
+    file_value: Option<i64>,
+    default: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    match env(key) {
+        Some(v) if v.trim() == "0" => Ok(0),
+        Some(_) => number(env, key, None, default, max).map_err(|e| match e {
+            ConfigError::Invalid(key, why) => ConfigError::Invalid(key, why.replacen("from 1", "from 0", 1)),
+            other => other,
+        }),
+        None => Ok(file_value.unwrap_or(default).clamp(0, max)),
+    }
+}
+
 fn number(
     env: &dyn Fn(&str) -> Option<String>,
     key: &'static str,
@@ -549,4 +592,36 @@ fn leptos_options(site_addr: SocketAddr) -> Result<LeptosOptions, ConfigError> {
     }
     options.site_addr = site_addr;
     Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_or_number_takes_zero_as_off() {
+        let cases: &[(Option<&str>, Option<i64>, Result<i64, &str>)] = &[
+            (None, None, Ok(60)),
+            (None, Some(0), Ok(0)),
+            (None, Some(99_999), Ok(3600)),
+            (Some("0"), Some(30), Ok(0)),
+            (Some(" 15 "), None, Ok(15)),
+            (Some("3600"), None, Ok(3600)),
+            (Some("3601"), None, Err("from 0 to 3600")),
+            (Some("-1"), None, Err("from 0 to 3600")),
+            (Some("soon"), None, Err("got \"soon\"")),
+        ];
+        for (env, file, want) in cases {
+            let lookup = |_: &str| env.map(String::from);
+            let got = zero_or_number(&lookup, "DASHBOARD_MAX_AGE_SECONDS", *file, 60, 3600);
+            match (got, want) {
+                (Ok(n), Ok(w)) => assert_eq!(n, *w, "{env:?} {file:?}"),
+                (Err(ConfigError::Invalid(key, why)), Err(w)) => {
+                    assert_eq!(key, "DASHBOARD_MAX_AGE_SECONDS");
+                    assert!(why.contains(w), "{why}");
+                }
+                (got, _) => panic!("{env:?} {file:?}: {got:?}"),
+            }
+        }
+    }
 }

@@ -31,6 +31,10 @@ pub struct AppState {
     pub plain_http: app::domain::run_task::PlainHttp,
     /// Whether the sample run-task endpoint is served (the demo's).
     pub sample_run_task: bool,
+    /// How old a dashboard snapshot may be before it is recomputed.
+    pub dashboard_max_age: app::services::dashboard::MaxAge,
+    /// Rendered staff dashboards, keyed by viewer, URL and snapshot.
+    pub page_cache: std::sync::Arc<http::page_cache::PageCache>,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -110,6 +114,13 @@ impl Application {
             checks: config.checks.limits,
             plain_http: app::domain::run_task::PlainHttp(outbound_guard(config)?.plain_http_hosts().to_vec()),
             sample_run_task: config.sample_run_task,
+            dashboard_max_age: config.dashboard.max_age,
+            page_cache: std::sync::Arc::new(http::page_cache::PageCache::new(
+                match config.dashboard.max_age.0 > chrono::Duration::zero() {
+                    true => config.dashboard.page_cache,
+                    false => 0,
+                },
+            )),
         };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).

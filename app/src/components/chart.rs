@@ -78,12 +78,18 @@ impl Bar {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
     pub label: String,
-    pub values: Vec<f64>,
+    /// `None`: no (finite) samples.
+    pub spread: Option<Spread>,
 }
 
 impl Group {
     pub fn new(label: impl Into<String>, values: Vec<f64>) -> Self {
-        Self { label: label.into(), values }
+        Self { label: label.into(), spread: Spread::of(&values) }
+    }
+
+    /// A group summarised beforehand: a page need not carry every sample.
+    pub fn summarised(label: impl Into<String>, spread: Option<Spread>) -> Self {
+        Self { label: label.into(), spread }
     }
 }
 
@@ -334,8 +340,8 @@ pub fn funnel(frame: &Frame, bars: &[Bar]) -> String {
 /// number of samples are printed right of the row. The axis starts at zero
 /// unless samples are negative (the charts show durations and counts).
 pub fn distribution(frame: &Frame, groups: &[Group]) -> String {
-    let stats: Vec<Option<Stats>> = groups.iter().map(|g| Stats::of(&g.values)).collect();
-    let present: Vec<&Stats> = stats.iter().flatten().collect();
+    let stats: Vec<Option<Spread>> = groups.iter().map(|g| g.spread.clone().filter(Spread::is_finite)).collect();
+    let present: Vec<&Spread> = stats.iter().flatten().collect();
     if present.is_empty() {
         return empty(frame, "distribution");
     }
@@ -487,21 +493,21 @@ impl Fit {
     }
 }
 
-/// The five-number summary of one group.
-#[derive(Debug, Clone, PartialEq)]
-struct Stats {
-    n: usize,
-    min: f64,
-    p25: f64,
-    median: f64,
-    p75: f64,
-    max: f64,
+/// The five-number summary of one group (its finite samples).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub n: usize,
+    pub min: f64,
+    pub p25: f64,
+    pub median: f64,
+    pub p75: f64,
+    pub max: f64,
 }
 
-impl Stats {
-    fn of(values: &[f64]) -> Option<Stats> {
+impl Spread {
+    pub fn of(values: &[f64]) -> Option<Spread> {
         let s = sorted_finite(values);
-        Some(Stats {
+        Some(Spread {
             n: s.len(),
             min: *s.first()?,
             p25: quantile(&s, 0.25)?,
@@ -509,6 +515,11 @@ impl Stats {
             p75: quantile(&s, 0.75)?,
             max: *s.last()?,
         })
+    }
+
+    /// A summary that came from elsewhere (a snapshot) is drawn only if every figure is a number.
+    fn is_finite(&self) -> bool {
+        self.n > 0 && [self.min, self.p25, self.median, self.p75, self.max].iter().all(|v| v.is_finite())
     }
 
     fn describe(&self, unit: &str) -> String {
@@ -1044,6 +1055,21 @@ mod tests {
         let svg = funnel(&FRAME, &[Bar::new(long, 1.0)]);
         assert_eq!(texts_of_class(&svg, "chart-label"), ["A very long partner …"]);
         assert!(svg.contains(&format!("<title>{long}: 1 versions</title>")));
+    }
+
+    #[test]
+    fn a_summarised_group_draws_like_its_samples() {
+        let samples = [4.0, 1.0, 3.0, 2.0, f64::NAN];
+        let spread = Spread::of(&samples).expect("finite samples");
+        assert_eq!(spread, Spread { n: 4, min: 1.0, p25: 1.75, median: 2.5, p75: 3.25, max: 4.0 });
+        assert_eq!(
+            distribution(&FRAME, &[Group::summarised("A", Some(spread.clone()))]),
+            distribution(&FRAME, &[Group::new("A", samples.to_vec())])
+        );
+        // From a snapshot that was tampered with or written by another version: not a number is no data.
+        let broken = Spread { median: f64::NAN, ..spread };
+        assert_eq!(distribution(&FRAME, &[Group::summarised("A", Some(broken))]), distribution(&FRAME, &[Group::new("A", vec![])]));
+        assert_eq!(Spread::of(&[]), None);
     }
 
     #[test]

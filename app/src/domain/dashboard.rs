@@ -170,8 +170,8 @@ pub struct StageFigure {
     pub median_days: Option<f64>,
     pub target_days: Option<i64>,
     pub stalled: i64,
-    /// Every integration's days in the stage, for the distribution chart.
-    pub days: Vec<f64>,
+    /// The spread of the integrations' days in the stage, for the distribution chart.
+    pub spread: Option<crate::components::chart::Spread>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,29 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 #[server(endpoint = "dashboard/staff")]
 pub async fn get_staff_dashboard(query: DashboardQuery) -> Result<StaffDashboard, AppError> {
     let (db, caller) = crate::context::signed_in()?;
-    crate::context::answer(crate::services::dashboard::staff(&db, &caller, &query, chrono::Utc::now()).await)
+    let max_age = use_context::<crate::services::dashboard::MaxAge>().unwrap_or_default();
+    crate::context::answer(crate::services::dashboard::staff_view(&db, &caller, &query, chrono::Utc::now(), max_age).await)
+}
+
+/// What `/` shows staff: the staff dashboard; `None` for partner members
+/// (their page shows their own dashboard instead).
+#[server(endpoint = "dashboard/home")]
+pub async fn get_home_dashboard(query: DashboardQuery) -> Result<Option<StaffDashboard>, AppError> {
+    let (db, caller) = crate::context::signed_in()?;
+    if caller.partner_scope().is_some() {
+        return Ok(None);
+    }
+    let max_age = use_context::<crate::services::dashboard::MaxAge>().unwrap_or_default();
+    crate::context::answer(crate::services::dashboard::staff_view(&db, &caller, &query, chrono::Utc::now(), max_age).await).map(Some)
+}
+
+/// The staff dashboard of `/`, following the filters in the URL. Made once
+/// at the top of the page: made inside the page's own suspense, it was made
+/// (and its data fetched and embedded in the page) once per pass of the
+/// server render.
+pub fn home_dashboard() -> Resource<Result<Option<StaffDashboard>, AppError>> {
+    let q = use_query_map();
+    Resource::new(move || query_from(&q.read()), get_home_dashboard)
 }
 
 /// A partner's dashboard: a member's own (`slug` ignored), or the one staff ask for.
@@ -60,12 +82,10 @@ fn query_from(q: &leptos_router::params::ParamsMap) -> DashboardQuery {
     }
 }
 
-/// The staff dashboard with its filters.
+/// The staff dashboard with its filters; `data` from [`home_dashboard`].
 #[component]
-pub fn StaffView() -> impl IntoView {
+pub fn StaffView(data: Resource<Result<Option<StaffDashboard>, AppError>>) -> impl IntoView {
     let q = use_query_map();
-    let query = move || query_from(&q.read());
-    let data = Resource::new(query, get_staff_dashboard);
     let initial = query_from(&q.read_untracked());
     view! {
         <form method="get" action="/" class="filters" role="search" aria-label="Filter the dashboard">
@@ -110,7 +130,8 @@ pub fn StaffView() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                    Ok(d) => view! { <StaffSections d/> }.into_any(),
+                    Ok(Some(d)) => view! { <StaffSections d/> }.into_any(),
+                    Ok(None) => view! { <p class="empty">"The staff dashboard is for alliances staff."</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -182,7 +203,7 @@ fn StaffSections(d: StaffDashboard) -> impl IntoView {
                         let svg = chart::funnel(&Frame { id: &id, title: &title, description: "How many integrations are in each stage, with the median time they have spent there.", unit: "" }, &bars);
                         let dist_id = format!("stage-time-{}", f.kind.key());
                         let dist_title = format!("{} track: days in the current stage", f.kind.label());
-                        let groups: Vec<Group> = f.stages.iter().filter(|s| s.count > 0).map(|s| Group::new(s.stage.label(), s.days.clone())).collect();
+                        let groups: Vec<Group> = f.stages.iter().filter(|s| s.count > 0).map(|s| Group::summarised(s.stage.label(), s.spread.clone())).collect();
                         let dist = chart::distribution(&Frame { id: &dist_id, title: &dist_title, description: "Spread of the days integrations have spent in their current stage.", unit: " d" }, &groups);
                         view! {
                             <div class="chart-pair">

@@ -26,6 +26,7 @@ pub async fn load_dashboard() -> Result<DashboardData, AppError> {
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| load_dashboard());
+    let staff = crate::pages::dashboard::home_dashboard();
     view! {
         <Title text="Dashboard · Integration Tracker"/>
         <h1>"Dashboard"</h1>
@@ -39,7 +40,7 @@ pub fn DashboardPage() -> impl IntoView {
                             _ => "You see every partner.".to_string(),
                         };
                         let body = if o.caller.role.is_staff() {
-                            view! { <StaffView/> }.into_any()
+                            view! { <StaffView data=staff/> }.into_any()
                         } else {
                             view! {
                                 <PartnerView slug=Signal::stored(None::<String>)/>

@@ -6,13 +6,13 @@
 use crate::domain::access::{Action, Caller};
 use crate::domain::catalog::{IntegrationKind, Stage, Tier};
 use crate::domain::dashboard::{
-    self, DashboardQuery, FlagSummary, Funnel, Lagging, MonthCount, PartnerDashboard, PartnerSupport, Progress, RegistrySummary,
-    ReviewQueue, StaffDashboard, StageFigure, StageTargets, Stalled, SupportSummary, WaitingTask,
+    self, DashboardFilter, DashboardQuery, FlagSummary, Funnel, Lagging, MonthCount, PartnerDashboard, PartnerSupport, Progress,
+    RegistrySummary, ReviewQueue, StaffDashboard, StageFigure, StageTargets, Stalled, SupportSummary, WaitingTask,
 };
 use crate::domain::flag::FlagQuery;
 use crate::domain::support::IssueQuery;
 use crate::error::AppError;
-use crate::store::{dashboard as store, decode_error, flags as flag_store, Db};
+use crate::store::{dashboard as store, decode_error, flags as flag_store, snapshots, Db};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 /// How many rows the dashboard's lists show; the full lists are a click (or a CSV) away.
@@ -23,7 +23,115 @@ pub async fn stage_targets(db: &Db) -> Result<StageTargets, sqlx::Error> {
     Ok(StageTargets::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
-/// The staff dashboard at `now`.
+/// How long a staff dashboard snapshot is shown before it is recomputed
+/// (`DASHBOARD_MAX_AGE_SECONDS`). Zero: no snapshots, every view computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaxAge(pub Duration);
+
+impl Default for MaxAge {
+    fn default() -> Self {
+        MaxAge(Duration::seconds(60))
+    }
+}
+
+/// How long one instance may take to recompute a stale snapshot before
+/// another may try.
+const REFRESH_CLAIM: i64 = 300;
+/// Snapshots of filters nobody has looked at for this long are dropped.
+const FORGET_AFTER_DAYS: i64 = 7;
+
+/// The snapshot a view reads: one per set of checked filters (and sort
+/// order); "only partners I manage" makes it the manager's own.
+pub fn snapshot_key(f: &DashboardFilter) -> String {
+    [
+        "staff",
+        f.kind.map(|k| k.key()).unwrap_or_default(),
+        f.stage.map(|s| s.key()).unwrap_or_default(),
+        f.tier.map(|t| t.key()).unwrap_or_default(),
+        f.category.as_deref().unwrap_or_default(),
+        f.manager_email.as_deref().unwrap_or_default(),
+        f.sort,
+    ]
+    .join("\n")
+}
+
+/// The staff dashboard as pages and the API show it: the stored snapshot
+/// for these filters. When something has changed since (the audit trail
+/// moved), the first view to claim it computes a new one and shows that,
+/// while views that do not get the claim show the previous one; when it is
+/// only older than `max_age`, it is still shown while the claimant
+/// recomputes it in the background. With no snapshot (or `max_age` zero)
+/// the view computes. The figures carry the time they were computed, which
+/// the page shows.
+pub async fn staff_view(
+    db: &Db,
+    caller: &Caller,
+    query: &DashboardQuery,
+    now: DateTime<Utc>,
+    max_age: MaxAge,
+) -> Result<StaffDashboard, AppError> {
+    if caller.partner_scope().is_some() {
+        return Err(AppError::Forbidden);
+    }
+    let filter = query.validate(&caller.email).map_err(AppError::invalid)?;
+    if max_age.0 <= Duration::zero() {
+        return staff(db, caller, query, now).await;
+    }
+    let key = snapshot_key(&filter);
+    let Some(stored) = snapshots::get(db, &key).await? else {
+        return compute_and_store(db, caller, query, &key, now).await;
+    };
+    let mut shown = match serde_json::from_str::<StaffDashboard>(&stored.body) {
+        Ok(d) => d,
+        // Written by another version of the app: compute it anew.
+        Err(e) => {
+            tracing::info!(error = %e, key, "dashboard: a stored snapshot does not parse; recomputing");
+            return compute_and_store(db, caller, query, &key, now).await;
+        }
+    };
+    let (changed, aged) = (stored.changed(), now - stored.generated_at >= max_age.0);
+    if (changed || aged) && snapshots::claim_refresh(db, &key, stored.generated_at, now, now + Duration::seconds(REFRESH_CLAIM)).await? {
+        if changed {
+            return compute_and_store(db, caller, query, &key, now).await;
+        }
+        let (db, caller, query) = (db.clone(), caller.clone(), query.clone());
+        tokio::spawn(async move {
+            if let Err(e) = compute_and_store(&db, &caller, &query, &key, now).await {
+                tracing::warn!(error = %e, "dashboard: refreshing a snapshot failed");
+            }
+        });
+    }
+    shown.query = query.clone();
+    Ok(shown)
+}
+
+/// Computes the figures and stores them; a failure gives the refresh claim back.
+async fn compute_and_store(
+    db: &Db,
+    caller: &Caller,
+    query: &DashboardQuery,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffDashboard, AppError> {
+    let result = async {
+        let mark = snapshots::latest_audit(db).await?;
+        let d = staff(db, caller, query, now).await?;
+        match serde_json::to_string(&d) {
+            Ok(body) => snapshots::put(db, key, &body, now, mark, now - Duration::days(FORGET_AFTER_DAYS)).await?,
+            Err(e) => tracing::error!(error = %e, "dashboard: cannot serialise a snapshot"),
+        }
+        Ok::<_, AppError>(d)
+    }
+    .await;
+    if result.is_err() {
+        if let Err(e) = snapshots::release(db, key).await {
+            tracing::warn!(error = %e, "dashboard: cannot give a refresh claim back; it expires on its own");
+        }
+    }
+    result
+}
+
+/// The staff dashboard computed at `now`, from the live tables.
 pub async fn staff(db: &Db, caller: &Caller, query: &DashboardQuery, now: DateTime<Utc>) -> Result<StaffDashboard, AppError> {
     if caller.partner_scope().is_some() {
         return Err(AppError::Forbidden);
@@ -48,21 +156,28 @@ pub async fn staff(db: &Db, caller: &Caller, query: &DashboardQuery, now: DateTi
                     median_days: None,
                     target_days: targets.days(stage),
                     stalled: 0,
-                    days: Vec::new(),
+                    spread: None,
                 })
                 .collect(),
         })
         .collect();
     let mut stalled = Vec::new();
+    // Days in stage per (track, stage), in the funnels' order.
+    let mut days_in: Vec<Vec<Vec<f64>>> = funnels.iter().map(|f| vec![Vec::new(); f.stages.len()]).collect();
     for r in &rows {
         let kind = IntegrationKind::parse(&r.kind).ok_or_else(|| decode_error("integration kind", &r.kind))?;
         let stage = Stage::parse(&r.stage).ok_or_else(|| decode_error("stage", &r.stage))?;
         let days = (now - r.since).num_minutes().max(0) as f64 / (24.0 * 60.0);
-        let Some(fig) = funnels.iter_mut().find(|f| f.kind == kind).and_then(|f| f.stages.iter_mut().find(|s| s.stage == stage)) else {
+        let Some((fi, si)) = funnels
+            .iter()
+            .position(|f| f.kind == kind)
+            .and_then(|fi| Some((fi, funnels[fi].stages.iter().position(|s| s.stage == stage)?)))
+        else {
             continue;
         };
+        let fig = &mut funnels[fi].stages[si];
         fig.count += 1;
-        fig.days.push((days * 10.0).round() / 10.0);
+        days_in[fi][si].push((days * 10.0).round() / 10.0);
         if let Some(target) = fig.target_days.filter(|t| days > *t as f64) {
             fig.stalled += 1;
             stalled.push(Stalled {
@@ -75,9 +190,10 @@ pub async fn staff(db: &Db, caller: &Caller, query: &DashboardQuery, now: DateTi
             });
         }
     }
-    for f in &mut funnels {
-        for s in &mut f.stages {
-            s.median_days = dashboard::median(&s.days);
+    for (f, days) in funnels.iter_mut().zip(&days_in) {
+        for (s, days) in f.stages.iter_mut().zip(days) {
+            s.median_days = dashboard::median(days);
+            s.spread = crate::components::chart::Spread::of(days);
         }
     }
     // Most overdue (relative to the target) first.

@@ -13,6 +13,7 @@ pub mod partners;
 pub mod registry;
 pub mod run_task_checks;
 pub mod run_tasks;
+pub mod snapshots;
 pub mod support;
 pub mod tasks;
 pub mod templates;

@@ -1101,10 +1101,11 @@ async fn acknowledge_issue(State(db): State<Db>, SignedIn(caller): SignedIn, Pat
     responses((status = 200, description = "The staff dashboard"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn staff_dashboard(
     State(db): State<Db>,
+    State(max_age): State<app::services::dashboard::MaxAge>,
     SignedIn(caller): SignedIn,
     ApiQuery(q): ApiQuery<app::domain::dashboard::DashboardQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(app::services::dashboard::staff(&db, &caller, &q, chrono::Utc::now()).await?))
+    Ok(Json(app::services::dashboard::staff_view(&db, &caller, &q, chrono::Utc::now(), max_age).await?))
 }
 
 /// A partner's dashboard: their integrations' progress, open issues,

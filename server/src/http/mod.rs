@@ -7,6 +7,7 @@
 pub mod api;
 mod csv;
 mod extract;
+pub mod page_cache;
 pub mod run_task_callback;
 pub mod sample_run_task;
 pub mod security;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*fn_name}", any(server_fn))
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), page_cache::serve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
@@ -90,6 +92,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let mail = state.mail.clone();
     let checks = state.checks;
     let plain_http = state.plain_http.clone();
+    let max_age = state.dashboard_max_age;
     let options = app::pages::sign_in::SignInOptions {
         github: state.auth.github.is_some(),
         oidc: state.auth.oidc.as_ref().map(|o| o.label().to_string()),
@@ -103,6 +106,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
         provide_context(mail.clone());
         provide_context(checks);
         provide_context(plain_http.clone());
+        provide_context(max_age);
         let nonce = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<security::CspNonce>().cloned());
         if let Some(nonce) = nonce {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0));

@@ -5,7 +5,7 @@
 //! and preview mode hold them back; partners see only their own. Also the
 //! dashboards' access and filters, and CSV exports kept to the viewer.
 
-use crate::helpers::TestApp;
+use crate::helpers::{spawn_app_with, Backend, TestApp};
 use app::domain::access::Role;
 use app::services::flags::evaluate;
 use chrono::{Duration, Utc};
@@ -325,3 +325,133 @@ async fn dashboard_and_flag_pages_render(app: TestApp) {
 }
 
 crate::on_both_backends!(breach_flag_grace_downgrade, flags_clear_and_wait, dashboards_and_exports, dashboard_and_flag_pages_render);
+
+/// The staff dashboard is shown from a stored snapshot while it is younger
+/// than `DASHBOARD_MAX_AGE_SECONDS`, refreshed once (one claim across
+/// instances) when older, and the rendered page is kept per viewer until a
+/// newer snapshot exists; every response carries its own CSP nonce.
+async fn dashboard_snapshots_and_page_cache(backend: Backend) {
+    use app::services::dashboard::{snapshot_key, staff_view, MaxAge};
+    use app::store::snapshots;
+    let app = spawn_app_with(backend, |c| {
+        c.dashboard = server::config::DashboardConfig { max_age: MaxAge(Duration::seconds(60)), page_cache: 8 };
+    })
+    .await;
+    let max_age = MaxAge(Duration::seconds(60));
+    let admin = app::domain::access::Caller {
+        user_id: 1,
+        email: "admin@example.com".into(),
+        name: "Admin".into(),
+        role: Role::Admin,
+        partner: None,
+    };
+    let all = app::domain::dashboard::DashboardQuery::default();
+    let key = snapshot_key(&all.validate(&admin.email).unwrap());
+    verified(&app, "Snap Co").await;
+
+    // Computed and stored on the first view; the same figures while nothing changes.
+    // Whole seconds: PostgreSQL keeps microseconds.
+    let t0 = chrono::DurationRound::duration_trunc(Utc::now() + Duration::hours(1), Duration::seconds(1)).unwrap();
+    let first = staff_view(&app.db, &admin, &all, t0, max_age).await.unwrap();
+    assert_eq!((first.integrations, first.generated_at), (1, t0));
+    let same = staff_view(&app.db, &admin, &all, t0 + Duration::seconds(30), max_age).await.unwrap();
+    assert_eq!((same.integrations, same.generated_at), (1, t0), "the snapshot");
+
+    // A change (the audit trail moves): the next view computes anew and shows it.
+    verified(&app, "Later Co").await;
+    let live = staff_view(&app.db, &admin, &all, t0 + Duration::seconds(30), MaxAge(Duration::zero())).await.unwrap();
+    assert_eq!(live.integrations, 2, "max age 0: computed from the tables every time");
+    let changed = staff_view(&app.db, &admin, &all, t0 + Duration::seconds(31), max_age).await.unwrap();
+    assert_eq!((changed.integrations, changed.generated_at), (2, t0 + Duration::seconds(31)));
+
+    // Only old: the old figures at once, their successor computed in the background by one claimant.
+    let t1 = t0 + Duration::seconds(31);
+    let old = staff_view(&app.db, &admin, &all, t1 + Duration::seconds(61), max_age).await.unwrap();
+    assert_eq!(old.generated_at, t1);
+    let mut refreshed = None;
+    for _ in 0..250 {
+        refreshed = snapshots::get(&app.db, &key).await.unwrap().map(|s| s.generated_at).filter(|at| *at > t1);
+        if refreshed.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let t2 = refreshed.expect("the old snapshot was refreshed");
+    assert_eq!(t2, t1 + Duration::seconds(61));
+    let now = t2 + Duration::seconds(120);
+    assert!(snapshots::claim_refresh(&app.db, &key, t2, now, now + Duration::seconds(300)).await.unwrap());
+    assert!(!snapshots::claim_refresh(&app.db, &key, t2, now, now + Duration::seconds(300)).await.unwrap(), "one refresh at a time");
+    assert!(!snapshots::claim_refresh(&app.db, &key, t1, now, now + Duration::seconds(300)).await.unwrap(), "not of an older snapshot");
+    snapshots::release(&app.db, &key).await.unwrap();
+
+    // Bad filters and partner members get no snapshot.
+    let bad = app::domain::dashboard::DashboardQuery { tier: "gold".into(), ..Default::default() };
+    assert!(staff_view(&app.db, &admin, &bad, t2, max_age).await.is_err());
+    let (_, member) = app.client_as("pat@snap-co.example", Role::Partner, Some("snap-co")).await;
+    assert_eq!(member.get(app.url("/api/v1/dashboard")).send().await.unwrap().status(), 403);
+    // `/`'s server function: nothing for a member (their page shows their own dashboard), the figures for staff.
+    let form = [("query[track]", ""), ("query[mine]", "false")];
+    let res = member.post(app.url("/api/dashboard/home")).form(&form).send().await.unwrap();
+    assert_eq!((res.status().as_u16(), res.text().await.unwrap()), (200, "null".to_string()));
+    let res = app.client.post(app.url("/api/dashboard/home")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("\"funnels\""));
+    let count = || async {
+        app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM dashboard_snapshots").fetch_one(pool).await)
+            .unwrap()
+    };
+    assert_eq!(count().await, 1);
+
+    // The page: after a change, a view computes; the next renders from the snapshot and is kept;
+    // each response has a nonce of its own in the header and the page.
+    let (_, viewer) = app.client_as("vera@alliances.example", Role::Viewer, None).await;
+    let nonce = |res: &reqwest::Response| {
+        let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+        csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).unwrap().to_string()
+    };
+    assert_eq!(app.get("/").await.status(), 200);
+    let res = app.get("/").await;
+    let n1 = nonce(&res);
+    let page1 = res.text().await.unwrap();
+    assert!(page1.contains("2 integrations match these filters.") && page1.contains(&format!("nonce=\"{n1}\"")), "{page1}");
+    // Change the stored figures without a change in the trail: a render would show them, the kept page does not.
+    let tampered = snapshots::get(&app.db, &key).await.unwrap().unwrap().body.replace("\"integrations\":2", "\"integrations\":77");
+    app::on_pool!(&app.db, |pool| sqlx::query("UPDATE dashboard_snapshots SET body = $1 WHERE filter_key = $2")
+        .bind(&tampered)
+        .bind(&key)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    let res = app.get("/").await;
+    let n2 = nonce(&res);
+    let page2 = res.text().await.unwrap();
+    assert_ne!(n1, n2);
+    assert_eq!(page2, page1.replace(&n1, &n2), "the kept page, with this response's nonce");
+    // Another staff member gets a page of their own (their name is on it), from the same snapshot.
+    let theirs = viewer.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(theirs.contains("Signed in as vera@alliances.example"), "{theirs}");
+    assert!(theirs.contains("77 integrations match these filters."), "rendered from the snapshot as stored");
+    // A newer snapshot: every kept page of the older one stops matching.
+    let newer = tampered.replace("\"integrations\":77", "\"integrations\":78");
+    let mark = snapshots::latest_audit(&app.db).await.unwrap();
+    snapshots::put(&app.db, &key, &newer, Utc::now(), mark, Utc::now() - Duration::days(1)).await.unwrap();
+    let page3 = app.get("/").await.text().await.unwrap();
+    assert!(page3.contains("78 integrations match these filters."), "{page3}");
+    // And a change: the next view computes again.
+    verified(&app, "Third Co").await;
+    let page4 = app.get("/").await.text().await.unwrap();
+    assert!(page4.contains("3 integrations match these filters."), "{page4}");
+}
+
+mod dashboard_snapshots_and_page_cache {
+    use crate::helpers::Backend;
+    #[tokio::test]
+    async fn sqlite() {
+        super::dashboard_snapshots_and_page_cache(Backend::Sqlite).await
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::dashboard_snapshots_and_page_cache(Backend::Postgres).await
+    }
+}
