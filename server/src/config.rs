@@ -424,7 +424,6 @@ fn registry_config(
     Ok(RegistryConfig { poller, client })
 }
 
-/// A whole number from 1 to `max` (any positive one for `i64::MAX`); a file value out of range is clamped.
 /// Like [`number`], where 0 (switching the feature off) is allowed too.
 fn zero_or_number(
     env: &dyn Fn(&str) -> Option<String>,
@@ -443,6 +442,7 @@ fn zero_or_number(
     }
 }
 
+/// A whole number from 1 to `max` (any positive one for `i64::MAX`); a file value out of range is clamped.
 fn number(
     env: &dyn Fn(&str) -> Option<String>,
     key: &'static str,
