@@ -34,6 +34,9 @@ pub struct Config {
     /// Serve the sample run-task endpoint (`SAMPLE_RUN_TASK`; the demo's run tasks use it).
     pub sample_run_task: bool,
     pub dashboard: DashboardConfig,
+    /// `SESSION_CACHE` (default 10000): signed-in sessions this instance keeps
+    /// so a request needs no database round trip to know who asks; 0 = none.
+    pub session_cache: usize,
 }
 
 /// The staff dashboard's snapshots and rendered-page cache (README, "Dashboards and tier flags").
@@ -183,6 +186,7 @@ struct FileConfig {
     sample_run_task: Option<bool>,
     dashboard_max_age_seconds: Option<i64>,
     dashboard_page_cache: Option<i64>,
+    session_cache: Option<i64>,
     smtp_host: Option<String>,
     smtp_port: Option<i64>,
     smtp_tls: Option<String>,
@@ -246,6 +250,7 @@ impl Config {
             )?)),
             page_cache: zero_or_number(&env, "DASHBOARD_PAGE_CACHE", file.dashboard_page_cache, 64, 10_000)? as usize,
         };
+        let session_cache = zero_or_number(&env, "SESSION_CACHE", file.session_cache, 10_000, 1_000_000)? as usize;
         let auth = auth_config(&env, file)?;
         Ok(Self {
             database_url,
@@ -262,6 +267,7 @@ impl Config {
             checks,
             sample_run_task,
             dashboard,
+            session_cache,
         })
     }
 
@@ -315,6 +321,8 @@ impl Config {
             sample_run_task: false,
             // Tests look at the dashboard right after changing data: no snapshots unless a test asks.
             dashboard: DashboardConfig { max_age: app::services::dashboard::MaxAge(chrono::Duration::zero()), page_cache: 0 },
+            // Tests that write to the database directly would race the change feed's notifications.
+            session_cache: 0,
         })
     }
 }

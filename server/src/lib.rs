@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod demo;
+mod fifo;
 pub mod http;
 pub mod jobs;
 pub mod outbound;
@@ -33,8 +34,12 @@ pub struct AppState {
     pub sample_run_task: bool,
     /// How old a dashboard snapshot may be before it is recomputed.
     pub dashboard_max_age: app::services::dashboard::MaxAge,
-    /// Rendered staff dashboards, keyed by viewer, URL and snapshot.
+    /// Rendered staff dashboards, keyed by viewer and URL.
     pub page_cache: std::sync::Arc<http::page_cache::PageCache>,
+    /// Moves whenever a committed write may have made a cached copy stale.
+    pub changes: std::sync::Arc<app::store::changes::Changes>,
+    /// Signed-in sessions this instance has looked up.
+    pub sessions: std::sync::Arc<auth::sessions::Sessions>,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -42,6 +47,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     db: Db,
+    changes: std::sync::Arc<app::store::changes::Changes>,
     base_url: String,
     bootstrap_url: Option<String>,
     idle: chrono::Duration,
@@ -105,6 +111,7 @@ impl Application {
         let auth = auth::Auth::new(config.auth.clone(), base_url.clone(), local.ip().is_loopback());
         let mailer = outbound::mailer::Mailer::new(&config.mail.mailer).map_err(|e| StartError::Setting(format!("mail: {e}")))?;
         let mail = app::domain::outbox::MailTransport { description: mailer.description().to_string(), smtp: mailer.is_smtp() };
+        let changes = app::store::changes::of(&db);
         let state = AppState {
             leptos_options: config.leptos.clone(),
             db: db.clone(),
@@ -121,6 +128,8 @@ impl Application {
                     false => 0,
                 },
             )),
+            changes: changes.clone(),
+            sessions: std::sync::Arc::new(auth::sessions::Sessions::new(config.session_cache, changes.clone())),
         };
         // With no admin yet, the first one gets in through a one-time link
         // printed to the log (there may be no identity provider yet).
@@ -184,6 +193,7 @@ impl Application {
             listener,
             router: http::router(state),
             db,
+            changes,
             base_url,
             bootstrap_url,
             idle: policy.session_idle,
@@ -214,9 +224,18 @@ impl Application {
         &self.db
     }
 
+    /// The change feed this instance's caches follow.
+    pub fn changes(&self) -> std::sync::Arc<app::store::changes::Changes> {
+        self.changes.clone()
+    }
+
     /// Serves until `shutdown` completes, then finishes open requests.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.db.clone(), self.idle));
+        let feed = match &self.db {
+            Db::Postgres(pool) => Some(tokio::spawn(app::store::changes::follow_postgres(pool.clone(), self.changes.clone()))),
+            Db::Sqlite(_) => None,
+        };
         let poller = self.poller.map(|p| tokio::spawn(p.run()));
         let syncer = self.syncer.map(|s| tokio::spawn(s.run()));
         let monitor = self.monitor.map(|m| tokio::spawn(m.run()));
@@ -234,7 +253,7 @@ impl Application {
         });
         let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
-        for job in [poller, syncer, monitor, flag_review, deliverer, checker].into_iter().flatten() {
+        for job in [feed, poller, syncer, monitor, flag_review, deliverer, checker].into_iter().flatten() {
             job.abort();
         }
         self.db.close().await;

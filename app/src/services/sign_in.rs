@@ -175,16 +175,39 @@ pub async fn start_session(db: &Db, policy: &Policy, user_id: i64, now: DateTime
     Ok(secret)
 }
 
-/// The caller behind a session cookie; refreshes its idle clock at most once a minute.
-pub async fn session_caller(db: &Db, policy: &Policy, secret: &str, now: DateTime<Utc>) -> Result<Option<Caller>, AppError> {
+/// A session's idle clock is written at most this often.
+fn touch_every() -> Duration {
+    Duration::minutes(1)
+}
+
+/// The session behind a cookie, live at `now`; its idle clock written if due.
+pub async fn session(db: &Db, policy: &Policy, secret: &str, now: DateTime<Utc>) -> Result<Option<store::LiveSession>, AppError> {
     let token_hash = hash(secret);
-    let Some((caller, last_seen)) = store::caller_by_session(db, &token_hash, now, now - policy.session_idle).await? else {
+    let Some(mut session) = store::live_session(db, &token_hash, now, now - policy.session_idle).await? else {
         return Ok(None);
     };
-    if now - last_seen > Duration::minutes(1) {
+    if now - session.last_seen > touch_every() {
         store::touch_session(db, &token_hash, now).await?;
+        session.last_seen = now;
     }
-    Ok(Some(caller))
+    Ok(Some(session))
+}
+
+/// The caller behind a session cookie; refreshes its idle clock at most once a minute.
+pub async fn session_caller(db: &Db, policy: &Policy, secret: &str, now: DateTime<Utc>) -> Result<Option<Caller>, AppError> {
+    Ok(session(db, policy, secret, now).await?.map(|s| s.caller))
+}
+
+/// Whether a session found live may be taken as still live at `now`
+/// without asking the database: before its end, and before its idle clock
+/// is due to be written (which also keeps it well inside its idle limit).
+pub fn still_live(session: &store::LiveSession, policy: &Policy, now: DateTime<Utc>) -> bool {
+    now < session.expires_at && now - session.last_seen < touch_every().min(policy.session_idle)
+}
+
+/// The key a session is known by (its cookie's secret is never kept).
+pub fn session_key(secret: &str) -> String {
+    hash(secret)
 }
 
 pub async fn end_session(db: &Db, secret: &str) -> Result<(), AppError> {

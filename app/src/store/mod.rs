@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod blobs;
+pub mod changes;
 pub mod dashboard;
 pub mod flags;
 pub mod integrations;
@@ -98,7 +99,26 @@ impl Db {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| ConnectError::Directory(dir.display().to_string(), e))?;
             }
-            let pool = SqlitePoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
+            let feed = changes::sqlite::feed(path);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    let feed = feed.clone();
+                    Box::pin(async move {
+                        // The WAL hook fires only in WAL mode (a file system without it keeps another journal).
+                        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await?;
+                        if mode.eq_ignore_ascii_case("wal") {
+                            changes::sqlite::report_commits(&mut conn.lock_handle().await?, &feed);
+                        } else {
+                            tracing::warn!(mode, "SQLite is not in WAL mode: commits cannot be followed, caches are off");
+                            feed.set_live(false);
+                        }
+                        Ok(())
+                    })
+                })
+                .connect_with(options)
+                .await?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;

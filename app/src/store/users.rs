@@ -285,16 +285,23 @@ pub async fn insert_session(
     Ok(())
 }
 
+/// A session found live: its user, when it was last seen and when it ends.
+pub struct LiveSession {
+    pub caller: Caller,
+    pub last_seen: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// The active user behind a session that has neither idled out (last seen
-/// after `idle_since`) nor reached its absolute end; and when it was last seen.
-pub async fn caller_by_session(
+/// after `idle_since`) nor reached its absolute end.
+pub async fn live_session(
     db: &Db,
     token_hash: &str,
     now: DateTime<Utc>,
     idle_since: DateTime<Utc>,
-) -> Result<Option<(Caller, DateTime<Utc>)>, sqlx::Error> {
+) -> Result<Option<LiveSession>, sqlx::Error> {
     let sql = format!(
-        "SELECT u.id, u.email, u.name, u.role, u.partner_id, p.slug AS partner_slug, p.name AS partner_name, s.last_seen_at
+        "SELECT u.id, u.email, u.name, u.role, u.partner_id, p.slug AS partner_slug, p.name AS partner_name, s.last_seen_at, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN partners p ON p.id = u.partner_id
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.status = 'active'"
     );
@@ -303,9 +310,10 @@ pub async fn caller_by_session(
         #[sqlx(flatten)]
         caller: CallerRow,
         last_seen_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
     }
     let row = on_pool!(db, |pool| sqlx::query_as::<_, Row>(&sql).bind(token_hash).bind(now).bind(idle_since).fetch_optional(pool).await?);
-    row.map(|r| Ok((r.caller.into_caller()?, r.last_seen_at))).transpose()
+    row.map(|r| Ok(LiveSession { caller: r.caller.into_caller()?, last_seen: r.last_seen_at, expires_at: r.expires_at })).transpose()
 }
 
 pub async fn touch_session(db: &Db, token_hash: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {

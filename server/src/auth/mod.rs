@@ -7,6 +7,7 @@
 pub mod github;
 pub mod oidc;
 pub mod routes;
+pub mod sessions;
 
 use crate::config::AuthConfig;
 use crate::AppState;
@@ -186,7 +187,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         },
         Some(Err(())) => return unauthorized("the Authorization header must be \"Bearer <token>\""),
         None => match cookie(req.headers(), SESSION_COOKIE) {
-            Some(secret) => match sign_in::session_caller(&state.db, &state.auth.config.policy, &secret, now).await {
+            Some(secret) => match state.sessions.caller(&state.db, &state.auth.config.policy, &secret, now).await {
                 Ok(caller) => caller,
                 Err(e) => return e.into_response(),
             },
@@ -205,7 +206,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             return Redirect::to(&target).into_response();
         }
     }
-    next.run(req).await
+    let writes = !is_safe(req.method());
+    let res = next.run(req).await;
+    if writes {
+        // What this request wrote is committed by now: this instance's caches
+        // follow at once, without waiting for the feed's notification.
+        state.changes.changed();
+    }
+    res
 }
 
 /// The API's error body (`{"error": …}`) with a message of our own.

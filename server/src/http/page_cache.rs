@@ -1,40 +1,43 @@
 //! Rendered staff dashboards, kept by this instance so a dashboard that has
 //! not changed is not rendered again for the same viewer.
 //!
-//! A page is cached under the viewer (everything the page shows of them),
-//! its URL and the `generated_at` of the snapshot it shows, which lives in
-//! the database, and only while that snapshot is current: when any
-//! instance stores a newer one, or anything changes (the audit trail
-//! moves), every instance's copies stop matching, so two instances never
-//! serve different figures for the same snapshot. What changes per response, the CSP
-//! nonce, is put back into the copy each time. Only staff views of `/` are
-//! cached; partner members' dashboards are computed for each view.
+//! A page is kept under the viewer (everything the page shows of them) and
+//! its URL, with the `generated_at` of the snapshot it shows and the change
+//! feed's mark from before that snapshot was found current. It is served
+//! again, without a database round trip, while the feed has seen no write
+//! since (any instance's new snapshot, or any change in the audit trail,
+//! moves it, so two instances do not serve different figures for long) and
+//! the snapshot is younger than the dashboards' max age (after which the
+//! render refreshes it). What changes per response, the CSP nonce, is put
+//! back into the copy each time. Only staff views of `/` are kept; partner
+//! members' dashboards are computed for each view. A page served from here
+//! says so in `x-page-cache: hit`.
 
+use crate::fifo::Fifo;
 use crate::http::security::CspNonce;
 use crate::AppState;
 use app::domain::access::Caller;
 use app::domain::dashboard::DashboardQuery;
+use app::store::changes::Mark;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use chrono::{DateTime, Utc};
 
 /// A rendered page larger than this is not kept.
 const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 pub struct PageCache {
-    capacity: usize,
-    pages: Mutex<Pages>,
+    pages: Fifo<Kept>,
 }
 
-#[derive(Default)]
-struct Pages {
-    by_key: HashMap<String, Arc<Page>>,
-    /// Oldest first: the first to go when the cache is full.
-    order: VecDeque<String>,
+struct Kept {
+    page: Page,
+    /// The snapshot the page shows.
+    generated_at: DateTime<Utc>,
+    mark: Mark,
 }
 
 /// A rendered page cut where its nonce was: `parts` joined with the
@@ -78,51 +81,46 @@ impl Page {
 impl PageCache {
     /// Keeps up to `capacity` pages; 0 keeps none.
     pub fn new(capacity: usize) -> PageCache {
-        PageCache { capacity, pages: Mutex::new(Pages::default()) }
-    }
-
-    fn get(&self, key: &str) -> Option<Arc<Page>> {
-        self.pages.lock().ok()?.by_key.get(key).cloned()
-    }
-
-    fn put(&self, key: String, page: Page) {
-        let Ok(mut pages) = self.pages.lock() else { return };
-        if pages.by_key.insert(key.clone(), Arc::new(page)).is_none() {
-            pages.order.push_back(key);
-        }
-        while pages.order.len() > self.capacity {
-            if let Some(old) = pages.order.pop_front() {
-                pages.by_key.remove(&old);
-            }
-        }
+        PageCache { pages: Fifo::new(capacity) }
     }
 
     pub fn len(&self) -> usize {
-        self.pages.lock().map(|p| p.by_key.len()).unwrap_or(0)
+        self.pages.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.pages.is_empty()
     }
 }
 
 /// Middleware in front of the pages: answers a staff `GET /` from the cache
-/// when the snapshot it would show is current and this viewer's copy of it is
-/// here; otherwise renders it and keeps the copy.
+/// when this viewer's copy is still current; otherwise renders it, and keeps
+/// the copy when the snapshot it shows was current before the render.
 pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // Only what the key needs: a `&Request` held across an await would make this future not `Send`.
     let (method, uri, caller) = (req.method().clone(), req.uri().clone(), req.extensions().get::<Caller>().cloned());
-    let Some(key) = cache_key(&state, &method, &uri, caller.as_ref()).await else {
+    let Some((key, snapshot)) = cache_key(&state, &method, &uri, caller.as_ref()) else {
         return next.run(req).await;
     };
     let Some(nonce) = req.extensions().get::<CspNonce>().map(|n| n.0.clone()) else {
         return next.run(req).await;
     };
-    if let Some(page) = state.page_cache.get(&key) {
-        let mut res = Response::new(Body::from(page.with_nonce(&nonce)));
-        *res.headers_mut() = page.headers.clone();
-        return res;
+    let now = Utc::now();
+    if let Some(kept) = state.page_cache.pages.get(&key) {
+        if state.changes.unchanged_since(kept.mark) && now - kept.generated_at < state.dashboard_max_age.0 {
+            let mut res = Response::new(Body::from(kept.page.with_nonce(&nonce)));
+            *res.headers_mut() = kept.page.headers.clone();
+            res.headers_mut().insert("x-page-cache", HeaderValue::from_static("hit"));
+            return res;
+        }
     }
+    // Marked before the snapshot is looked at: a change committed from here on makes the copy stale.
+    let Some(mark) = state.changes.mark() else {
+        return next.run(req).await;
+    };
+    let Some(generated_at) = current_snapshot(&state, &snapshot, now).await else {
+        return next.run(req).await;
+    };
     let res = next.run(req).await;
     if res.status() != StatusCode::OK {
         return res;
@@ -136,16 +134,16 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     parts.headers.remove(header::CONTENT_LENGTH);
-    state.page_cache.put(key, Page::cut(parts.headers.clone(), &bytes, &nonce));
+    let page = Page::cut(parts.headers.clone(), &bytes, &nonce);
+    state.page_cache.pages.put(key, Kept { page, generated_at, mark });
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The key a request's page is kept under, or `None` when it is not one the
-/// cache keeps: not a staff view of `/`, filters that do not validate, or
-/// no current snapshot (none, changed since, or too old: the render
-/// computes or refreshes it).
-async fn cache_key(state: &AppState, method: &Method, uri: &axum::http::Uri, caller: Option<&Caller>) -> Option<String> {
-    if state.page_cache.capacity == 0 || method != Method::GET || uri.path() != "/" {
+/// The key a request's page is kept under and the key of the snapshot it
+/// shows, or `None` when it is not one the cache keeps: not a staff view of
+/// `/`, or filters that do not validate.
+fn cache_key(state: &AppState, method: &Method, uri: &axum::http::Uri, caller: Option<&Caller>) -> Option<(String, String)> {
+    if state.page_cache.pages.is_off() || method != Method::GET || uri.path() != "/" {
         return None;
     }
     let caller = caller?;
@@ -154,20 +152,22 @@ async fn cache_key(state: &AppState, method: &Method, uri: &axum::http::Uri, cal
     }
     let Query(query) = Query::<DashboardQuery>::try_from_uri(uri).ok()?;
     let filter = query.validate(&caller.email).ok()?;
-    let snapshot = app::services::dashboard::snapshot_key(&filter);
-    let generated_at = match app::store::snapshots::unchanged_since(&state.db, &snapshot).await {
-        Ok(Some(at)) => at,
-        Ok(None) => return None,
+    let viewer = serde_json::to_string(caller).ok()?;
+    Some((format!("{viewer}\n{uri}"), app::services::dashboard::snapshot_key(&filter)))
+}
+
+/// When the snapshot the page will show was computed, if it is current (none
+/// stored, changed since, or too old: the render computes or refreshes it,
+/// and that page is not kept).
+async fn current_snapshot(state: &AppState, snapshot: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match app::store::snapshots::unchanged_since(&state.db, snapshot).await {
+        Ok(Some(at)) if now - at < state.dashboard_max_age.0 => Some(at),
+        Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "page cache: cannot read the snapshot's time; rendering");
-            return None;
+            None
         }
-    };
-    if chrono::Utc::now() - generated_at >= state.dashboard_max_age.0 {
-        return None;
     }
-    let viewer = serde_json::to_string(caller).ok()?;
-    Some(format!("{viewer}\n{uri}\n{}", generated_at.timestamp_micros()))
 }
 
 #[cfg(test)]
@@ -188,20 +188,5 @@ mod tests {
             let page = Page::cut(HeaderMap::new(), &Bytes::from(body.to_string()), old);
             assert_eq!(String::from_utf8(page.with_nonce("XYZ")).expect("utf-8"), *want, "{body}");
         }
-    }
-
-    #[test]
-    fn the_oldest_page_goes_first_when_full() {
-        let cache = PageCache::new(2);
-        let page = || Page::cut(HeaderMap::new(), &Bytes::from_static(b"p"), "n");
-        cache.put("a".into(), page());
-        cache.put("b".into(), page());
-        cache.put("a".into(), page());
-        assert_eq!(cache.len(), 2);
-        cache.put("c".into(), page());
-        assert!(cache.get("a").is_none() && cache.get("b").is_some() && cache.get("c").is_some());
-        let none = PageCache::new(0);
-        none.put("a".into(), page());
-        assert!(none.is_empty());
     }
 }
