@@ -403,18 +403,28 @@ async fn dashboard_snapshots_and_page_cache(backend: Backend) {
     assert_eq!(count().await, 1);
 
     // The page: after a change, a view computes; the next renders from the snapshot and is kept;
-    // each response has a nonce of its own in the header and the page.
+    // the next is the kept page. Each response has a nonce of its own in the header and the page.
     let (_, viewer) = app.client_as("vera@alliances.example", Role::Viewer, None).await;
     let nonce = |res: &reqwest::Response| {
         let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
         csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).unwrap().to_string()
     };
-    assert_eq!(app.get("/").await.status(), 200);
+    let hit = |res: &reqwest::Response| res.headers().get("x-page-cache").is_some();
     let res = app.get("/").await;
+    assert_eq!((res.status().as_u16(), hit(&res)), (200, false));
+    app.caught_up().await;
+    let res = app.get("/").await;
+    assert!(!hit(&res), "rendered from the snapshot, and kept");
     let n1 = nonce(&res);
     let page1 = res.text().await.unwrap();
     assert!(page1.contains("2 integrations match these filters.") && page1.contains(&format!("nonce=\"{n1}\"")), "{page1}");
-    // Change the stored figures without a change in the trail: a render would show them, the kept page does not.
+    let res = app.get("/").await;
+    assert!(hit(&res), "the kept page");
+    let n2 = nonce(&res);
+    let page2 = res.text().await.unwrap();
+    assert_ne!(n1, n2);
+    assert_eq!(page2, page1.replace(&n1, &n2), "the kept page, with this response's nonce");
+    // Any write the change feed reports makes the kept pages stale: here, the stored figures themselves.
     let tampered = snapshots::get(&app.db, &key).await.unwrap().unwrap().body.replace("\"integrations\":2", "\"integrations\":77");
     app::on_pool!(&app.db, |pool| sqlx::query("UPDATE dashboard_snapshots SET body = $1 WHERE filter_key = $2")
         .bind(&tampered)
@@ -423,25 +433,32 @@ async fn dashboard_snapshots_and_page_cache(backend: Backend) {
         .await
         .map(|_| ()))
     .unwrap();
+    app.caught_up().await;
     let res = app.get("/").await;
-    let n2 = nonce(&res);
-    let page2 = res.text().await.unwrap();
-    assert_ne!(n1, n2);
-    assert_eq!(page2, page1.replace(&n1, &n2), "the kept page, with this response's nonce");
+    assert!(!hit(&res));
+    let page3 = res.text().await.unwrap();
+    assert!(page3.contains("77 integrations match these filters."), "rendered from the snapshot as stored");
     // Another staff member gets a page of their own (their name is on it), from the same snapshot.
     let theirs = viewer.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(theirs.contains("Signed in as vera@alliances.example"), "{theirs}");
-    assert!(theirs.contains("77 integrations match these filters."), "rendered from the snapshot as stored");
-    // A newer snapshot: every kept page of the older one stops matching.
+    assert!(theirs.contains("77 integrations match these filters."), "{theirs}");
+    let res = viewer.get(app.url("/")).send().await.unwrap();
+    assert!(hit(&res), "theirs was kept");
+    let n3 = nonce(&res);
+    let again = res.text().await.unwrap();
+    assert!(again.contains("Signed in as vera@alliances.example") && again.contains(&format!("nonce=\"{n3}\"")), "{again}");
+    // A newer snapshot (from any instance): every kept page of the older one stops matching.
     let newer = tampered.replace("\"integrations\":77", "\"integrations\":78");
     let mark = snapshots::latest_audit(&app.db).await.unwrap();
     snapshots::put(&app.db, &key, &newer, Utc::now(), mark, Utc::now() - Duration::days(1)).await.unwrap();
-    let page3 = app.get("/").await.text().await.unwrap();
-    assert!(page3.contains("78 integrations match these filters."), "{page3}");
+    app.caught_up().await;
+    let page4 = app.get("/").await.text().await.unwrap();
+    assert!(page4.contains("78 integrations match these filters."), "{page4}");
     // And a change: the next view computes again.
     verified(&app, "Third Co").await;
-    let page4 = app.get("/").await.text().await.unwrap();
-    assert!(page4.contains("3 integrations match these filters."), "{page4}");
+    app.caught_up().await;
+    let page5 = app.get("/").await.text().await.unwrap();
+    assert!(page5.contains("3 integrations match these filters."), "{page5}");
 }
 
 mod dashboard_snapshots_and_page_cache {

@@ -22,6 +22,9 @@ pub struct TestApp {
     /// Sends an administrator's API token with every request.
     pub client: reqwest::Client,
     pub db: Db,
+    pub database_url: String,
+    /// The change feed the server's caches follow.
+    pub changes: std::sync::Arc<app::store::changes::Changes>,
     /// The one-time admin link the server printed at start (none once
     /// `spawn_app` has created its admin).
     pub bootstrap_url: Option<String>,
@@ -116,15 +119,48 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let (url, guard) = fresh_database(backend).await;
     let mut config = Config::for_tests(&url).expect("test config");
     configure(&mut config);
-    let app = Application::build(&config).await.expect("build the application");
-    let address = app.local_addr();
+    let (address, changes, app) = start(&config).await;
     let db = app.db().clone();
     let bootstrap_url = app.bootstrap_url().map(str::to_string);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let mut test_app = TestApp { address, client: http_client(None), db, bootstrap_url, _guard: guard };
+    wait_until_live(&changes).await;
+    let mut test_app = TestApp { address, client: http_client(None), db, database_url: url, changes, bootstrap_url, _guard: guard };
     let (_, admin) = test_app.client_as("admin@tracker.test", Role::Admin, None).await;
     test_app.client = admin;
     test_app
+}
+
+async fn start(config: &Config) -> (SocketAddr, std::sync::Arc<app::store::changes::Changes>, Application) {
+    let app = Application::build(config).await.expect("build the application");
+    (app.local_addr(), app.changes(), app)
+}
+
+/// On PostgreSQL the change feed is live once the server's listener is connected.
+async fn wait_until_live(changes: &app::store::changes::Changes) {
+    for _ in 0..500 {
+        if changes.is_live() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the change feed did not go live");
+}
+
+/// Returns once `changes` has seen every write committed to `db` so far:
+/// at once on SQLite (commits are reported as they happen); on PostgreSQL
+/// after a notification sent now arrives, since notifications arrive in
+/// the order their transactions committed.
+pub async fn caught_up(db: &Db, changes: &app::store::changes::Changes) {
+    let Db::Postgres(pool) = db else { return };
+    let before = changes.count();
+    sqlx::query("SELECT pg_notify($1, 'test')").bind(app::store::changes::CHANNEL).execute(pool).await.expect("notify");
+    for _ in 0..500 {
+        if changes.count() > before {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the change feed did not catch up");
 }
 
 /// A client that follows no redirects and sends `token` as a bearer token.
@@ -151,6 +187,22 @@ pub async fn fresh_db(backend: Backend) -> (Db, impl Drop) {
 }
 
 impl TestApp {
+    /// Another server on the same database (another instance behind the
+    /// load balancer): its address and its change feed.
+    pub async fn instance(&self, configure: impl FnOnce(&mut Config)) -> (SocketAddr, std::sync::Arc<app::store::changes::Changes>) {
+        let mut config = Config::for_tests(&self.database_url).expect("test config");
+        configure(&mut config);
+        let (address, changes, app) = start(&config).await;
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        wait_until_live(&changes).await;
+        (address, changes)
+    }
+
+    /// Returns once this server's caches have seen every write committed so far.
+    pub async fn caught_up(&self) {
+        caught_up(&self.db, &self.changes).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }

@@ -13,6 +13,7 @@ mod alerts;
 mod api_integrations;
 mod api_partners;
 mod audit;
+mod changes;
 mod flags;
 mod github_client;
 mod github_sync;
