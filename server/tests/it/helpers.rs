@@ -198,7 +198,8 @@ impl TestApp {
         (address, changes)
     }
 
-    /// Returns once this server's caches have seen every write committed so far.
+    /// Returns once this server's caches have seen every write committed so far
+    /// (on PostgreSQL this moves the feed itself, so nothing kept survives it).
     pub async fn caught_up(&self) {
         caught_up(&self.db, &self.changes).await
     }
