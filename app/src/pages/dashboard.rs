@@ -26,12 +26,11 @@ pub async fn get_staff_dashboard(query: DashboardQuery) -> Result<StaffDashboard
 /// (their page shows their own dashboard instead).
 #[server(endpoint = "dashboard/home")]
 pub async fn get_home_dashboard(query: DashboardQuery) -> Result<Option<StaffDashboard>, AppError> {
-    let (db, caller) = crate::context::signed_in()?;
+    let (_, caller) = crate::context::signed_in()?;
     if caller.partner_scope().is_some() {
         return Ok(None);
     }
-    let max_age = use_context::<crate::services::dashboard::MaxAge>().unwrap_or_default();
-    crate::context::answer(crate::services::dashboard::staff_view(&db, &caller, &query, chrono::Utc::now(), max_age).await).map(Some)
+    get_staff_dashboard(query).await.map(Some)
 }
 
 /// The staff dashboard of `/`, following the filters in the URL. Made once
