@@ -53,6 +53,23 @@ pub async fn get_partner_dashboard(slug: Option<String>) -> Result<PartnerDashbo
     crate::context::answer(crate::services::dashboard::partner(&db, &caller, partner, chrono::Utc::now()).await)
 }
 
+/// What `/` shows a partner member: their partner's dashboard; `None` for
+/// staff (their page shows the staff dashboard instead).
+#[server(endpoint = "dashboard/home-partner")]
+pub async fn get_home_partner_dashboard() -> Result<Option<PartnerDashboard>, AppError> {
+    let (_, caller) = crate::context::signed_in()?;
+    if caller.partner_scope().is_none() {
+        return Ok(None);
+    }
+    get_partner_dashboard(None).await.map(Some)
+}
+
+/// A member's dashboard on `/`, made once at the top of the page (as
+/// [`home_dashboard`], and for the same reason).
+pub fn home_partner_dashboard() -> Resource<Result<Option<PartnerDashboard>, AppError>> {
+    Resource::new(|| (), |_| get_home_partner_dashboard())
+}
+
 fn days(d: f64) -> String {
     if d < 1.0 {
         "under a day".into()
@@ -362,14 +379,14 @@ pub fn FlagList(flags: Vec<FlagView>, empty: &'static str) -> impl IntoView {
 
 /// A partner's standing: integrations, what waits on them, issues, compliance, flags.
 #[component]
-pub fn PartnerView(#[prop(into)] slug: Signal<Option<String>>) -> impl IntoView {
-    let data = Resource::new(move || slug.get(), get_partner_dashboard);
+pub fn PartnerView(data: Resource<Result<Option<PartnerDashboard>, AppError>>) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                    Ok(d) => view! { <PartnerSections d/> }.into_any(),
+                    Ok(Some(d)) => view! { <PartnerSections d/> }.into_any(),
+                    Ok(None) => view! { <p class="empty">"No partner dashboard to show."</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -458,10 +475,10 @@ fn PartnerSections(d: PartnerDashboard) -> impl IntoView {
 #[component]
 pub fn PartnerDashboardPage() -> impl IntoView {
     let params = use_params_map();
-    let slug = Signal::derive(move || params.read().get("slug"));
+    let data = Resource::new(move || params.read().get("slug"), |slug| async move { get_partner_dashboard(slug).await.map(Some) });
     view! {
         <Title text="Partner dashboard · Integration Tracker"/>
         <h1>"Partner dashboard"</h1>
-        <PartnerView slug/>
+        <PartnerView data/>
     }
 }

@@ -27,6 +27,7 @@ pub async fn load_dashboard() -> Result<DashboardData, AppError> {
 pub fn DashboardPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| load_dashboard());
     let staff = crate::pages::dashboard::home_dashboard();
+    let own = crate::pages::dashboard::home_partner_dashboard();
     view! {
         <Title text="Dashboard · Integration Tracker"/>
         <h1>"Dashboard"</h1>
@@ -43,7 +44,7 @@ pub fn DashboardPage() -> impl IntoView {
                             view! { <StaffView data=staff/> }.into_any()
                         } else {
                             view! {
-                                <PartnerView slug=Signal::stored(None::<String>)/>
+                                <PartnerView data=own/>
                                 {o.work.map(|w| view! { <PartnerWorkLists work=w/> })}
                             }
                             .into_any()

@@ -532,6 +532,8 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("dashboard/staff", f(&[("query[track]", ""), ("query[mine]", "false")]), STAFF_READ),
         // `/`'s staff dashboard: a partner member gets nothing (200 with no figures); the JSON body is checked in flags.rs.
         ("dashboard/home", f(&[("query[track]", ""), ("query[mine]", "false")]), READ),
+        // `/`'s partner dashboard: staff get nothing (200, null), a member their own.
+        ("dashboard/home-partner", vec![], READ),
         // A member always gets their own partner's dashboard, whatever slug they send.
         ("dashboard/partner", f(&[("slug", BRAVO)]), READ),
         ("flags/list", f(&[("query[state]", "all")]), READ),

@@ -242,6 +242,8 @@ async fn the_review_queue_and_the_partner_home(app: TestApp) {
     let docs = task(&p, "prepare.docs").clone();
     let title = docs["title"].as_str().unwrap().to_string();
     let home = s.member.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    // The partner dashboard's data is fetched, and embedded in the page, once.
+    assert_eq!(home.matches("\\\"open_issues\\\":").count(), 1, "{home}");
     let (yours, _) = home.split_once("Waiting on review").expect("both lists");
     assert!(yours.contains("Waiting on you") && yours.contains(&title), "{home}");
     let (st, _) = act(&app, &s.member, &docs["id"], json!({"action": "report", "evidence_url": "https://github.com/acme-cloud/terraform-provider-acme/tree/main/docs", "note": "Generated with tfplugindocs."})).await;
