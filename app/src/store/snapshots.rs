@@ -36,8 +36,8 @@ pub async fn get(db: &Db, key: &str) -> Result<Option<Snapshot>, sqlx::Error> {
 }
 
 /// When the snapshot for `key` was computed, if nothing has changed since:
-/// what a page cache needs to know whether its copy is still the current
-/// one, without reading the body.
+/// what the page cache needs to know before it keeps a rendered page,
+/// without reading the body.
 pub async fn unchanged_since(db: &Db, key: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     let sql = format!("SELECT generated_at FROM dashboard_snapshots WHERE filter_key = $1 AND audit_mark >= {LATEST_AUDIT}");
     on_pool!(db, |pool| sqlx::query_scalar::<_, DateTime<Utc>>(&sql).bind(key).fetch_optional(pool).await)
@@ -78,8 +78,8 @@ pub async fn claim_refresh(db: &Db, key: &str, seen: DateTime<Utc>, now: DateTim
 }
 
 /// Stores a snapshot (the last one stored wins: instances' clocks may
-/// disagree, and a page cache keys its copies on `generated_at` exactly,
-/// so nothing needs them in order), and drops
+/// disagree, and a newer snapshot makes kept pages stale through the change
+/// feed whatever its time, so nothing needs them in order), and drops
 /// snapshots nobody has refreshed since `forget_before` (filters no one uses
 /// any more).
 pub async fn put(

@@ -99,7 +99,7 @@ impl PageCache {
 pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // Only what the key needs: a `&Request` held across an await would make this future not `Send`.
     let (method, uri, caller) = (req.method().clone(), req.uri().clone(), req.extensions().get::<Caller>().cloned());
-    let Some((key, snapshot)) = cache_key(&state, &method, &uri, caller.as_ref()) else {
+    let Some(key) = cache_key(&state, &method, &uri, caller.as_ref()) else {
         return next.run(req).await;
     };
     let Some(nonce) = req.extensions().get::<CspNonce>().map(|n| n.0.clone()) else {
@@ -114,6 +114,10 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
             return res;
         }
     }
+    // A miss: only pages of filters that validate are kept (others are answered 422).
+    let Some(snapshot) = caller.as_ref().and_then(|c| snapshot_of(&uri, c)) else {
+        return next.run(req).await;
+    };
     // Marked before the snapshot is looked at: a change committed from here on makes the copy stale.
     let Some(mark) = state.changes.mark() else {
         return next.run(req).await;
@@ -139,10 +143,9 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The key a request's page is kept under and the key of the snapshot it
-/// shows, or `None` when it is not one the cache keeps: not a staff view of
-/// `/`, or filters that do not validate.
-fn cache_key(state: &AppState, method: &Method, uri: &axum::http::Uri, caller: Option<&Caller>) -> Option<(String, String)> {
+/// The key a request's page is kept under, or `None` when it is not one the
+/// cache keeps: not a staff view of `/`.
+fn cache_key(state: &AppState, method: &Method, uri: &axum::http::Uri, caller: Option<&Caller>) -> Option<String> {
     if state.page_cache.pages.is_off() || method != Method::GET || uri.path() != "/" {
         return None;
     }
@@ -150,10 +153,15 @@ fn cache_key(state: &AppState, method: &Method, uri: &axum::http::Uri, caller: O
     if caller.partner_scope().is_some() || !caller.role.is_staff() {
         return None;
     }
+    let viewer = serde_json::to_string(caller).ok()?;
+    Some(format!("{viewer}\n{uri}"))
+}
+
+/// The key of the snapshot the page shows, if its filters validate.
+fn snapshot_of(uri: &axum::http::Uri, caller: &Caller) -> Option<String> {
     let Query(query) = Query::<DashboardQuery>::try_from_uri(uri).ok()?;
     let filter = query.validate(&caller.email).ok()?;
-    let viewer = serde_json::to_string(caller).ok()?;
-    Some((format!("{viewer}\n{uri}"), app::services::dashboard::snapshot_key(&filter)))
+    Some(app::services::dashboard::snapshot_key(&filter))
 }
 
 /// When the snapshot the page will show was computed, if it is current (none

@@ -396,6 +396,15 @@ async fn dashboard_snapshots_and_page_cache(backend: Backend) {
     let res = app.client.post(app.url("/api/dashboard/home")).form(&form).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("\"funnels\""));
+    // `/`'s partner dashboard: the member's own partner's, never another's; nothing for staff.
+    let none: [(&str, &str); 0] = [];
+    let res = member.post(app.url("/api/dashboard/home-partner")).form(&none).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let own: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(own["partner"], "Snap Co", "{own}");
+    assert!(!own.to_string().contains("Later Co"), "{own}");
+    let res = app.client.post(app.url("/api/dashboard/home-partner")).form(&none).send().await.unwrap();
+    assert_eq!((res.status().as_u16(), res.text().await.unwrap()), (200, "null".to_string()));
     let count = || async {
         app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM dashboard_snapshots").fetch_one(pool).await)
             .unwrap()
