@@ -7,6 +7,12 @@
 //!
 //! Goals (issue 5): first sweep < 10 s at concurrency 64, second < 3 s,
 //! memory < 100 MB, poller ≥ 70 % of the bare loop's requests per second.
+//!
+//! Everything runs twice: with local answers at once (no network: the
+//! comparison is of CPU per request, registries and database sharing the
+//! machine's cores), then with every answer delayed by a round trip of
+//! `RTT_MS`, as a registry across a network would be (the comparison is of
+//! how well the poller keeps its requests in flight).
 
 use app::domain::registry::Platform;
 use app::store::Db;
@@ -26,17 +32,25 @@ const HOSTS: usize = 20;
 const PROVIDERS: usize = 5_000;
 const CONCURRENCY: usize = 64;
 const VERSIONS: usize = 10;
+/// The second run's simulated round trip, in milliseconds.
+const RTT_MS: u64 = 5;
 const PLATFORMS: &[(&str, &str)] = &[("darwin", "arm64"), ("linux", "amd64"), ("linux", "arm64"), ("windows", "amd64")];
 
 #[derive(Clone)]
 struct Registry {
     requests: Arc<AtomicU64>,
+    /// Milliseconds each answer waits, as if it crossed a network.
+    rtt_ms: Arc<AtomicU64>,
     versions_body: Arc<String>,
     download_body: Arc<String>,
 }
 
 async fn answer(State(r): State<Registry>, uri: Uri, headers: HeaderMap) -> Response {
     r.requests.fetch_add(1, Ordering::Relaxed);
+    let rtt = r.rtt_ms.load(Ordering::Relaxed);
+    if rtt > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(rtt)).await;
+    }
     let path = uri.path();
     if path == "/.well-known/terraform.json" {
         return ([("content-type", "application/json")], r#"{"providers.v1":"/v1/providers/"}"#).into_response();
@@ -80,7 +94,7 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-async fn start_registries() -> (Vec<String>, Arc<AtomicU64>) {
+async fn start_registries() -> (Vec<String>, Registry) {
     let requests = Arc::new(AtomicU64::new(0));
     let versions: Vec<serde_json::Value> = (0..VERSIONS)
         .map(|i| {
@@ -97,7 +111,8 @@ async fn start_registries() -> (Vec<String>, Arc<AtomicU64>) {
         "signing_keys": {"gpg_public_keys": [{"key_id": "51852D87348FFC4C", "ascii_armor": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n...\n-----END PGP PUBLIC KEY BLOCK-----"}]}
     });
     let state = Registry {
-        requests: requests.clone(),
+        requests,
+        rtt_ms: Arc::new(AtomicU64::new(0)),
         versions_body: Arc::new(serde_json::json!({"versions": versions}).to_string()),
         download_body: Arc::new(download.to_string()),
     };
@@ -108,7 +123,7 @@ async fn start_registries() -> (Vec<String>, Arc<AtomicU64>) {
         let app = axum::Router::new().fallback(answer).with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
-    (hosts, requests)
+    (hosts, state)
 }
 
 async fn seed(db: &Db, hosts: &[String]) {
@@ -147,12 +162,21 @@ fn main() {
 }
 
 async fn run() {
-    let dir = std::env::temp_dir().join(format!("registry-bench-{}", std::process::id()));
+    let (hosts, registry) = start_registries().await;
+    compare(&hosts, &registry.requests, 0).await;
+    registry.rtt_ms.store(RTT_MS, Ordering::Relaxed);
+    compare(&hosts, &registry.requests, RTT_MS).await;
+}
+
+/// Seeds a fresh database, runs both sweeps and the bare loops, and prints
+/// the figures of one condition.
+async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
+    println!("\n--- answers delayed by {rtt_ms} ms ---");
+    let dir = std::env::temp_dir().join(format!("registry-bench-{}-{rtt_ms}", std::process::id()));
     let db = Db::connect(&format!("sqlite://{}/bench.db", dir.display())).await.expect("database");
     db.migrate().await.expect("migrate");
-    let (hosts, requests) = start_registries().await;
     let start = Instant::now();
-    seed(&db, &hosts).await;
+    seed(&db, hosts).await;
     // As created through the app, each provider has its checklist.
     for id in 1..=PROVIDERS as i64 {
         let integration = app::store::integrations::get(&db, id).await.expect("read").expect("seeded");

@@ -36,6 +36,20 @@ impl Platform {
     }
 }
 
+/// Platforms as stored: `os_arch` keys, comma-separated, built in one string.
+pub fn platform_keys(platforms: &[Platform]) -> String {
+    let mut keys = String::with_capacity(platforms.iter().map(|p| p.os.len() + p.arch.len() + 2).sum());
+    for (k, p) in platforms.iter().enumerate() {
+        if k > 0 {
+            keys.push(',');
+        }
+        keys.push_str(&p.os);
+        keys.push('_');
+        keys.push_str(&p.arch);
+    }
+    keys
+}
+
 /// One entry of a versions list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListedVersion {
@@ -70,9 +84,12 @@ pub fn parse_discovery(body: &[u8]) -> Result<Option<String>, DocumentError> {
 const MAX_FIELD: usize = 64;
 
 pub fn parse_versions(body: &[u8]) -> Result<VersionList, DocumentError> {
+    // Entries are kept raw first, so one odd entry is left out rather than
+    // failing the list, without building a tree of every entry.
     #[derive(Deserialize)]
-    struct Doc {
-        versions: Vec<serde_json::Value>,
+    struct Doc<'a> {
+        #[serde(borrow)]
+        versions: Vec<&'a serde_json::value::RawValue>,
         #[serde(default)]
         warnings: Option<Vec<String>>,
     }
@@ -80,7 +97,7 @@ pub fn parse_versions(body: &[u8]) -> Result<VersionList, DocumentError> {
     let mut list = VersionList { warnings: doc.warnings.unwrap_or_default(), ..VersionList::default() };
     let mut seen = HashSet::new();
     for raw in doc.versions {
-        let Ok(v) = serde_json::from_value::<ListedVersion>(raw) else {
+        let Ok(v) = serde_json::from_str::<ListedVersion>(raw.get()) else {
             list.ignored += 1;
             continue;
         };
@@ -101,24 +118,54 @@ pub fn parse_versions(body: &[u8]) -> Result<VersionList, DocumentError> {
 /// What a release lacks, from one platform's download answer: the fields
 /// Terraform needs to verify a package. Empty when complete.
 pub fn missing_in_package(body: &[u8]) -> Result<Vec<&'static str>, DocumentError> {
-    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| malformed("download answer", e))?;
-    if !doc.is_object() {
+    use serde_json::value::RawValue;
+    // Only the fields checked are read, each raw, so a field of the wrong
+    // type counts as missing instead of failing the whole answer.
+    #[derive(Deserialize)]
+    struct Package<'a> {
+        #[serde(borrow, default)]
+        download_url: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        shasums_url: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        shasums_signature_url: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        shasum: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        signing_keys: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Keys<'a> {
+        #[serde(borrow, default)]
+        gpg_public_keys: Option<Vec<&'a RawValue>>,
+    }
+    #[derive(Deserialize)]
+    struct Key<'a> {
+        #[serde(borrow, default)]
+        ascii_armor: Option<&'a RawValue>,
+    }
+    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !object {
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| malformed("download answer", e))?;
         return Err(DocumentError("the download answer is not a JSON object".into()));
     }
-    let text = |k: &str| doc.get(k).and_then(|v| v.as_str()).is_some_and(|s| !s.trim().is_empty());
+    let doc: Package = serde_json::from_slice(body).map_err(|e| malformed("download answer", e))?;
+    let text = |raw: Option<&RawValue>| -> Option<String> { raw.and_then(|r| serde_json::from_str::<String>(r.get()).ok()) };
+    let filled = |raw: Option<&RawValue>| text(raw).is_some_and(|s| !s.trim().is_empty());
     let mut missing = Vec::new();
-    for field in ["download_url", "shasums_url", "shasums_signature_url"] {
-        if !text(field) {
+    for (field, raw) in
+        [("download_url", doc.download_url), ("shasums_url", doc.shasums_url), ("shasums_signature_url", doc.shasums_signature_url)]
+    {
+        if !filled(raw) {
             missing.push(field);
         }
     }
-    let shasum_ok = doc.get("shasum").and_then(|v| v.as_str()).is_some_and(|s| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()));
+    let shasum_ok = text(doc.shasum).is_some_and(|s| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()));
     if !shasum_ok {
         missing.push("shasum");
     }
-    let keys = doc.pointer("/signing_keys/gpg_public_keys").and_then(|v| v.as_array());
-    let key_ok =
-        keys.is_some_and(|ks| ks.iter().any(|k| k.get("ascii_armor").and_then(|a| a.as_str()).is_some_and(|a| !a.trim().is_empty())));
+    let keys = doc.signing_keys.and_then(|r| serde_json::from_str::<Keys>(r.get()).ok()).and_then(|k| k.gpg_public_keys);
+    let key_ok = keys.is_some_and(|ks| ks.iter().any(|k| serde_json::from_str::<Key>(k.get()).ok().is_some_and(|k| filled(k.ascii_armor))));
     if !key_ok {
         missing.push("signing_keys");
     }
@@ -467,6 +514,8 @@ mod tests {
         assert_eq!(list.ignored, 3, "a non-version, a duplicate and a number are left out");
         assert_eq!(list.warnings, ["This provider is archived"]);
         assert_eq!(list.versions[0].platforms[1].key(), "linux_amd64");
+        assert_eq!(platform_keys(&list.versions[0].platforms), "darwin_amd64,linux_amd64");
+        assert_eq!(platform_keys(&[]), "");
         assert_eq!(list.versions[2].protocols, Vec::<String>::new());
 
         for bad in [&b"{}"[..], b"{\"versions\": {}}", b"not json", b"{\"versions\": [], \"warnings\": \"x\"}"] {
@@ -497,6 +546,15 @@ mod tests {
         let short_sum = full.replace("5f9c7aa76b7c34d722fc9123208e26b22d60440cb47150dd04733b9b94f4541a", "abc");
         assert_eq!(missing_in_package(short_sum.as_bytes()).unwrap(), ["shasum"]);
         assert_eq!(missing_in_package(b"{}").unwrap().len(), 5);
+        // A field of the wrong type is missing, not a broken answer.
+        let typed = full.replace(r#""shasums_url": "https://example.com/SHA256SUMS""#, r#""shasums_url": 42"#);
+        assert_eq!(missing_in_package(typed.as_bytes()).unwrap(), ["shasums_url"]);
+        let keys_as_text = full.replace(r#""signing_keys": {"#, r#""signing_keys": "none", "x": {"#);
+        assert_eq!(missing_in_package(keys_as_text.as_bytes()).unwrap(), ["signing_keys"]);
+        let blank_armor = full.replace(r#""ascii_armor": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n...""#, r#""ascii_armor": "  ""#);
+        assert_eq!(missing_in_package(blank_armor.as_bytes()).unwrap(), ["signing_keys"]);
+        assert!(missing_in_package(b" [] ").is_err());
+        assert!(missing_in_package(b"{\"shasum\": 1").is_err(), "truncated");
         assert!(missing_in_package(b"[1]").is_err());
         assert!(missing_in_package(b"nope").is_err());
     }

@@ -195,8 +195,10 @@ pub async fn host_states(db: &Db, now: DateTime<Utc>) -> Result<(HashMap<String,
 #[derive(Debug, Clone)]
 pub struct NewVersion {
     pub version: String,
-    pub protocols: Vec<String>,
-    pub platforms: Vec<String>,
+    /// Comma-separated, as stored: "5.0,6.0".
+    pub protocols: String,
+    /// Comma-separated `os_arch` keys, as stored: "darwin_arm64,linux_amd64".
+    pub platforms: String,
     pub published_at: Option<DateTime<Utc>>,
     /// `None`: not checked (older versions found on the first poll).
     pub missing: Option<Vec<String>>,
@@ -374,8 +376,8 @@ pub async fn record_outcomes(
                     .bind(o.integration_id)
                     .bind(&o.registry_host)
                     .bind(&v.version)
-                    .bind(v.protocols.join(","))
-                    .bind(v.platforms.join(","))
+                    .bind(&v.protocols)
+                    .bind(&v.platforms)
                     .bind(v.published_at)
                     .bind(now)
                     .bind(check)

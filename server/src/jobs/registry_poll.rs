@@ -17,6 +17,7 @@ use app::domain::registry::{self as rules, EventKind, Schedule};
 use app::store::registry::{self as store, Due, Found, NewEvent, NewVersion, Outcome, Subject};
 use app::store::Db;
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
@@ -80,21 +81,38 @@ impl std::ops::AddAssign for StepReport {
     }
 }
 
+/// Cheap to clone: each poll runs as a task of its own with a copy, so polls
+/// spread over all the runtime's threads.
+#[derive(Clone)]
 pub struct Poller {
     db: Db,
     client: Arc<RegistryClient>,
-    settings: Settings,
-    instance: String,
+    settings: Arc<Settings>,
+    instance: Arc<str>,
     global: Arc<Semaphore>,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
 
-/// Per-step memory: hosts paused, and hosts known healthy (no write needed).
+/// Per-batch memory: hosts paused, and hosts known healthy (no write needed).
 #[derive(Default)]
 struct StepState {
     paused: Mutex<HashMap<String, DateTime<Utc>>>,
     healthy: Mutex<HashSet<String>>,
 }
+
+/// A claimed poll with what it needs to know, ready to run.
+struct Ready {
+    due: Due,
+    subject: Option<Subject>,
+    /// The versions stored before, when read up front.
+    known: Option<HashSet<String>>,
+    state: Arc<StepState>,
+    /// The clock of its claim.
+    now: DateTime<Utc>,
+}
+
+/// An outcome on its way to the writer, with the clock of its claim.
+type Finished = (Outcome, Option<Subject>, DateTime<Utc>);
 
 /// Outcomes written per transaction.
 const WRITE_BATCH: usize = 128;
@@ -106,7 +124,7 @@ fn jitter() -> f64 {
 impl Poller {
     pub fn new(db: Db, client: Arc<RegistryClient>, settings: Settings, instance: String) -> Self {
         let global = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-        Self { db, client, settings, instance, global, hosts: Mutex::new(HashMap::new()) }
+        Self { db, client, settings: Arc::new(settings), instance: instance.into(), global, hosts: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     fn host_permits(&self, host: &str) -> Arc<Semaphore> {
@@ -114,18 +132,17 @@ impl Poller {
         hosts.entry(host.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host.max(1)))).clone()
     }
 
-    /// Polls claimed per step: enough that the pause between steps is rare.
-    fn batch(&self) -> i64 {
-        (self.settings.concurrency * 16).clamp(16, 2048) as i64
+    /// Polls claimed at once: enough that claiming is rare.
+    fn batch(&self) -> usize {
+        (self.settings.concurrency * 16).clamp(16, 2048)
     }
 
-    /// Claims one batch of due polls and runs them. `now` is the clock for
-    /// claims, schedules and records (tests move it instead of sleeping).
-    pub async fn step(&self, now: DateTime<Utc>) -> Result<StepReport, sqlx::Error> {
-        let claimed = store::claim(&self.db, &self.instance, now, self.settings.lease, self.batch()).await?;
-        let mut report = StepReport { claimed: claimed.len(), ..StepReport::default() };
+    /// Claims one batch of due polls and reads what they need: the providers
+    /// behind them, versions stored before and the hosts' state.
+    async fn claim(&self, now: DateTime<Utc>) -> Result<Vec<Ready>, sqlx::Error> {
+        let claimed = store::claim(&self.db, &self.instance, now, self.settings.lease, self.batch() as i64).await?;
         if claimed.is_empty() {
-            return Ok(report);
+            return Ok(Vec::new());
         }
         let ids: Vec<i64> = claimed.iter().map(|d| d.integration_id).collect::<HashSet<_>>().into_iter().collect();
         let subjects = store::subjects(&self.db, &ids).await?;
@@ -137,119 +154,157 @@ impl Poller {
             .filter(|d| d.etag.is_none() && d.last_modified.is_none())
             .map(|d| (d.integration_id, d.registry_host.clone()))
             .collect();
-        let known = store::known_versions_many(&self.db, &keys).await?;
+        let mut known = store::known_versions_many(&self.db, &keys).await?;
         let (paused, healthy) = store::host_states(&self.db, now).await?;
-        let state = StepState { paused: Mutex::new(paused), healthy: Mutex::new(healthy) };
-        // Polls talk to registries concurrently and hand their outcomes to
-        // one writer, which records them in batches while polls go on.
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<(Outcome, Option<Subject>)>(self.batch() as usize);
-        let polls = async {
-            let polls = claimed.into_iter().map(|due| {
-                let subject = subjects.get(&due.integration_id).cloned();
-                let known = known.get(&(due.integration_id, due.registry_host.clone())).cloned();
-                let sender = sender.clone();
-                let state = &state;
-                async move {
-                    let result = self.poll(due, subject, known, state, now).await;
-                    match result {
-                        Ok(Some(outcome)) => {
-                            let _ = sender.send(outcome).await;
-                            Ok(false)
-                        }
-                        Ok(None) => Ok(true),
-                        Err(e) => Err(e),
-                    }
-                }
-            });
-            let results = futures::future::join_all(polls).await;
-            drop(sender);
-            results
-        };
-        // The writer is a task of its own, so it runs beside the polls
-        // instead of waiting for their shared task to get round to it.
-        let (db, instance) = (self.db.clone(), self.instance.clone());
-        let writer = tokio::spawn(async move {
-            let mut written = StepReport::default();
-            let mut found = Vec::new();
-            let mut batch = Vec::new();
-            while receiver.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-                let records = store::record_outcomes(&db, &instance, &batch, now).await;
-                match records {
-                    Ok(records) => {
-                        for ((outcome, subject), recorded) in batch.iter().zip(records) {
-                            written.polled += 1;
-                            written.failed += usize::from(!matches!(outcome.outcome, "ok" | "not_modified" | "not_found"));
-                            written.versions += recorded.versions;
-                            written.events += recorded.events;
-                            if !recorded.held {
-                                tracing::warn!(integration = outcome.integration_id, host = %outcome.registry_host,
-                                    "registry poll outlived its lease; its result was dropped");
-                            }
-                            // The Publish stage's "published on the registry"
-                            // task holds from the moment the provider is found
-                            // on its own registry.
-                            let own = subject.as_ref().is_some_and(|s| s.source_host == outcome.registry_host);
-                            if own && matches!(outcome.found, Found::Set(_)) && recorded.versions > 0 {
-                                found.push(outcome.integration_id);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        // The claims expire and these polls are retried then.
-                        tracing::warn!(error = %e, polls = batch.len(), "could not record registry polls");
-                        written.failed += batch.len();
-                    }
-                }
-                batch.clear();
-            }
-            (written, found)
-        });
-        let (results, writer) = tokio::join!(polls, writer);
-        // The writer ends early only by panicking; its polls' claims expire.
-        let (written, found) = writer.map_err(|e| sqlx::Error::Protocol(format!("the registry writer stopped: {e}")))?;
-        for result in results {
-            match result {
-                Ok(true) => report.postponed += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "a registry poll failed on the database");
-                    report.failed += 1;
-                }
-            }
-        }
-        report.polled += written.polled;
-        report.failed += written.failed;
-        report.versions += written.versions;
-        report.events += written.events;
-        for id in store::awaiting_publication(&self.db, &found).await? {
-            if let Err(e) = app::services::pipeline::observe(&self.db, id, now).await {
-                tracing::warn!(integration = id, error = %e, "could not observe the new version in the pipeline");
-            }
-        }
-        Ok(report)
+        let state = Arc::new(StepState { paused: Mutex::new(paused), healthy: Mutex::new(healthy) });
+        Ok(claimed
+            .into_iter()
+            .map(|due| Ready {
+                subject: subjects.get(&due.integration_id).cloned(),
+                known: known.remove(&(due.integration_id, due.registry_host.clone())),
+                due,
+                state: state.clone(),
+                now,
+            })
+            .collect())
     }
 
-    /// Creates missing poll rows, then steps until nothing is due; records
-    /// the sweep for the status page.
+    /// Creates missing poll rows, then polls until nothing is due; records
+    /// the sweep for the status page. `now` is the clock for claims,
+    /// schedules and records (tests move it instead of sleeping).
+    ///
+    /// Polls run without a break between batches: the next batch is claimed
+    /// while the current one's polls run, and one writer records outcomes in
+    /// batches as they come, so neither the claims nor the writes leave the
+    /// registries idle.
     pub async fn sweep(&self, now: impl Fn() -> DateTime<Utc>) -> Result<StepReport, sqlx::Error> {
         store::sync(&self.db, &self.settings.mirrors, now()).await?;
         let due = store::due_count(&self.db, now()).await?;
-        let mut total = StepReport::default();
         if due == 0 {
-            return Ok(total);
+            return Ok(StepReport::default());
         }
         store::sweep_started(&self.db, app::services::registry::JOB, &self.instance, due, now()).await?;
-        loop {
-            let report = self.step(now()).await?;
-            store::sweep_progress(&self.db, app::services::registry::JOB, report.polled as i64, report.failed as i64).await?;
-            total += report;
-            if report.claimed < self.batch() as usize {
-                break;
+        let now = &now;
+        let (finished, outcomes) = tokio::sync::mpsc::channel::<Finished>(WRITE_BATCH * 4);
+        let writer = tokio::spawn(self.clone().write(outcomes));
+        // One claimed batch waits while the one before is polled.
+        let (claims, claimed) = tokio::sync::mpsc::channel::<Vec<Ready>>(1);
+        let claiming = async move {
+            let mut count = 0;
+            loop {
+                let ready = self.claim(now()).await?;
+                let n = ready.len();
+                count += n;
+                if n == 0 || claims.send(ready).await.is_err() || n < self.batch() {
+                    return Ok::<usize, sqlx::Error>(count);
+                }
             }
-        }
+        };
+        let ready = futures::stream::unfold(claimed, |mut claimed| async move {
+            claimed.recv().await.map(|batch| (futures::stream::iter(batch), claimed))
+        })
+        .flatten();
+        // Up to a batch of polls at once; the permits inside each poll bound
+        // the requests, per host first, so a slow host holds only its share.
+        let polling = ready.map(|ready| tokio::spawn(self.clone().poll_one(ready, finished.clone()))).buffer_unordered(self.batch()).fold(
+            StepReport::default(),
+            |mut report, result| async move {
+                match result {
+                    Ok(Ok(true)) => report.postponed += 1,
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "a registry poll failed on the database");
+                        report.failed += 1;
+                    }
+                    // Its claim expires and it is polled again then.
+                    Err(e) => {
+                        tracing::error!(error = %e, "a registry poll stopped");
+                        report.failed += 1;
+                    }
+                }
+                report
+            },
+        );
+        let (claimed, mut total) = tokio::join!(claiming, polling);
+        drop(finished);
+        // The writer ends early only by panicking; its polls' claims expire.
+        let written = writer.await.map_err(|e| sqlx::Error::Protocol(format!("the registry writer stopped: {e}")))?;
+        total.claimed = claimed?;
+        total += written;
         let next = store::next_due(&self.db).await?;
         store::sweep_finished(&self.db, app::services::registry::JOB, now(), next).await?;
         Ok(total)
+    }
+
+    /// One poll, its outcome handed to the writer; `true` when postponed.
+    async fn poll_one(self, ready: Ready, finished: tokio::sync::mpsc::Sender<Finished>) -> Result<bool, sqlx::Error> {
+        let Ready { due, subject, known, state, now } = ready;
+        match self.poll(due, subject, known, &state, now).await? {
+            Some((outcome, subject)) => {
+                let _ = finished.send((outcome, subject, now)).await;
+                Ok(false)
+            }
+            None => Ok(true),
+        }
+    }
+
+    /// Records outcomes in batches as they come, counts them into the
+    /// sweep's progress, and tells the pipeline about providers found.
+    async fn write(self, mut outcomes: tokio::sync::mpsc::Receiver<Finished>) -> StepReport {
+        let mut total = StepReport::default();
+        let mut batch: Vec<Finished> = Vec::new();
+        let mut pairs: Vec<(Outcome, Option<Subject>)> = Vec::new();
+        while outcomes.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+            // Claims of one batch may differ by seconds; the latest clock is the batch's.
+            let Some(now) = batch.iter().map(|(_, _, at)| *at).max() else { continue };
+            pairs.extend(batch.drain(..).map(|(o, s, _)| (o, s)));
+            let mut written = StepReport::default();
+            let mut found = Vec::new();
+            match store::record_outcomes(&self.db, &self.instance, &pairs, now).await {
+                Ok(records) => {
+                    for ((outcome, subject), recorded) in pairs.iter().zip(records) {
+                        written.polled += 1;
+                        written.failed += usize::from(!matches!(outcome.outcome, "ok" | "not_modified" | "not_found"));
+                        written.versions += recorded.versions;
+                        written.events += recorded.events;
+                        if !recorded.held {
+                            tracing::warn!(integration = outcome.integration_id, host = %outcome.registry_host,
+                                "registry poll outlived its lease; its result was dropped");
+                        }
+                        // The Publish stage's "published on the registry"
+                        // task holds from the moment the provider is found
+                        // on its own registry.
+                        let own = subject.as_ref().is_some_and(|s| s.source_host == outcome.registry_host);
+                        if own && matches!(outcome.found, Found::Set(_)) && recorded.versions > 0 {
+                            found.push(outcome.integration_id);
+                        }
+                    }
+                }
+                Err(e) => {
+                    // The claims expire and these polls are retried then.
+                    tracing::warn!(error = %e, polls = pairs.len(), "could not record registry polls");
+                    written.failed += pairs.len();
+                }
+            }
+            pairs.clear();
+            if let Err(e) =
+                store::sweep_progress(&self.db, app::services::registry::JOB, written.polled as i64, written.failed as i64).await
+            {
+                tracing::warn!(error = %e, "could not update the registry sweep's progress");
+            }
+            match store::awaiting_publication(&self.db, &found).await {
+                Ok(ids) => {
+                    for id in ids {
+                        if let Err(e) = app::services::pipeline::observe(&self.db, id, now).await {
+                            tracing::warn!(integration = id, error = %e, "could not observe the new version in the pipeline");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not tell the pipeline about providers found"),
+            }
+            total += written;
+        }
+        total
     }
 
     /// Runs sweeps every tick until the process stops.
@@ -402,8 +457,8 @@ impl Poller {
             .iter()
             .map(|v| NewVersion {
                 version: v.version.clone(),
-                protocols: v.protocols.clone(),
-                platforms: v.platforms.iter().map(|p| p.key()).collect(),
+                protocols: v.protocols.join(","),
+                platforms: rules::platform_keys(&v.platforms),
                 published_at: published.and_then(|p| p.get(&v.version).copied()),
                 missing: checked.get(&v.version).cloned(),
             })

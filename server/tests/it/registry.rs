@@ -133,6 +133,45 @@ async fn two_pollers_record_each_event_once(app: TestApp) {
     assert_eq!(count("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL").await, 0, "every claim released");
 }
 
+/// A sweep larger than one claim (16 polls at concurrency 1) goes on from
+/// batch to batch without a break: every provider polled once, the
+/// status page's progress counts all of them, every claim released.
+async fn a_sweep_goes_on_across_claimed_batches(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        fake.set("acme", &format!("q{n}"), Provider::new(&["1.0.0", "1.1.0"]));
+        ids.push(provider(&app, "Acme", &format!("{}/acme/q{n}", fake.host), json!({"name": format!("Q{n}")})).await);
+    }
+    let p = poller(&app, "solo", ALLOW_LOCAL, |s, _| {
+        s.concurrency = 1;
+        s.per_host = 1;
+    });
+    let now = t0();
+    let first = p.sweep(|| now).await.unwrap();
+    assert_eq!((first.claimed, first.polled, first.failed, first.versions), (40, 40, 0, 80), "{first:?}");
+    let (s, status) = app.get_json("/api/v1/registry/status").await;
+    assert_eq!(s, 200, "{status}");
+    assert_eq!((status["sweep"]["total"].as_i64(), status["sweep"]["done"].as_i64()), (Some(40), Some(40)), "{status}");
+    assert!(status["sweep"]["finished_at"].is_string(), "{status}");
+    for n in 0..40 {
+        fake.update("acme", &format!("q{n}"), |p| p.versions.push("1.2.0".into()));
+    }
+    let later = now + Duration::hours(3);
+    let second = p.sweep(|| later).await.unwrap();
+    assert_eq!((second.polled, second.versions, second.events), (40, 40, 40), "one new version each: {second:?}");
+    for id in [ids[0], ids[17], ids[39]] {
+        let r = versions(&app, id).await;
+        assert_eq!(r["latest"], "1.2.0", "{r}");
+    }
+    let claimed =
+        app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap());
+    assert_eq!(claimed, 0, "every claim released");
+}
+
 async fn leases_keep_a_poll_to_one_instance_until_they_expire(app: TestApp) {
     let fake = FakeRegistry::start(Discovery::Relative).await;
     fake.set("acme", "widget", Provider::new(&["1.0.0"]));
@@ -172,8 +211,8 @@ async fn leases_keep_a_poll_to_one_instance_until_they_expire(app: TestApp) {
     assert_eq!(mine.len(), 1, "the new provider; the first is still b's");
     let version = |v: &str| app::store::registry::NewVersion {
         version: v.into(),
-        protocols: vec!["6.0".into()],
-        platforms: vec!["linux_amd64".into()],
+        protocols: "6.0".into(),
+        platforms: "linux_amd64".into(),
         published_at: None,
         missing: Some(vec![]),
     };
@@ -445,6 +484,7 @@ async fn staff_poll_now_and_partners_see_only_their_own(app: TestApp) {
 crate::on_both_backends!(
     new_versions_are_found_once_and_complete_the_publish_task,
     two_pollers_record_each_event_once,
+    a_sweep_goes_on_across_claimed_batches,
     leases_keep_a_poll_to_one_instance_until_they_expire,
     failures_give_clear_statuses,
     the_registry_is_compared_with_the_tracker,
