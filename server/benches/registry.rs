@@ -10,9 +10,10 @@
 //!
 //! Everything runs twice: with local answers at once (no network: the
 //! comparison is of CPU per request, registries and database sharing the
-//! machine's cores), then with every answer delayed by a round trip of
-//! `RTT_MS`, as a registry across a network would be (the comparison is of
-//! how well the poller keeps its requests in flight).
+//! machine's cores), then with every answer delayed by a round trip
+//! (`REGISTRY_BENCH_RTT_MS`, default 5), as a registry across a network
+//! would be (the comparison is of how well the poller keeps its requests in
+//! flight).
 
 use app::domain::registry::Platform;
 use app::store::Db;
@@ -32,7 +33,8 @@ const HOSTS: usize = 20;
 const PROVIDERS: usize = 5_000;
 const CONCURRENCY: usize = 64;
 const VERSIONS: usize = 10;
-/// The second run's simulated round trip, in milliseconds.
+/// The second run's simulated round trip, in milliseconds, unless
+/// `REGISTRY_BENCH_RTT_MS` says otherwise.
 const RTT_MS: u64 = 5;
 const PLATFORMS: &[(&str, &str)] = &[("darwin", "arm64"), ("linux", "amd64"), ("linux", "arm64"), ("windows", "amd64")];
 
@@ -164,8 +166,9 @@ fn main() {
 async fn run() {
     let (hosts, registry) = start_registries().await;
     compare(&hosts, &registry.requests, 0).await;
-    registry.rtt_ms.store(RTT_MS, Ordering::Relaxed);
-    compare(&hosts, &registry.requests, RTT_MS).await;
+    let rtt = std::env::var("REGISTRY_BENCH_RTT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(RTT_MS);
+    registry.rtt_ms.store(rtt, Ordering::Relaxed);
+    compare(&hosts, &registry.requests, rtt).await;
 }
 
 /// Seeds a fresh database, runs both sweeps and the bare loops, and prints
