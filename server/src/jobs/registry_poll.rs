@@ -59,9 +59,9 @@ impl Default for Settings {
     }
 }
 
-/// What one step did.
+/// What a sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StepReport {
+pub struct SweepReport {
     pub claimed: usize,
     pub polled: usize,
     pub failed: usize,
@@ -70,7 +70,7 @@ pub struct StepReport {
     pub events: u64,
 }
 
-impl std::ops::AddAssign for StepReport {
+impl std::ops::AddAssign for SweepReport {
     fn add_assign(&mut self, o: Self) {
         self.claimed += o.claimed;
         self.polled += o.polled;
@@ -95,7 +95,7 @@ pub struct Poller {
 
 /// Per-batch memory: hosts paused, and hosts known healthy (no write needed).
 #[derive(Default)]
-struct StepState {
+struct BatchState {
     paused: Mutex<HashMap<String, DateTime<Utc>>>,
     healthy: Mutex<HashSet<String>>,
 }
@@ -106,7 +106,7 @@ struct Ready {
     subject: Option<Subject>,
     /// The versions stored before, when read up front.
     known: Option<HashSet<String>>,
-    state: Arc<StepState>,
+    state: Arc<BatchState>,
     /// The clock of its claim.
     now: DateTime<Utc>,
 }
@@ -156,7 +156,7 @@ impl Poller {
             .collect();
         let mut known = store::known_versions_many(&self.db, &keys).await?;
         let (paused, healthy) = store::host_states(&self.db, now).await?;
-        let state = Arc::new(StepState { paused: Mutex::new(paused), healthy: Mutex::new(healthy) });
+        let state = Arc::new(BatchState { paused: Mutex::new(paused), healthy: Mutex::new(healthy) });
         Ok(claimed
             .into_iter()
             .map(|due| Ready {
@@ -177,11 +177,11 @@ impl Poller {
     /// while the current one's polls run, and one writer records outcomes in
     /// batches as they come, so neither the claims nor the writes leave the
     /// registries idle.
-    pub async fn sweep(&self, now: impl Fn() -> DateTime<Utc>) -> Result<StepReport, sqlx::Error> {
+    pub async fn sweep(&self, now: impl Fn() -> DateTime<Utc>) -> Result<SweepReport, sqlx::Error> {
         store::sync(&self.db, &self.settings.mirrors, now()).await?;
         let due = store::due_count(&self.db, now()).await?;
         if due == 0 {
-            return Ok(StepReport::default());
+            return Ok(SweepReport::default());
         }
         store::sweep_started(&self.db, app::services::registry::JOB, &self.instance, due, now()).await?;
         let now = &now;
@@ -207,7 +207,7 @@ impl Poller {
         // Up to a batch of polls at once; the permits inside each poll bound
         // the requests, per host first, so a slow host holds only its share.
         let polling = ready.map(|ready| tokio::spawn(self.clone().poll_one(ready, finished.clone()))).buffer_unordered(self.batch()).fold(
-            StepReport::default(),
+            SweepReport::default(),
             |mut report, result| async move {
                 match result {
                     Ok(Ok(true)) => report.postponed += 1,
@@ -250,15 +250,15 @@ impl Poller {
 
     /// Records outcomes in batches as they come, counts them into the
     /// sweep's progress, and tells the pipeline about providers found.
-    async fn write(self, mut outcomes: tokio::sync::mpsc::Receiver<Finished>) -> StepReport {
-        let mut total = StepReport::default();
+    async fn write(self, mut outcomes: tokio::sync::mpsc::Receiver<Finished>) -> SweepReport {
+        let mut total = SweepReport::default();
         let mut batch: Vec<Finished> = Vec::new();
         let mut pairs: Vec<(Outcome, Option<Subject>)> = Vec::new();
         while outcomes.recv_many(&mut batch, WRITE_BATCH).await > 0 {
             // Claims of one batch may differ by seconds; the latest clock is the batch's.
             let Some(now) = batch.iter().map(|(_, _, at)| *at).max() else { continue };
             pairs.extend(batch.drain(..).map(|(o, s, _)| (o, s)));
-            let mut written = StepReport::default();
+            let mut written = SweepReport::default();
             let mut found = Vec::new();
             match store::record_outcomes(&self.db, &self.instance, &pairs, now).await {
                 Ok(records) => {
@@ -336,11 +336,11 @@ impl Poller {
         due: Due,
         subject: Option<Subject>,
         known: Option<HashSet<String>>,
-        state: &StepState,
+        state: &BatchState,
         now: DateTime<Utc>,
     ) -> Result<Option<(Outcome, Option<Subject>)>, sqlx::Error> {
         let host = due.registry_host.clone();
-        let paused = |state: &StepState| state.paused.lock().unwrap_or_else(|p| p.into_inner()).get(&host).copied();
+        let paused = |state: &BatchState| state.paused.lock().unwrap_or_else(|p| p.into_inner()).get(&host).copied();
         if let Some(until) = paused(state) {
             self.postpone(&due, until).await?;
             return Ok(None);
@@ -379,8 +379,8 @@ impl Poller {
         store::postpone(&self.db, &self.instance, due.integration_id, &due.registry_host, at).await
     }
 
-    /// Marks a host healthy once per step (a write only when it was not).
-    async fn healthy(&self, host: &str, state: &StepState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    /// Marks a host healthy once per batch (a write only when it was not).
+    async fn healthy(&self, host: &str, state: &BatchState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
         if !state.healthy.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string()) {
             return Ok(());
         }
@@ -479,7 +479,7 @@ impl Poller {
         }
     }
 
-    async fn failed(&self, due: &Due, error: RegistryError, state: &StepState, now: DateTime<Utc>) -> Result<Outcome, sqlx::Error> {
+    async fn failed(&self, due: &Due, error: RegistryError, state: &BatchState, now: DateTime<Utc>) -> Result<Outcome, sqlx::Error> {
         let host = &due.registry_host;
         let mut outcome = Outcome {
             integration_id: due.integration_id,
