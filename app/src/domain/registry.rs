@@ -32,20 +32,26 @@ pub struct Platform {
 impl Platform {
     /// `linux_amd64`, as release assets name it.
     pub fn key(&self) -> String {
-        format!("{}_{}", self.os, self.arch)
+        let mut key = String::with_capacity(self.os.len() + self.arch.len() + 1);
+        self.push_key(&mut key);
+        key
+    }
+
+    fn push_key(&self, out: &mut String) {
+        out.push_str(&self.os);
+        out.push('_');
+        out.push_str(&self.arch);
     }
 }
 
-/// Platforms as stored: `os_arch` keys, comma-separated, built in one string.
+/// Platforms as stored: their keys, comma-separated, built in one string.
 pub fn platform_keys(platforms: &[Platform]) -> String {
     let mut keys = String::with_capacity(platforms.iter().map(|p| p.os.len() + p.arch.len() + 2).sum());
     for (k, p) in platforms.iter().enumerate() {
         if k > 0 {
             keys.push(',');
         }
-        keys.push_str(&p.os);
-        keys.push('_');
-        keys.push_str(&p.arch);
+        p.push_key(&mut keys);
     }
     keys
 }
