@@ -93,11 +93,36 @@ pub struct Poller {
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
 
-/// Per-batch memory: hosts paused, and hosts known healthy (no write needed).
+/// The sweep's memory of hosts: paused ones, and healthy ones (no write
+/// needed). One for the whole sweep, so a pause learnt in one batch holds
+/// for the batch claimed ahead of it too; each claim adds what the
+/// database knows (other instances' pauses).
 #[derive(Default)]
-struct BatchState {
+struct HostMemory {
     paused: Mutex<HashMap<String, DateTime<Utc>>>,
     healthy: Mutex<HashSet<String>>,
+}
+
+impl HostMemory {
+    fn learn(&self, paused: HashMap<String, DateTime<Utc>>, healthy: HashSet<String>) {
+        let mut known = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        for (host, until) in paused {
+            let at = known.entry(host).or_insert(until);
+            *at = (*at).max(until);
+        }
+        self.healthy.lock().unwrap_or_else(|p| p.into_inner()).extend(healthy);
+    }
+
+    /// Until when `host` is paused, if it still is at `now`.
+    fn paused_until(&self, host: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.paused.lock().unwrap_or_else(|p| p.into_inner()).get(host).copied().filter(|until| *until > now)
+    }
+
+    fn pause(&self, host: &str, until: DateTime<Utc>) {
+        self.paused.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), until);
+        // It answers again after the pause: then it is recorded healthy again.
+        self.healthy.lock().unwrap_or_else(|p| p.into_inner()).remove(host);
+    }
 }
 
 /// A claimed poll with what it needs to know, ready to run.
@@ -106,7 +131,7 @@ struct Ready {
     subject: Option<Subject>,
     /// The versions stored before, when read up front.
     known: Option<HashSet<String>>,
-    state: Arc<BatchState>,
+    hosts: Arc<HostMemory>,
     /// The clock of its claim.
     now: DateTime<Utc>,
 }
@@ -139,7 +164,7 @@ impl Poller {
 
     /// Claims one batch of due polls and reads what they need: the providers
     /// behind them, versions stored before and the hosts' state.
-    async fn claim(&self, now: DateTime<Utc>) -> Result<Vec<Ready>, sqlx::Error> {
+    async fn claim(&self, now: DateTime<Utc>, hosts: &Arc<HostMemory>) -> Result<Vec<Ready>, sqlx::Error> {
         let claimed = store::claim(&self.db, &self.instance, now, self.settings.lease, self.batch() as i64).await?;
         if claimed.is_empty() {
             return Ok(Vec::new());
@@ -156,14 +181,14 @@ impl Poller {
             .collect();
         let mut known = store::known_versions_many(&self.db, &keys).await?;
         let (paused, healthy) = store::host_states(&self.db, now).await?;
-        let state = Arc::new(BatchState { paused: Mutex::new(paused), healthy: Mutex::new(healthy) });
+        hosts.learn(paused, healthy);
         Ok(claimed
             .into_iter()
             .map(|due| Ready {
                 subject: subjects.get(&due.integration_id).cloned(),
                 known: known.remove(&(due.integration_id, due.registry_host.clone())),
                 due,
-                state: state.clone(),
+                hosts: hosts.clone(),
                 now,
             })
             .collect())
@@ -189,10 +214,11 @@ impl Poller {
         let writer = tokio::spawn(self.clone().write(outcomes));
         // One claimed batch waits while the one before is polled.
         let (claims, claimed) = tokio::sync::mpsc::channel::<Vec<Ready>>(1);
+        let hosts = Arc::new(HostMemory::default());
         let claiming = async move {
             let mut count = 0;
             loop {
-                let ready = self.claim(now()).await?;
+                let ready = self.claim(now(), &hosts).await?;
                 let n = ready.len();
                 count += n;
                 if n == 0 || claims.send(ready).await.is_err() || n < self.batch() {
@@ -238,8 +264,8 @@ impl Poller {
 
     /// One poll, its outcome handed to the writer; `true` when postponed.
     async fn poll_one(self, ready: Ready, finished: tokio::sync::mpsc::Sender<Finished>) -> Result<bool, sqlx::Error> {
-        let Ready { due, subject, known, state, now } = ready;
-        match self.poll(due, subject, known, &state, now).await? {
+        let Ready { due, subject, known, hosts, now } = ready;
+        match self.poll(due, subject, known, &hosts, now).await? {
             Some((outcome, subject)) => {
                 let _ = finished.send((outcome, subject, now)).await;
                 Ok(false)
@@ -336,19 +362,18 @@ impl Poller {
         due: Due,
         subject: Option<Subject>,
         known: Option<HashSet<String>>,
-        state: &BatchState,
+        hosts: &HostMemory,
         now: DateTime<Utc>,
     ) -> Result<Option<(Outcome, Option<Subject>)>, sqlx::Error> {
         let host = due.registry_host.clone();
-        let paused = |state: &BatchState| state.paused.lock().unwrap_or_else(|p| p.into_inner()).get(&host).copied();
-        if let Some(until) = paused(state) {
+        if let Some(until) = hosts.paused_until(&host, now) {
             self.postpone(&due, until).await?;
             return Ok(None);
         }
         let host_permits = self.host_permits(&host);
         let Ok(_host_permit) = host_permits.acquire().await else { return Ok(None) };
         // The host may have failed while this poll waited for its permit.
-        if let Some(until) = paused(state) {
+        if let Some(until) = hosts.paused_until(&host, now) {
             self.postpone(&due, until).await?;
             return Ok(None);
         }
@@ -366,10 +391,10 @@ impl Poller {
                     };
                     self.listed(&due, subject.as_ref(), &known, list, (etag, last_modified), now).await
                 }
-                Err(error) => self.failed(&due, error, state, now).await?,
+                Err(error) => self.failed(&due, error, hosts, now).await?,
             };
         if outcome.outcome == "ok" || outcome.outcome == "not_modified" {
-            self.healthy(&host, state, now).await?;
+            self.healthy(&host, hosts, now).await?;
         }
         Ok(Some((outcome, subject)))
     }
@@ -379,9 +404,9 @@ impl Poller {
         store::postpone(&self.db, &self.instance, due.integration_id, &due.registry_host, at).await
     }
 
-    /// Marks a host healthy once per batch (a write only when it was not).
-    async fn healthy(&self, host: &str, state: &BatchState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-        if !state.healthy.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string()) {
+    /// Marks a host healthy once (a write only when it was not).
+    async fn healthy(&self, host: &str, hosts: &HostMemory, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        if !hosts.healthy.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string()) {
             return Ok(());
         }
         if let Ok(base) = self.client.discover(host).await {
@@ -479,7 +504,7 @@ impl Poller {
         }
     }
 
-    async fn failed(&self, due: &Due, error: RegistryError, state: &BatchState, now: DateTime<Utc>) -> Result<Outcome, sqlx::Error> {
+    async fn failed(&self, due: &Due, error: RegistryError, hosts: &HostMemory, now: DateTime<Utc>) -> Result<Outcome, sqlx::Error> {
         let host = &due.registry_host;
         let mut outcome = Outcome {
             integration_id: due.integration_id,
@@ -518,7 +543,7 @@ impl Poller {
         outcome.next_poll_at = self.settings.schedule.after_failure(now, outcome.failures, jitter(), error.retry_after());
         if error.is_host_problem() {
             let until = self.settings.schedule.after_failure(now, 1, jitter(), error.retry_after());
-            state.paused.lock().unwrap_or_else(|p| p.into_inner()).insert(host.clone(), until);
+            hosts.pause(host, until);
             store::host_failed(&self.db, host, &error.to_string(), until, now).await?;
             if matches!(error, RegistryError::Status { .. } | RegistryError::Fetch { .. }) {
                 self.client.forget(host).await;

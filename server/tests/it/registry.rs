@@ -172,6 +172,36 @@ async fn a_sweep_goes_on_across_claimed_batches(app: TestApp) {
     assert_eq!(claimed, 0, "every claim released");
 }
 
+/// A host that asks to slow down is paused for the rest of the sweep,
+/// including the batch claimed while its first poll ran: one request, the
+/// other polls postponed past Retry-After.
+async fn a_pause_holds_for_batches_claimed_ahead(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    for n in 0..40 {
+        let mut p = Provider::new(&["1.0.0"]);
+        p.behaviour = Behaviour::RateLimited(600);
+        fake.set("acme", &format!("r{n}"), p);
+        provider(&app, "Acme", &format!("{}/acme/r{n}", fake.host), json!({"name": format!("R{n}")})).await;
+    }
+    let p = poller(&app, "solo", ALLOW_LOCAL, |s, _| {
+        s.concurrency = 1;
+        s.per_host = 1;
+    });
+    let now = t0();
+    let report = p.sweep(|| now).await.unwrap();
+    let asked = fake.log().iter().filter(|l| l.contains("/versions")).count();
+    assert_eq!(asked, 1, "one request, then the host waits: {:?}", fake.log());
+    assert_eq!((report.claimed, report.polled, report.postponed), (40, 1, 39), "{report:?}");
+    let early = app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM registry_polls WHERE next_poll_at < $1"
+    )
+    .bind(now + Duration::seconds(600))
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(early, 0, "no poll is due before Retry-After");
+}
+
 async fn leases_keep_a_poll_to_one_instance_until_they_expire(app: TestApp) {
     let fake = FakeRegistry::start(Discovery::Relative).await;
     fake.set("acme", "widget", Provider::new(&["1.0.0"]));
@@ -485,6 +515,7 @@ crate::on_both_backends!(
     new_versions_are_found_once_and_complete_the_publish_task,
     two_pollers_record_each_event_once,
     a_sweep_goes_on_across_claimed_batches,
+    a_pause_holds_for_batches_claimed_ahead,
     leases_keep_a_poll_to_one_instance_until_they_expire,
     failures_give_clear_statuses,
     the_registry_is_compared_with_the_tracker,
