@@ -70,13 +70,19 @@ async fn answer(State(r): State<Registry>, uri: Uri, headers: HeaderMap) -> Resp
 }
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// Resident memory now: what a phase starts from (the database's caches,
+/// the registries, the heap earlier phases left).
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+    let kib: f64 =
+        status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -195,6 +201,7 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     let poller = Poller::new(db.clone(), Arc::new(client), settings, "bench".into());
 
     reset_peak();
+    let first_base = rss_mib();
     let before = requests.load(Ordering::Relaxed);
     let start = Instant::now();
     let cpu = cpu_seconds();
@@ -205,7 +212,7 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     let first_requests = requests.load(Ordering::Relaxed) - before;
     let first_peak = peak_rss_mib();
     println!(
-        "first sweep:  {:>6.2} s ({first_cpu:.2} s CPU), {first_requests} requests, {:.0} requests/s, {} polled ({} failed), {} versions stored; peak RSS {first_peak:.1} MiB",
+        "first sweep:  {:>6.2} s ({first_cpu:.2} s CPU), {first_requests} requests, {:.0} requests/s, {} polled ({} failed), {} versions stored; peak RSS {first_peak:.1} MiB (from {first_base:.1})",
         first_time.as_secs_f64(),
         first_requests as f64 / first_time.as_secs_f64(),
         first.polled,
@@ -214,6 +221,7 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     );
 
     reset_peak();
+    let second_base = rss_mib();
     let before = requests.load(Ordering::Relaxed);
     let start = Instant::now();
     let cpu = cpu_seconds();
@@ -223,7 +231,7 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     let second_cpu = cpu_seconds() - cpu;
     let second_requests = requests.load(Ordering::Relaxed) - before;
     println!(
-        "second sweep: {:>6.2} s ({second_cpu:.2} s CPU), {second_requests} requests (all 304), {:.0} requests/s, {} polled; peak RSS {:.1} MiB",
+        "second sweep: {:>6.2} s ({second_cpu:.2} s CPU), {second_requests} requests (all 304), {:.0} requests/s, {} polled; peak RSS {:.1} MiB (from {second_base:.1})",
         second_time.as_secs_f64(),
         second_requests as f64 / second_time.as_secs_f64(),
         second.polled,

@@ -47,8 +47,8 @@ macro_rules! record {
 }
 pub(crate) use record;
 
-/// Audit rows per multi-row insert (11 values each).
-pub(crate) const ENTRIES_PER_INSERT: usize = 500;
+/// Audit rows per multi-row insert (11 values each; see `store::pieces`).
+pub(crate) const ENTRIES_PER_INSERT: usize = 1024;
 
 /// Inserts many entries with one statement per 500: for jobs that record
 /// hundreds at once (a registry sweep). Evaluates to `Result<(), sqlx::Error>`.
@@ -56,7 +56,7 @@ macro_rules! record_all {
     ($db:expr, $tx:expr, $entries:expr, $now:expr) => {{
         let entries: &[$crate::domain::audit::Entry] = $entries;
         let mut result: Result<(), sqlx::Error> = Ok(());
-        for chunk in entries.chunks($crate::store::audit::ENTRIES_PER_INSERT) {
+        for chunk in $crate::store::pieces(entries, $crate::store::audit::ENTRIES_PER_INSERT) {
             let sql = format!(concat!($crate::store::audit::insert_into!(), " VALUES {}"), $crate::store::tuples($db, chunk.len(), 11, 0));
             let mut q = sqlx::query(&sql);
             for entry in chunk {

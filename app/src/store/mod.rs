@@ -189,6 +189,28 @@ pub(crate) fn tuples(db: &Db, rows: usize, width: usize, skip: usize) -> String 
         .join(", ")
 }
 
+/// The row counts multi-row statements are built for. Each count is a
+/// statement text of its own, which every connection prepares and caches,
+/// and a statement of a thousand rows is a large program: a batch cut into
+/// these few sizes reuses a handful of cached statements instead of filling
+/// the cache with one-off sizes (prepared at a cost, held in memory).
+const PIECE_SIZES: [usize; 6] = [1024, 256, 64, 16, 4, 1];
+
+/// `items` cut into pieces of at most `max` (a size from [`PIECE_SIZES`]),
+/// largest first, for multi-row statements.
+pub(crate) fn pieces<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = PIECE_SIZES.iter().copied().find(|&s| s <= max && s <= rest.len()).unwrap_or(1);
+        let (piece, tail) = rest.split_at(size);
+        rest = tail;
+        Some(piece)
+    })
+}
+
 /// Sorts categories in the program's order, so every list reads the same.
 pub(crate) fn program_order(mut categories: Vec<String>) -> Vec<String> {
     let all = crate::domain::catalog::all_categories();
@@ -213,4 +235,33 @@ pub fn like_pattern(needle: &str) -> String {
     }
     out.push('%');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pieces;
+
+    #[test]
+    fn batches_are_cut_into_a_few_statement_sizes() {
+        let cases: &[(usize, usize, &[usize])] = &[
+            (0, 1024, &[]),
+            (1, 1024, &[1]),
+            (3, 1024, &[1, 1, 1]),
+            (5, 1024, &[4, 1]),
+            (128, 256, &[64, 64]),
+            (1280, 1024, &[1024, 256]),
+            (1300, 1024, &[1024, 256, 16, 4]),
+            (2048, 1024, &[1024, 1024]),
+            (600, 256, &[256, 256, 64, 16, 4, 4]),
+            // A maximum below every size still makes progress, one by one.
+            (2, 0, &[1, 1]),
+        ];
+        for &(len, max, want) in cases {
+            let items: Vec<usize> = (0..len).collect();
+            let sizes: Vec<usize> = pieces(&items, max).map(<[usize]>::len).collect();
+            assert_eq!(sizes, want, "{len} items, at most {max} a piece");
+            let rejoined: Vec<usize> = pieces(&items, max).flatten().copied().collect();
+            assert_eq!(rejoined, items, "{len} items come back in order");
+        }
+    }
 }

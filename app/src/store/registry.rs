@@ -261,11 +261,54 @@ pub async fn record_outcome(
     Ok(recorded.pop().unwrap_or_default())
 }
 
-/// Rows per multi-row statement: with 17 values a poll row, 9 a version and
-/// 7 an event, each well under SQLite's 32,766 and PostgreSQL's 65,535 binds.
+/// Rows per multi-row statement (see `store::pieces`): with 17 values a poll
+/// row, 9 a version and 7 an event, each well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 binds.
 const POLL_ROWS_PER_UPDATE: usize = 256;
-const VERSION_ROWS_PER_INSERT: usize = 1000;
-const EVENT_ROWS_PER_INSERT: usize = 1000;
+const VERSION_ROWS_PER_INSERT: usize = 1024;
+const EVENT_ROWS_PER_INSERT: usize = 1024;
+
+/// Stores `rows` versions; `counted` returns a row for each one inserted
+/// (and skips those already stored), the plain form fails on them.
+fn version_insert_sql(db: &Db, rows: usize, counted: bool) -> String {
+    format!(
+        "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, published_at, first_seen_at,
+            release_check, release_missing)
+         VALUES {}{}",
+        crate::store::tuples(db, rows, 9, 0),
+        if counted {
+            " ON CONFLICT (integration_id, registry_host, version) DO NOTHING RETURNING integration_id, registry_host"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Binds the values of [`version_insert_sql`]'s rows.
+macro_rules! bind_versions {
+    ($q:expr, $rows:expr, $now:expr) => {{
+        let mut q = $q;
+        for (o, v) in $rows {
+            let (check, missing) = match &v.missing {
+                None => ("unchecked", None),
+                Some(m) if m.is_empty() => ("complete", None),
+                Some(m) => ("incomplete", Some(m.join("; "))),
+            };
+            // Borrowed text: binding a `&String` would copy it.
+            q = q
+                .bind(o.integration_id)
+                .bind(o.registry_host.as_str())
+                .bind(v.version.as_str())
+                .bind(v.protocols.as_str())
+                .bind(v.platforms.as_str())
+                .bind(v.published_at)
+                .bind($now)
+                .bind(check)
+                .bind(missing);
+        }
+        q
+    }};
+}
 
 /// Releases the claims of a batch and stores what each poll learned, in one
 /// statement per up to 256 polls; returns the polls this instance still held.
@@ -311,7 +354,7 @@ pub async fn record_outcomes(
         let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         // Claims first, so an outcome whose claim was lost writes nothing else.
         let mut held: HashSet<(i64, String)> = HashSet::new();
-        for chunk in outcomes.chunks(POLL_ROWS_PER_UPDATE) {
+        for chunk in crate::store::pieces(outcomes, POLL_ROWS_PER_UPDATE) {
             let sql = release_sql(db, chunk.len());
             let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
             for (o, _) in chunk {
@@ -356,37 +399,35 @@ pub async fn record_outcomes(
             outcomes.iter().zip(&all).filter(|(_, r)| r.held).map(|((o, s), _)| (o, s)).collect();
 
         let versions: Vec<(&Outcome, &NewVersion)> = written.iter().flat_map(|&(o, _)| o.versions.iter().map(move |v| (o, v))).collect();
-        for chunk in versions.chunks(VERSION_ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO provider_versions (integration_id, registry_host, version, protocols, platforms, published_at, first_seen_at,
-                    release_check, release_missing)
-                 VALUES {}
-                 ON CONFLICT (integration_id, registry_host, version) DO NOTHING
-                 RETURNING integration_id, registry_host",
-                crate::store::tuples(db, chunk.len(), 9, 0)
-            );
-            let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
-            for (o, v) in chunk {
-                let (check, missing) = match &v.missing {
-                    None => ("unchecked", None),
-                    Some(m) if m.is_empty() => ("complete", None),
-                    Some(m) => ("incomplete", Some(m.join("; "))),
-                };
-                q = q
-                    .bind(o.integration_id)
-                    .bind(&o.registry_host)
-                    .bind(&v.version)
-                    .bind(&v.protocols)
-                    .bind(&v.platforms)
-                    .bind(v.published_at)
-                    .bind(now)
-                    .bind(check)
-                    .bind(missing);
-            }
-            for (id, host) in q.fetch_all(&mut *tx).await? {
-                if let Some(&k) = index.get(&(id, host.as_str())) {
-                    all[k].versions += 1;
+        for piece in crate::store::pieces(&versions, VERSION_ROWS_PER_INSERT) {
+            // Every version is new as a rule (the poll compared the list with
+            // the versions stored, under its claim), so a plain insert counts
+            // them without sending a row back for each. When one is stored
+            // after all (a list that names a version twice, a claim taken
+            // again by this instance), the insert fails as a whole and the
+            // piece goes in again, skipping those and counting row by row.
+            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+            let sql = version_insert_sql(db, piece.len(), false);
+            let inserted = bind_versions!(sqlx::query(&sql), piece, now).execute(&mut *savepoint).await;
+            match inserted {
+                Ok(_) => {
+                    savepoint.commit().await?;
+                    for (o, _) in piece {
+                        if let Some(&k) = index.get(&(o.integration_id, o.registry_host.as_str())) {
+                            all[k].versions += 1;
+                        }
+                    }
                 }
+                Err(e) if crate::store::is_unique_violation(&e) => {
+                    savepoint.rollback().await?;
+                    let sql = version_insert_sql(db, piece.len(), true);
+                    for (id, host) in bind_versions!(sqlx::query_as::<_, (i64, String)>(&sql), piece, now).fetch_all(&mut *tx).await? {
+                        if let Some(&k) = index.get(&(id, host.as_str())) {
+                            all[k].versions += 1;
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
         // Publication dates the metadata gives for versions stored earlier
@@ -414,7 +455,7 @@ pub async fn record_outcomes(
             written.iter().flat_map(|&(o, s)| o.events.iter().map(move |e| (o, s, e))).collect();
         let mut entries = Vec::new();
         let mut alerts = Vec::new();
-        for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
+        for chunk in crate::store::pieces(&events, EVENT_ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO registry_events (integration_id, registry_host, kind, event_key, version, detail, occurred_at)
                  VALUES {}

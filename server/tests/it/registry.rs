@@ -133,6 +133,66 @@ async fn two_pollers_record_each_event_once(app: TestApp) {
     assert_eq!(count("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL").await, 0, "every claim released");
 }
 
+/// A poll that finds a version already stored (its claim was taken again by
+/// this instance after the lease ran out, and the first poll wrote it): the
+/// batch still stores the other versions, its own and its neighbours', and
+/// counts exactly those (the plain insert fails and the batch falls back
+/// to one that skips stored versions).
+async fn versions_stored_meanwhile_are_skipped_and_the_rest_counted(app: TestApp) {
+    use app::store::registry::{self as store, Found, NewVersion, Outcome};
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    fake.set("acme", "a", Provider::new(&["1.0.0"]));
+    fake.set("acme", "b", Provider::new(&["2.0.0"]));
+    let a = provider(&app, "Acme", &format!("{}/acme/a", fake.host), json!({"name": "A"})).await;
+    let b = provider(&app, "Acme", &format!("{}/acme/b", fake.host), json!({"name": "B"})).await;
+    let now = t0();
+    poller(&app, "one", ALLOW_LOCAL, |_, _| {}).sweep(|| now).await.unwrap();
+
+    let later = now + Duration::hours(3);
+    let claimed = store::claim(&app.db, "one", later, Duration::minutes(5), 10).await.unwrap();
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    let outcome = |id: i64, versions: &[&str]| {
+        let due = claimed.iter().find(|d| d.integration_id == id).expect("claimed");
+        let versions = versions
+            .iter()
+            .map(|v| NewVersion {
+                version: v.to_string(),
+                protocols: "6.0".into(),
+                platforms: "linux_amd64".into(),
+                published_at: None,
+                missing: None,
+            })
+            .collect();
+        let o = Outcome {
+            integration_id: id,
+            registry_host: due.registry_host.clone(),
+            outcome: "ok",
+            error: None,
+            failures: 0,
+            next_poll_at: later + Duration::hours(1),
+            validators: None,
+            found: Found::Keep,
+            metadata: None,
+            versions,
+            events: Vec::new(),
+        };
+        (o, None)
+    };
+    let batch = [outcome(a, &["1.0.0", "1.1.0"]), outcome(b, &["2.1.0"])];
+    let recorded = store::record_outcomes(&app.db, "one", &batch, later).await.unwrap();
+    let counted: Vec<(bool, u64)> = recorded.iter().map(|r| (r.held, r.versions)).collect();
+    assert_eq!(counted, [(true, 1), (true, 1)], "1.0.0 was stored already; 1.1.0 and 2.1.0 are new");
+    let listed =
+        |r: Value| r["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(listed(versions(&app, a).await), ["1.1.0", "1.0.0"]);
+    assert_eq!(listed(versions(&app, b).await), ["2.1.0", "2.0.0"]);
+    let claims: i64 = app::on_pool!(&app.db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .unwrap());
+    assert_eq!(claims, 0, "both claims released");
+}
+
 /// A sweep larger than one claim (16 polls at concurrency 1) goes on from
 /// batch to batch without a break: every provider polled once, the
 /// status page's progress counts all of them, every claim released.
@@ -192,13 +252,11 @@ async fn a_pause_holds_for_batches_claimed_ahead(app: TestApp) {
     let asked = fake.log().iter().filter(|l| l.contains("/versions")).count();
     assert_eq!(asked, 1, "one request, then the host waits: {:?}", fake.log());
     assert_eq!((report.claimed, report.polled, report.postponed), (40, 1, 39), "{report:?}");
-    let early = app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM registry_polls WHERE next_poll_at < $1"
-    )
-    .bind(now + Duration::seconds(600))
-    .fetch_one(pool)
-    .await
-    .unwrap());
+    let early = app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM registry_polls WHERE next_poll_at < $1")
+        .bind(now + Duration::seconds(600))
+        .fetch_one(pool)
+        .await
+        .unwrap());
     assert_eq!(early, 0, "no poll is due before Retry-After");
 }
 
@@ -514,6 +572,7 @@ async fn staff_poll_now_and_partners_see_only_their_own(app: TestApp) {
 crate::on_both_backends!(
     new_versions_are_found_once_and_complete_the_publish_task,
     two_pollers_record_each_event_once,
+    versions_stored_meanwhile_are_skipped_and_the_rest_counted,
     a_sweep_goes_on_across_claimed_batches,
     a_pause_holds_for_batches_claimed_ahead,
     leases_keep_a_poll_to_one_instance_until_they_expire,
