@@ -403,9 +403,10 @@ pub async fn record_outcomes(
             // Every version is new as a rule (the poll compared the list with
             // the versions stored, under its claim), so a plain insert counts
             // them without sending a row back for each. When one is stored
-            // after all (a list that names a version twice, a claim taken
-            // again by this instance), the insert fails as a whole and the
-            // piece goes in again, skipping those and counting row by row.
+            // after all (this instance claimed the poll again after its lease
+            // ran out, and the first poll wrote meanwhile), the insert fails
+            // as a whole and the piece goes in again, skipping those and
+            // counting row by row.
             let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
             let sql = version_insert_sql(db, piece.len(), false);
             let inserted = bind_versions!(sqlx::query(&sql), piece, now).execute(&mut *savepoint).await;
