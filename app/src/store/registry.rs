@@ -239,6 +239,14 @@ pub struct Outcome {
     pub events: Vec<NewEvent>,
 }
 
+impl Outcome {
+    /// Counted as failed in a sweep's progress: the registry did not give
+    /// an answer (a 404 is one).
+    pub fn is_failure(&self) -> bool {
+        !matches!(self.outcome, "ok" | "not_modified" | "not_found")
+    }
+}
+
 /// What a recorded outcome added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recorded {
@@ -257,7 +265,7 @@ pub async fn record_outcome(
     subject: Option<&Subject>,
     now: DateTime<Utc>,
 ) -> Result<Recorded, sqlx::Error> {
-    let mut recorded = record_outcomes(db, instance, &[(o.clone(), subject.cloned())], now).await?;
+    let mut recorded = record_outcomes(db, instance, &[(o.clone(), subject.cloned())], now, None).await?;
     Ok(recorded.pop().unwrap_or_default())
 }
 
@@ -341,11 +349,14 @@ fn release_sql(db: &Db, rows: usize) -> String {
 /// statement has a fixed cost, so a batch of 128 polls costs about as much
 /// as one. An outcome whose claim passed to another instance is skipped
 /// (its `Recorded::held` is false); the others are written all or nothing.
+/// With a `sweep` (the job's name), the batch is counted into that sweep's
+/// progress in the same transaction: one commit per batch, not two.
 pub async fn record_outcomes(
     db: &Db,
     instance: &str,
     outcomes: &[(Outcome, Option<Subject>)],
     now: DateTime<Utc>,
+    sweep: Option<&str>,
 ) -> Result<Vec<Recorded>, sqlx::Error> {
     if outcomes.is_empty() {
         return Ok(Vec::new());
@@ -506,6 +517,10 @@ pub async fn record_outcomes(
         crate::store::audit::record_all!(db, &mut *tx, &entries, now)?;
         for alert in &alerts {
             crate::store::alerts::enqueue!(tx, alert, now)?;
+        }
+        if let Some(job) = sweep {
+            let failed = outcomes.iter().filter(|(o, _)| o.is_failure()).count();
+            sqlx::query(PROGRESS_SQL).bind(job).bind(outcomes.len() as i64).bind(failed as i64).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(all)
@@ -769,14 +784,10 @@ pub async fn sweep_started(db: &Db, job: &str, instance: &str, total: i64, now: 
     .map(|_| ()))
 }
 
+const PROGRESS_SQL: &str = "UPDATE job_runs SET done = done + $2, failed = failed + $3 WHERE job = $1";
+
 pub async fn sweep_progress(db: &Db, job: &str, done: i64, failed: i64) -> Result<(), sqlx::Error> {
-    on_pool!(db, |pool| sqlx::query("UPDATE job_runs SET done = done + $2, failed = failed + $3 WHERE job = $1")
-        .bind(job)
-        .bind(done)
-        .bind(failed)
-        .execute(pool)
-        .await
-        .map(|_| ()))
+    on_pool!(db, |pool| sqlx::query(PROGRESS_SQL).bind(job).bind(done).bind(failed).execute(pool).await.map(|_| ()))
 }
 
 pub async fn sweep_finished(db: &Db, job: &str, now: DateTime<Utc>, next: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {

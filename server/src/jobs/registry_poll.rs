@@ -286,11 +286,11 @@ impl Poller {
             pairs.extend(batch.drain(..).map(|(o, s, _)| (o, s)));
             let mut written = SweepReport::default();
             let mut found = Vec::new();
-            match store::record_outcomes(&self.db, &self.instance, &pairs, now).await {
+            match store::record_outcomes(&self.db, &self.instance, &pairs, now, Some(app::services::registry::JOB)).await {
                 Ok(records) => {
                     for ((outcome, subject), recorded) in pairs.iter().zip(records) {
                         written.polled += 1;
-                        written.failed += usize::from(!matches!(outcome.outcome, "ok" | "not_modified" | "not_found"));
+                        written.failed += usize::from(outcome.is_failure());
                         written.versions += recorded.versions;
                         written.events += recorded.events;
                         if !recorded.held {
@@ -310,14 +310,13 @@ impl Poller {
                     // The claims expire and these polls are retried then.
                     tracing::warn!(error = %e, polls = pairs.len(), "could not record registry polls");
                     written.failed += pairs.len();
+                    // The progress would have gone with the batch's transaction.
+                    if let Err(e) = store::sweep_progress(&self.db, app::services::registry::JOB, 0, pairs.len() as i64).await {
+                        tracing::warn!(error = %e, "could not update the registry sweep's progress");
+                    }
                 }
             }
             pairs.clear();
-            if let Err(e) =
-                store::sweep_progress(&self.db, app::services::registry::JOB, written.polled as i64, written.failed as i64).await
-            {
-                tracing::warn!(error = %e, "could not update the registry sweep's progress");
-            }
             match store::awaiting_publication(&self.db, &found).await {
                 Ok(ids) => {
                     for id in ids {

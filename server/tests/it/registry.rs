@@ -27,6 +27,14 @@ fn poller(app: &TestApp, instance: &str, allow: &str, tweak: impl FnOnce(&mut Se
 }
 
 /// A provider integration of a fresh partner; returns its id.
+/// Claims not released: none should be left once a sweep or write ends.
+const UNRELEASED: &str = "SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL";
+
+/// A `SELECT COUNT(*) …` of the test's database.
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap())
+}
+
 async fn provider(app: &TestApp, partner: &str, address: &str, extra: Value) -> i64 {
     let (s, b) = app.post_json("/api/v1/partners", &json!({"name": partner, "kind": "infrastructure", "registry_namespace": "acme"})).await;
     assert!(s == 201 || s == 409, "{b}");
@@ -124,13 +132,9 @@ async fn two_pollers_record_each_event_once(app: TestApp) {
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.polled + rb.polled, 24, "{ra:?} {rb:?}");
     assert_eq!(ra.events + rb.events, 24, "one new-version event per provider: {ra:?} {rb:?}");
-    let count = |sql: &'static str| {
-        let db = app.db.clone();
-        async move { app::on_pool!(&db, |pool| sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()) }
-    };
-    assert_eq!(count("SELECT COUNT(*) FROM registry_events WHERE kind = 'new_version'").await, 24);
-    assert_eq!(count("SELECT COUNT(*) FROM provider_versions").await, 48);
-    assert_eq!(count("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL").await, 0, "every claim released");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM registry_events WHERE kind = 'new_version'").await, 24);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_versions").await, 48);
+    assert_eq!(count(&app, UNRELEASED).await, 0, "every claim released");
 }
 
 /// A poll that finds a version already stored (its claim was taken again by
@@ -179,18 +183,14 @@ async fn versions_stored_meanwhile_are_skipped_and_the_rest_counted(app: TestApp
         (o, None)
     };
     let batch = [outcome(a, &["1.0.0", "1.1.0"]), outcome(b, &["2.1.0"])];
-    let recorded = store::record_outcomes(&app.db, "one", &batch, later).await.unwrap();
+    let recorded = store::record_outcomes(&app.db, "one", &batch, later, None).await.unwrap();
     let counted: Vec<(bool, u64)> = recorded.iter().map(|r| (r.held, r.versions)).collect();
     assert_eq!(counted, [(true, 1), (true, 1)], "1.0.0 was stored already; 1.1.0 and 2.1.0 are new");
     let listed =
         |r: Value| r["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     assert_eq!(listed(versions(&app, a).await), ["1.1.0", "1.0.0"]);
     assert_eq!(listed(versions(&app, b).await), ["2.1.0", "2.0.0"]);
-    let claims: i64 = app::on_pool!(&app.db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL")
-        .fetch_one(pool)
-        .await
-        .unwrap());
-    assert_eq!(claims, 0, "both claims released");
+    assert_eq!(count(&app, UNRELEASED).await, 0, "both claims released");
 }
 
 /// A sweep larger than one claim (16 polls at concurrency 1) goes on from
@@ -224,12 +224,7 @@ async fn a_sweep_goes_on_across_claimed_batches(app: TestApp) {
         let r = versions(&app, id).await;
         assert_eq!(r["latest"], "1.2.0", "{r}");
     }
-    let claimed =
-        app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL")
-            .fetch_one(pool)
-            .await
-            .unwrap());
-    assert_eq!(claimed, 0, "every claim released");
+    assert_eq!(count(&app, UNRELEASED).await, 0, "every claim released");
 }
 
 /// A host that asks to slow down is paused for the rest of the sweep,
@@ -252,6 +247,9 @@ async fn a_pause_holds_for_batches_claimed_ahead(app: TestApp) {
     let asked = fake.log().iter().filter(|l| l.contains("/versions")).count();
     assert_eq!(asked, 1, "one request, then the host waits: {:?}", fake.log());
     assert_eq!((report.claimed, report.polled, report.postponed), (40, 1, 39), "{report:?}");
+    // The status page counts the one poll, failed, in the same write as its outcome.
+    let (_, status) = app.get_json("/api/v1/registry/status").await;
+    assert_eq!((status["sweep"]["done"].as_i64(), status["sweep"]["failed"].as_i64()), (Some(1), Some(1)), "{status}");
     let early = app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM registry_polls WHERE next_poll_at < $1")
         .bind(now + Duration::seconds(600))
         .fetch_one(pool)
@@ -320,24 +318,20 @@ async fn leases_keep_a_poll_to_one_instance_until_they_expire(app: TestApp) {
     };
     let lost = app::store::registry::Outcome { versions: vec![version("9.9.9")], events: vec![event("9.9.9")], ..late.clone() };
     let batch = [(held.clone(), None), (lost, None)];
-    let recorded = app::store::registry::record_outcomes(&app.db, "b-other", &batch, later).await.unwrap();
+    let recorded = app::store::registry::record_outcomes(&app.db, "b-other", &batch, later, None).await.unwrap();
     assert!(recorded.iter().all(|r| !r.held), "nothing is written under another instance's name");
-    let recorded = app::store::registry::record_outcomes(&app.db, "b", &batch[..1], later).await.unwrap();
+    let recorded = app::store::registry::record_outcomes(&app.db, "b", &batch[..1], later, None).await.unwrap();
     assert_eq!((recorded[0].held, recorded[0].versions, recorded[0].events), (true, 2, 1));
-    let count = |sql: &'static str| {
-        let db = app.db.clone();
-        async move { app::on_pool!(&db, |pool| sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()) }
-    };
-    assert_eq!(count("SELECT COUNT(*) FROM provider_versions").await, 2);
-    assert_eq!(count("SELECT COUNT(*) FROM provider_versions WHERE version = '9.9.9'").await, 0);
-    assert_eq!(count("SELECT COUNT(*) FROM registry_events WHERE event_key = '2.1.0'").await, 1);
-    assert_eq!(count("SELECT COUNT(*) FROM registry_polls WHERE etag = '\"v2\"' AND claimed_by IS NULL").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_versions").await, 2);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_versions WHERE version = '9.9.9'").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM registry_events WHERE event_key = '2.1.0'").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM registry_polls WHERE etag = '\"v2\"' AND claimed_by IS NULL").await, 1);
     // b's first claim was never released: a batch from a holds nothing.
     let mixed = [(late.clone(), None), (held, None)];
-    let recorded = app::store::registry::record_outcomes(&app.db, "a", &mixed, later).await.unwrap();
+    let recorded = app::store::registry::record_outcomes(&app.db, "a", &mixed, later, None).await.unwrap();
     assert_eq!(recorded.iter().map(|r| r.held).collect::<Vec<_>>(), vec![false, false]);
     // Same batch by b: the first is b's, the second was released above.
-    let recorded = app::store::registry::record_outcomes(&app.db, "b", &mixed, later).await.unwrap();
+    let recorded = app::store::registry::record_outcomes(&app.db, "b", &mixed, later, None).await.unwrap();
     assert_eq!(recorded.iter().map(|r| r.held).collect::<Vec<_>>(), vec![true, false]);
 }
 
