@@ -26,7 +26,6 @@ fn poller(app: &TestApp, instance: &str, allow: &str, tweak: impl FnOnce(&mut Se
     Poller::new(app.db.clone(), Arc::new(client), settings, instance.into())
 }
 
-/// A provider integration of a fresh partner; returns its id.
 /// Claims not released: none should be left once a sweep or write ends.
 const UNRELEASED: &str = "SELECT COUNT(*) FROM registry_polls WHERE claimed_by IS NOT NULL";
 
@@ -35,6 +34,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap())
 }
 
+/// A provider integration of a fresh partner; returns its id.
 async fn provider(app: &TestApp, partner: &str, address: &str, extra: Value) -> i64 {
     let (s, b) = app.post_json("/api/v1/partners", &json!({"name": partner, "kind": "infrastructure", "registry_namespace": "acme"})).await;
     assert!(s == 201 || s == 409, "{b}");
