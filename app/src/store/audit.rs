@@ -51,7 +51,8 @@ pub(crate) use record;
 pub(crate) const ENTRIES_PER_INSERT: usize = 1024;
 
 /// Inserts many entries with one statement per piece (`store::pieces`, up
-/// to 1,024 rows): for jobs that record hundreds at once (a registry sweep). Evaluates to `Result<(), sqlx::Error>`.
+/// to 1,024 rows): for jobs that record hundreds at once (a registry
+/// sweep). Evaluates to `Result<(), sqlx::Error>`.
 macro_rules! record_all {
     ($db:expr, $tx:expr, $entries:expr, $now:expr) => {{
         let entries: &[$crate::domain::audit::Entry] = $entries;
