@@ -343,12 +343,16 @@ fn checks_config(env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Res
 
 pub const DEFAULT_BOOTSTRAP_ADMIN_EMAIL: &str = "admin@tracker.localhost";
 
+/// The longest a session or invitation may be set to last; far larger
+/// values would overflow the clock's arithmetic.
+const HOURS_A_YEAR: i64 = 365 * 24;
+
 fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result<AuthConfig, ConfigError> {
     let policy = app::services::sign_in::Policy {
-        session_idle: chrono::Duration::hours(number(env, "SESSION_IDLE_HOURS", file.session_idle_hours, 12, i64::MAX)?),
-        session_absolute: chrono::Duration::hours(number(env, "SESSION_MAX_HOURS", file.session_max_hours, 168, i64::MAX)?),
-        invitation_ttl: chrono::Duration::hours(number(env, "INVITATION_HOURS", file.invitation_hours, 168, i64::MAX)?),
-        bootstrap_ttl: chrono::Duration::minutes(number(env, "BOOTSTRAP_LINK_MINUTES", file.bootstrap_link_minutes, 60, i64::MAX)?),
+        session_idle: chrono::Duration::hours(number(env, "SESSION_IDLE_HOURS", file.session_idle_hours, 12, HOURS_A_YEAR)?),
+        session_absolute: chrono::Duration::hours(number(env, "SESSION_MAX_HOURS", file.session_max_hours, 168, HOURS_A_YEAR)?),
+        invitation_ttl: chrono::Duration::hours(number(env, "INVITATION_HOURS", file.invitation_hours, 168, HOURS_A_YEAR)?),
+        bootstrap_ttl: chrono::Duration::minutes(number(env, "BOOTSTRAP_LINK_MINUTES", file.bootstrap_link_minutes, 60, 7 * 24 * 60)?),
     };
     let github = match (env("GITHUB_CLIENT_ID").or(file.github_client_id), env("GITHUB_CLIENT_SECRET").or(file.github_client_secret)) {
         (Some(client_id), Some(client_secret)) => Some(GithubConfig {

@@ -31,15 +31,23 @@ impl EvidenceFile {
 pub const MAX_NAME_CHARS: usize = 120;
 
 /// A file name fit to show and to put in a header: the last path segment,
-/// without control characters or quotes, at most [`MAX_NAME_CHARS`].
+/// without control characters, invisible formatting or quotes, at most
+/// [`MAX_NAME_CHARS`]. (A right-to-left override would show
+/// `report\u{202E}fdp.exe` as "reportexe.pdf".)
 pub fn clean_name(raw: &str) -> Result<String, String> {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last.chars().filter(|c| !c.is_control() && !matches!(c, '"' | ';')).collect();
+    let cleaned: String = last.chars().filter(|c| !c.is_control() && !is_invisible_format(*c) && !matches!(c, '"' | ';')).collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
     if cleaned.is_empty() {
         return Err("the file needs a name".into());
     }
     Ok(cleaned.chars().take(MAX_NAME_CHARS).collect())
+}
+
+/// Zero-width characters and bidirectional controls (Unicode's format
+/// characters that change how a name reads, not what it says).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
 }
 
 /// Checks an upload's size against the limit.
@@ -94,6 +102,8 @@ mod tests {
             ("../../etc/passwd", Ok("passwd")),
             ("a\"b;c\r\n.txt", Ok("abc.txt")),
             (".htaccess", Ok("htaccess")),
+            ("report\u{202E}fdp.exe", Ok("reportfdp.exe")),
+            ("in\u{200B}voice\u{2066}.pdf\u{FEFF}", Ok("invoice.pdf")),
             ("dir/", Err(())),
             ("  ", Err(())),
             ("...", Err(())),

@@ -210,6 +210,33 @@ impl IntegrationInput {
     }
 }
 
+/// What only alliances staff decide in an integration's record, as field
+/// errors for anyone else: the tier (a provider becomes verified when staff
+/// accept its Verify stage, and loses it on a flag decision) and, when it is
+/// added, a stage past the first (the earlier stages' tasks would start
+/// accepted, unreviewed). `before` is the tier and stage as stored, `None`
+/// for an integration being added.
+pub fn staff_decisions(before: Option<(Tier, Stage)>, after: &ValidIntegration) -> FieldErrors {
+    let mut p = Problems::default();
+    let (tier, first) = match before {
+        Some((tier, _)) => (tier, None),
+        None => (Tier::Community, after.kind.track().first().copied()),
+    };
+    if after.tier != tier {
+        p.add(
+            "tier",
+            format!(
+                "the tier stays {} unless alliances staff change it: a provider becomes verified when its Verify stage is accepted",
+                tier.label().to_lowercase()
+            ),
+        );
+    }
+    if let Some(first) = first.filter(|f| after.stage != *f) {
+        p.add("stage", format!("a new integration starts in {}; alliances staff can add one that is further along", first.label()));
+    }
+    p.0
+}
+
 /// The integrations list's query string (pages and API alike).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -271,6 +298,28 @@ mod tests {
             let errors = input.validate(pk).expect_err(field);
             let messages = errors.get(field).unwrap_or_else(|| panic!("no error on {field}: {errors:?}"));
             assert!(messages.iter().any(|m| m.contains(fragment)), "{field}: {messages:?} lacks {fragment:?}");
+        }
+    }
+
+    #[test]
+    fn what_only_staff_decide() {
+        let valid = |tier: Tier, stage: Stage| ValidIntegration { tier, stage, ..provider().validate(Some(PartnerKind::Both)).unwrap() };
+        // (stored tier and stage, or a new one; what is asked for; fields refused)
+        let cases: &[(Option<(Tier, Stage)>, Tier, Stage, &[&str])] = &[
+            (None, Tier::Community, Stage::Prepare, &[]),
+            (None, Tier::Verified, Stage::Prepare, &["tier"]),
+            (None, Tier::Community, Stage::Support, &["stage"]),
+            (None, Tier::Official, Stage::Verify, &["stage", "tier"]),
+            (Some((Tier::Verified, Stage::Support)), Tier::Verified, Stage::Support, &[]),
+            (Some((Tier::Community, Stage::Publish)), Tier::Verified, Stage::Publish, &["tier"]),
+            (Some((Tier::Verified, Stage::Support)), Tier::Community, Stage::Support, &["tier"]),
+            // The stage of a tracked integration moves with its pipeline, not here.
+            (Some((Tier::Community, Stage::Publish)), Tier::Community, Stage::Publish, &[]),
+        ];
+        for (before, tier, stage, refused) in cases {
+            let fields = staff_decisions(*before, &valid(*tier, *stage));
+            let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+            assert_eq!(keys, *refused, "{before:?} → {tier:?} {stage:?}");
         }
     }
 

@@ -70,6 +70,8 @@ impl RegistrationInput {
                 problems.add("endpoint_url", format!("\"{url}\" has no valid host"));
             } else if url.len() > 2048 {
                 problems.add("endpoint_url", "at most 2048 characters");
+            } else if url.contains(|c: char| c.is_whitespace() || c.is_control()) {
+                problems.add("endpoint_url", "a URL has no spaces or control characters (write a space as %20)");
             }
         }
         let hmac_key = optional(&self.hmac_key);
@@ -117,6 +119,8 @@ mod tests {
             (input("https://", "", &[]), "endpoint_url"),
             (input("https://user@evil.example", "", &[]), "endpoint_url"),
             (input("ftp://x", "", &[]), "endpoint_url"),
+            (input("https://scan.example.com/a b", "", &[]), "endpoint_url"),
+            (input("https://scan.example.com/a\u{7}", "", &[]), "endpoint_url"),
             (input("", "short", &[]), "hmac_key"),
             (input("", &"k".repeat(300), &[]), "hmac_key"),
             (input("", "", &["during_plan"]), "stages"),

@@ -353,7 +353,7 @@ impl ManualIssueInput {
             }
             Some(t) => Some(t),
             None => {
-                p.add("opened_at", "a date and time, e.g. 2026-11-20T14:00");
+                p.add("opened_at", "a date and time from 1970 on, e.g. 2026-11-20T14:00");
                 None
             }
         };
@@ -389,24 +389,36 @@ impl ManualIssueInput {
 /// A time typed in the program's zone (`2026-11-20T14:00`, seconds
 /// optional, or a space instead of `T`), or RFC 3339 with its own offset.
 /// A local time skipped by a daylight-saving change reads as the moment
-/// after the gap; a repeated one as its first occurrence.
+/// after the gap; a repeated one as its first occurrence. Years outside
+/// 1970–2199 (the SLA calendar's) are not read: an issue from year 1 would
+/// count as breached for two thousand years, and chrono's `%Y` takes years
+/// so large that moving them by an hour overflows.
 pub fn parse_when(text: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())?;
-    match tz.from_local_datetime(&local) {
-        chrono::LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        chrono::LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
-        chrono::LocalResult::None => {
-            // In a spring-forward gap: an hour later is always past it.
-            tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest().map(|t| t.with_timezone(&Utc))
+    let when = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        t.with_timezone(&Utc)
+    } else {
+        let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())?;
+        if !(WHEN_YEARS).contains(&local.year()) {
+            return None;
         }
-    }
+        match tz.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+            chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+            // In a spring-forward gap: an hour later is always past it.
+            chrono::LocalResult::None => {
+                tz.from_local_datetime(&local.checked_add_signed(chrono::Duration::hours(1))?).earliest()?.with_timezone(&Utc)
+            }
+        }
+    };
+    WHEN_YEARS.contains(&when.year()).then_some(when)
 }
+
+/// The years [`parse_when`] reads.
+const WHEN_YEARS: std::ops::Range<i32> = 1970..2200;
 
 /// A repository's GitHub sync, as the integration page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -673,6 +685,13 @@ mod tests {
             ("2026-10-25T02:30", berlin, Some("2026-10-25T00:30:00Z")),
             ("20.11.2026 14:00", berlin, None),
             ("", berlin, None),
+            // Years the SLA calendar does not cover; the last one used to overflow west of UTC.
+            ("0001-01-01T00:00", berlin, None),
+            ("1969-12-31T23:00:00Z", berlin, None),
+            ("1970-01-01T00:00:00Z", berlin, Some("1970-01-01T00:00:00Z")),
+            ("2200-01-01T00:00", chrono_tz::UTC, None),
+            ("+262142-12-31T23:30", chrono_tz::America::New_York, None),
+            ("+262142-12-31T23:30", berlin, None),
         ];
         for (text, tz, want) in cases {
             assert_eq!(parse_when(text, *tz), want.map(utc), "{text} in {tz}");

@@ -323,11 +323,21 @@ pub fn IntegrationEditPage() -> impl IntoView {
         }
     });
     let partners = Resource::new(|| (), |_| partner_options());
+    let me = use_context::<crate::components::CurrentCaller>();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let caller = match me {
+                    Some(crate::components::CurrentCaller(r)) => r.await.ok().flatten(),
+                    None => None,
+                };
                 match (existing.await, partners.await) {
-                    (Ok(i), Ok(p)) => view! { <IntegrationForm existing=i partners=p/> }.into_any(),
+                    (Ok(i), Ok(p)) => {
+                        // The tier and a starting stage are staff's to set (the server checks it too).
+                        let partner = i.as_ref().map(|i| i.partner_id).or_else(|| caller.as_ref().and_then(|c| c.partner.as_ref().map(|p| p.id)));
+                        let staff = caller.is_some_and(|c| c.may(crate::domain::access::Action::Review { partner: partner.unwrap_or(0) }));
+                        view! { <IntegrationForm existing=i partners=p staff=staff/> }.into_any()
+                    }
                     (Err(e), _) | (_, Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
@@ -336,7 +346,7 @@ pub fn IntegrationEditPage() -> impl IntoView {
 }
 
 #[component]
-fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String, String)>) -> impl IntoView {
+fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String, String)>, staff: bool) -> impl IntoView {
     let action = ServerAction::<SaveIntegration>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
     let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
@@ -435,13 +445,27 @@ fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String,
             </div>
             <TextField label="Repository URL" name="repository_url" input_type="url" value=v.repository_url.clone() error=field("repository_url")
                 placeholder="https://github.com/acme/terraform-provider-cloud"/>
-            <div class="field" class:invalid=move || field("tier").get().is_some()>
-                <label for="f-tier">"Tier"</label>
-                <select id="f-tier" name="tier" aria-describedby="f-tier-hint f-tier-error">
-                    {Tier::ALL.iter().map(|t| view! { <option value=t.key() selected=tier == t.key() || (tier.is_empty() && *t == Tier::Community)>{t.label()}</option> }).collect_view()}
-                </select>
-                <FieldHelp id="f-tier".into() hint=None error=field("tier")/>
-            </div>
+            {if staff {
+                view! {
+                    <div class="field" class:invalid=move || field("tier").get().is_some()>
+                        <label for="f-tier">"Tier"</label>
+                        <select id="f-tier" name="tier" aria-describedby="f-tier-hint f-tier-error">
+                            {Tier::ALL.iter().map(|t| view! { <option value=t.key() selected=tier == t.key() || (tier.is_empty() && *t == Tier::Community)>{t.label()}</option> }).collect_view()}
+                        </select>
+                        <FieldHelp id="f-tier".into() hint=None error=field("tier")/>
+                    </div>
+                }.into_any()
+            } else {
+                let current = Tier::parse(&tier).unwrap_or(Tier::Community);
+                view! {
+                    <div class="field" class:invalid=move || field("tier").get().is_some()>
+                        <span class="label">"Tier"</span>
+                        <input type="hidden" name="tier" value=current.key()/>
+                        <p id="f-tier">{current.label()}<span class="hint">" · set by alliances staff: a provider becomes verified when its Verify stage is accepted"</span></p>
+                        <FieldHelp id="f-tier".into() hint=None error=field("tier")/>
+                    </div>
+                }.into_any()
+            }}
             {match existing.as_ref() {
                 // Once tracked, the pipeline moves the stage: it is shown, not edited.
                 Some(e) => view! {
@@ -449,6 +473,14 @@ fn IntegrationForm(existing: Option<Integration>, partners: Vec<(String, String,
                         <span class="label">"Stage"</span>
                         <input type="hidden" name="stage" value=e.stage.key()/>
                         <p>{e.stage.label()}<span class="hint">" · moves with the pipeline: report and review its tasks"</span></p>
+                    </div>
+                }.into_any(),
+                None if !staff => view! {
+                    <div class="field" class:invalid=move || field("stage").get().is_some()>
+                        <span class="label">"Stage"</span>
+                        <input type="hidden" name="stage" value=""/>
+                        <p id="f-stage">"The first stage of its track"<span class="hint">" · alliances staff can add an integration that is further along"</span></p>
+                        <FieldHelp id="f-stage".into() hint=None error=field("stage")/>
                     </div>
                 }.into_any(),
                 None => view! {

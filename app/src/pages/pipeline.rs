@@ -31,7 +31,8 @@ pub async fn act_on_task(
     let result = crate::services::pipeline::act(&db, &caller, task_id, &input, chrono::Utc::now()).await;
     let pipeline = crate::context::form_result(result)?;
     // Only our own queue pages: never an open redirect.
-    let back_to_queue = (back == "/review" || back.starts_with("/review?")) && !back.chars().any(|c| c.is_control() || c.is_whitespace());
+    // A header value holds visible ASCII only (leptos_axum panics on anything else).
+    let back_to_queue = (back == "/review" || back.starts_with("/review?")) && back.chars().all(|c| c.is_ascii_graphic());
     if back_to_queue {
         leptos_axum::redirect(&back);
     } else {
@@ -49,7 +50,9 @@ pub async fn reopen_stage(
     let (db, caller) = crate::context::signed_in()?;
     let result = crate::services::pipeline::reopen(&db, &caller, integration_id, &stage, &reason, chrono::Utc::now()).await;
     crate::context::form_result(result)?;
-    leptos_axum::redirect(&format!("/integrations/{integration_id}#stage-{stage}"));
+    // The parsed stage, not the text sent: that may hold what no header can.
+    let anchor = crate::domain::catalog::Stage::parse(stage.trim()).map(|s| format!("#stage-{}", s.key())).unwrap_or_default();
+    leptos_axum::redirect(&format!("/integrations/{integration_id}{anchor}"));
     Ok(())
 }
 

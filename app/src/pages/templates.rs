@@ -47,6 +47,8 @@ pub async fn apply_template(
     let (db, caller) = crate::context::signed_in()?;
     let result = crate::services::templates::apply(&db, &caller, &kind, version, &integrations, chrono::Utc::now()).await;
     let count = crate::context::form_result(result)?;
+    // The parsed kind, not the text sent: that may hold what no header can.
+    let kind = crate::domain::catalog::IntegrationKind::parse(kind.trim()).map(|k| k.key()).unwrap_or_default();
     leptos_axum::redirect(&format!("/admin/templates?kind={kind}&applied={count}"));
     Ok(count)
 }

@@ -299,7 +299,7 @@ fn view(row: &OutboxRow) -> Result<AlertView, sqlx::Error> {
 fn filter(query: &OutboxQuery, recipient: Option<String>) -> Result<OutboxFilter, AppError> {
     let status = super::filter_value("status", &query.status, |s| OutboxStatus::parse(s).is_some(), OutboxStatus::expected())?;
     let kind = super::filter_value("kind", &query.kind, |s| AlertKind::parse(s).is_some(), AlertKind::expected())?;
-    Ok(OutboxFilter { recipient, status: Some(status), kind: Some(kind), page: query.page.unwrap_or(1).max(1), per_page: 50 })
+    Ok(OutboxFilter { recipient, status: Some(status), kind: Some(kind), page: crate::domain::paging(query.page, None).0, per_page: 50 })
 }
 
 async fn page(db: &Db, f: &OutboxFilter) -> Result<Page<AlertView>, AppError> {

@@ -4,7 +4,7 @@
 use super::{integration_kind_filter, stage_filter, tier_filter};
 use crate::domain::access::{Action, Caller};
 use crate::domain::audit::{changes, created, field_names, Entry, TargetKind};
-use crate::domain::integration::{Integration, IntegrationInput, IntegrationQuery, ValidIntegration};
+use crate::domain::integration::{staff_decisions, Integration, IntegrationInput, IntegrationQuery, ValidIntegration};
 use crate::domain::{paging, Page};
 use crate::error::AppError;
 use crate::store::integrations::{self as store, IntegrationFilter};
@@ -66,6 +66,25 @@ async fn validate(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<
     Ok((partner_id, valid))
 }
 
+/// Refuses what only staff decide (the tier, a starting stage past the
+/// first) when the caller is not staff who review `partner_id`.
+fn check_staff_decisions(
+    caller: &Caller,
+    partner_id: i64,
+    current: Option<&Integration>,
+    valid: &ValidIntegration,
+) -> Result<(), AppError> {
+    if caller.may(Action::Review { partner: partner_id }) {
+        return Ok(());
+    }
+    let refused = staff_decisions(current.map(|c| (c.tier, c.stage)), valid);
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::invalid(refused))
+    }
+}
+
 async fn address_taken(db: &Db, caller: &Caller, valid: &ValidIntegration) -> AppError {
     let address = valid.source_address.as_ref().map(|a| a.fully_qualified()).unwrap_or_default();
     // Which integration holds it is said only to staff: it may be another partner's.
@@ -80,6 +99,7 @@ async fn address_taken(db: &Db, caller: &Caller, valid: &ValidIntegration) -> Ap
 #[tracing::instrument(skip_all)]
 pub async fn create(db: &Db, caller: &Caller, input: &IntegrationInput) -> Result<Integration, AppError> {
     let (partner_id, valid) = validate(db, caller, input).await?;
+    check_staff_decisions(caller, partner_id, None, &valid)?;
     let audit = Entry::by(caller, "integration.create", TargetKind::Integration, None, &valid.name)
         .partner(partner_id)
         .summary(format!("Added {} {}", valid.kind.label().to_lowercase(), valid.name))
@@ -119,6 +139,7 @@ pub async fn update(db: &Db, caller: &Caller, id: i64, input: &IntegrationInput)
         );
         return Err(AppError::invalid(fields));
     }
+    check_staff_decisions(caller, partner_id, Some(&current), &valid)?;
     let changed = changes(&current.audit_fields(), &valid.audit_fields());
     if changed.is_empty() {
         return Ok(current);

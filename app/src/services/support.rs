@@ -238,7 +238,7 @@ pub async fn list(
     }
     filter.partner_id = caller.partner_scope().or(partner_id);
     let per_page = query.per_page.unwrap_or(25).clamp(1, 200);
-    let page = query.page.unwrap_or(1).max(1);
+    let (page, _) = crate::domain::paging(query.page, None);
     let (rows, total) = store::list(db, &filter, page, per_page).await?;
     let program = program(db).await?;
     let items = rows.iter().map(|r| view(r, &program, now)).collect::<Result<Vec<_>, _>>()?;

@@ -107,10 +107,13 @@ pub struct FlagRow {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT f.id, f.integration_id, i.name AS integration_name, f.partner_id, p.name AS partner_name, i.tier,
+/// A flag belongs to its integration's partner as it is now, not as it was
+/// when the flag was raised (`f.partner_id`): staff may have moved the
+/// integration since, and the old partner must not see it any more.
+const SELECT: &str = "SELECT f.id, f.integration_id, i.name AS integration_name, i.partner_id, p.name AS partner_name, i.tier,
         f.rule, f.state, f.reason, f.evidence, f.clears_when, f.held_since, f.due_at, f.evaluated_at, f.closed_at, f.close_note,
         f.decided_by_name, f.tier_before, f.tier_after, f.created_at
-    FROM tier_flags f JOIN integrations i ON i.id = f.integration_id JOIN partners p ON p.id = f.partner_id";
+    FROM tier_flags f JOIN integrations i ON i.id = f.integration_id JOIN partners p ON p.id = i.partner_id";
 
 /// Open flags, and the latest decided one of each integration and rule (a
 /// "keep" holds back the same flag for a while).
@@ -159,7 +162,7 @@ impl FlagFilter {
             format!("f.state IN ({})", if quoted.is_empty() { "''".into() } else { quoted.join(", ") })
         };
         format!(
-            "($1 = 0 OR f.partner_id = $1) AND ($2 = 0 OR f.integration_id = $2) AND ($3 = '' OR f.rule = $3)
+            "($1 = 0 OR i.partner_id = $1) AND ($2 = 0 OR f.integration_id = $2) AND ($3 = '' OR f.rule = $3)
              AND ($4 = '' OR LOWER(p.alliance_manager_email) = $4) AND ($5 = 0 OR f.closed_at >= $6)
              AND ($7 = '' OR i.kind = $7) AND ($8 = '' OR i.stage = $8) AND ($9 = '' OR i.tier = $9)
              AND ($10 = '' OR EXISTS (SELECT 1 FROM integration_categories c WHERE c.integration_id = i.id AND c.category = $10))
@@ -196,7 +199,7 @@ pub async fn list(db: &Db, f: &FlagFilter, page: i64, per_page: i64) -> Result<(
          LIMIT $11 OFFSET $12"
     );
     let count = format!(
-        "SELECT COUNT(*) FROM tier_flags f JOIN integrations i ON i.id = f.integration_id JOIN partners p ON p.id = f.partner_id
+        "SELECT COUNT(*) FROM tier_flags f JOIN integrations i ON i.id = f.integration_id JOIN partners p ON p.id = i.partner_id
          WHERE {clause}"
     );
     on_pool!(db, |pool| {
@@ -215,7 +218,7 @@ pub async fn export_chunk(db: &Db, f: &FlagFilter, after: i64, limit: i64) -> Re
 /// How many flags the filter matches, per state.
 pub async fn counts(db: &Db, f: &FlagFilter) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let sql = format!(
-        "SELECT f.state, COUNT(*) FROM tier_flags f JOIN integrations i ON i.id = f.integration_id JOIN partners p ON p.id = f.partner_id
+        "SELECT f.state, COUNT(*) FROM tier_flags f JOIN integrations i ON i.id = f.integration_id JOIN partners p ON p.id = i.partner_id
          WHERE {} GROUP BY f.state",
         f.clause()
     );

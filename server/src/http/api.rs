@@ -606,7 +606,11 @@ async fn report_with_file(
     // Browsers go back to the task, with the error to show if there is one.
     let integration = match (&result, task_id) {
         (Ok(p), _) => Some(p.integration_id),
-        (Err(_), Some(t)) => app::store::tasks::get(&db, t).await.ok().flatten().map(|t| t.integration_id),
+        // Only to an integration the caller may see: the redirect would name another partner's.
+        (Err(_), Some(t)) => match app::store::tasks::get(&db, t).await.ok().flatten() {
+            Some(task) => app::services::integrations::get(&db, &caller, task.integration_id).await.ok().map(|i| i.id),
+            None => None,
+        },
         _ => None,
     };
     match (result, integration) {
@@ -797,13 +801,33 @@ fn issue_id(raw: &str) -> ApiResult<i64> {
     raw.parse().map_err(|_| AppError::NotFound(format!("issue {raw}")))
 }
 
-/// Filters of issue lists.
+/// Filters of issue lists: the integration's list's, with a partner and an
+/// integration. (Spelt out: through `#[serde(flatten)]` a query string's
+/// numbers arrive as text, and `page=2` was refused.)
 #[derive(serde::Deserialize, Default)]
+#[serde(default)]
 struct IssuesQuery {
     partner: Option<String>,
     integration: Option<i64>,
-    #[serde(flatten)]
-    query: app::domain::support::IssueQuery,
+    state: String,
+    severity: String,
+    q: String,
+    sort: String,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+impl IssuesQuery {
+    fn filters(&self) -> app::domain::support::IssueQuery {
+        app::domain::support::IssueQuery {
+            state: self.state.clone(),
+            severity: self.severity.clone(),
+            q: self.q.clone(),
+            sort: self.sort.clone(),
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
 }
 
 /// Issues the caller may see, most urgent first (`sort=opened`: newest
@@ -820,7 +844,7 @@ async fn list_issues(State(db): State<Db>, SignedIn(caller): SignedIn, ApiQuery(
         Some(slug) => Some(partners::get(&db, &caller, slug).await?.id),
         None => None,
     };
-    Ok(Json(app::services::support::list(&db, &caller, partner, q.integration, &q.query, chrono::Utc::now()).await?))
+    Ok(Json(app::services::support::list(&db, &caller, partner, q.integration, &q.filters(), chrono::Utc::now()).await?))
 }
 
 /// The integration's issues (same filters as `/issues`).

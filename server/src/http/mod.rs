@@ -23,10 +23,10 @@ use axum::{Json, Router};
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-/// Request bodies larger than this are refused (forms and JSON are small).
+/// Request bodies larger than this are refused (forms and JSON are small),
+/// except evidence uploads: see [`limit_body`].
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The app's page routes, worked out once per process. Generating them runs
@@ -61,10 +61,34 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), page_cache::serve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
         .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(upload_limit(&state), limit_body))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+}
+
+/// The largest body of an evidence upload: the file at its limit
+/// (`EVIDENCE_MAX_MB`), with the form's text fields and framing.
+fn upload_limit(state: &AppState) -> usize {
+    usize::try_from(state.blobs.max_bytes).unwrap_or(usize::MAX).saturating_add(MAX_BODY_BYTES)
+}
+
+/// Limits every request body to [`MAX_BODY_BYTES`], and an evidence upload
+/// (`POST /api/v1/tasks/{id}/report`) to `upload`: its handler reads the
+/// file under the evidence limit itself and says when it is too large. A
+/// declared length past the limit is answered at once; a longer body than
+/// declared fails where it is read.
+async fn limit_body(State(upload): State<usize>, req: Request<Body>, next: axum::middleware::Next) -> axum::response::Response {
+    let path = req.uri().path();
+    let is_upload = req.method() == axum::http::Method::POST
+        && path.strip_prefix("/api/v1/tasks/").and_then(|rest| rest.strip_suffix("/report")).is_some_and(|id| !id.contains('/'));
+    let limit = if is_upload { upload } else { MAX_BODY_BYTES };
+    let declared = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let message = format!("the request body is larger than the {} bytes this address takes", limit);
+        return (StatusCode::PAYLOAD_TOO_LARGE, Json(serde_json::json!({ "error": message }))).into_response();
+    }
+    next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, limit)))).await
 }
 
 /// 200 when the database answers, 503 when it does not.

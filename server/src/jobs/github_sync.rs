@@ -191,7 +191,10 @@ impl Syncer {
                 self.postpone(&due, until, now).await?;
             }
         } else if let Some(budget) = self.client.budget() {
-            let paused = (budget.remaining < self.settings.reserve).then_some(budget.reset).filter(|r| *r > now);
+            // A reset GitHub (or an Enterprise host) puts past a day is not believed: a day at most, as for rate limits.
+            let paused = (budget.remaining < self.settings.reserve)
+                .then_some(budget.reset.min(now + chrono::Duration::hours(24)))
+                .filter(|r| *r > now);
             if let Some(until) = paused {
                 tracing::info!(remaining = budget.remaining, %until, "GitHub budget low: syncing waits for the reset");
                 report.paused_until = Some(until);

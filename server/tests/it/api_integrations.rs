@@ -8,6 +8,7 @@ on_both_backends!(
     bad_integration_input_is_refused_and_nothing_is_written,
     the_same_source_address_written_differently_is_a_conflict,
     integration_lists_filter_by_partner_kind_tier_and_stage,
+    partner_members_cannot_set_what_staff_decide,
 );
 
 fn provider(partner: &str, address: &str) -> serde_json::Value {
@@ -177,4 +178,62 @@ async fn integration_lists_filter_by_partner_kind_tier_and_stage(app: TestApp) {
     assert_eq!(count("per_page=2&page=4").await, 7);
     let (status, _) = app.get_json("/api/v1/integrations?tier=partner").await;
     assert_eq!(status, 422);
+}
+
+/// The tier, and a stage past the first for a new integration, are staff's:
+/// a partner member who sends them gets field errors and nothing changes.
+async fn partner_members_cannot_set_what_staff_decide(app: TestApp) {
+    app.partner("Acme", "both").await;
+    let (_, member) = app.client_as("dev@acme.example", app::domain::access::Role::Partner, Some("acme")).await;
+    let send = |method: Method, path: String, body: serde_json::Value| {
+        let request = member.request(method, app.url(&path)).json(&body);
+        async move { crate::helpers::json_of(request.send().await.unwrap()).await }
+    };
+    let count = || async {
+        app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM integrations").fetch_one(pool).await.unwrap())
+    };
+
+    let mut verified = provider("acme", "acme/cloud");
+    verified["tier"] = json!("verified");
+    let (st, refused) = send(Method::POST, "/api/v1/integrations".into(), verified).await;
+    assert_eq!(st, 422, "{refused}");
+    assert!(refused["fields"]["tier"][0].as_str().unwrap().contains("alliances staff"), "{refused}");
+    let mut ahead = provider("acme", "acme/cloud");
+    ahead["stage"] = json!("support");
+    let (st, refused) = send(Method::POST, "/api/v1/integrations".into(), ahead).await;
+    assert_eq!(st, 422, "{refused}");
+    assert!(refused["fields"]["stage"][0].as_str().unwrap().contains("starts in Prepare"), "{refused}");
+    assert_eq!(count().await, 0, "nothing was written");
+
+    // Without them (or with the defaults spelled out) it is theirs to add.
+    let mut plain = provider("acme", "acme/cloud");
+    plain["tier"] = json!("community");
+    plain["stage"] = json!("prepare");
+    let (st, created) = send(Method::POST, "/api/v1/integrations".into(), plain).await;
+    assert_eq!(st, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/api/v1/integrations/{id}");
+    let (st, refused) = send(Method::PATCH, path.clone(), json!({"tier": "verified"})).await;
+    assert_eq!(st, 422, "{refused}");
+    assert!(refused["fields"]["tier"].is_array(), "{refused}");
+    let (_, still) = app.get_json(&path).await;
+    assert_eq!(still["tier"], "community");
+
+    // Staff set it; the member edits other fields and keeps it, but cannot undo it.
+    let (st, set) = app.send_json(Method::PATCH, &path, &json!({"tier": "verified"})).await;
+    assert_eq!(st, 200, "{set}");
+    let (st, renamed) = send(Method::PATCH, path.clone(), json!({"name": "Acme Cloud"})).await;
+    assert_eq!(st, 200, "{renamed}");
+    assert_eq!((renamed["name"].as_str(), renamed["tier"].as_str()), (Some("Acme Cloud"), Some("verified")));
+    let (st, refused) = send(Method::PATCH, path.clone(), json!({"tier": "community"})).await;
+    assert_eq!(st, 422, "{refused}");
+    let (_, still) = app.get_json(&path).await;
+    assert_eq!(still["tier"], "verified");
+
+    // The form shows the member the tier and the first stage as text, not as choices.
+    let page = member.get(app.url("/integrations/new")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("set by alliances staff") && !page.contains("<select id=\"f-tier\""), "the tier is not a choice");
+    assert!(!page.contains("<select id=\"f-stage\""), "nor is the stage");
+    let page = app.get("/integrations/new").await.text().await.unwrap();
+    assert!(page.contains("<select id=\"f-tier\""), "staff choose the tier");
 }

@@ -282,6 +282,20 @@ async fn dashboards_and_exports(app: TestApp) {
     let none = csv(app.client.clone(), "/api/v1/flags/export.csv?state=decided").await;
     assert_eq!(none.lines().count(), 1, "{none}");
     assert_eq!(app.get("/api/v1/flags/export.csv?state=bogus").await.status(), 422);
+
+    // Staff move the integration to the other partner: its flag goes with it.
+    let (_, flag) = app.get_json(&format!("/api/v1/flags?integration_id={id}")).await;
+    let flag_id = flag["items"][0]["id"].as_i64().unwrap();
+    let (s, moved) = app.send_json(reqwest::Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"partner": other})).await;
+    assert_eq!(s, 200, "{moved}");
+    assert_eq!(member.get(app.url(&format!("/api/v1/flags/{flag_id}"))).send().await.unwrap().status(), 404);
+    let (s, list) = crate::helpers::json_of(member.get(app.url("/api/v1/flags?state=all")).send().await.unwrap()).await;
+    assert_eq!((s, list["total"].as_i64()), (200, Some(0)), "{list}");
+    assert!(!csv(member.clone(), "/api/v1/flags/export.csv").await.contains("critical_breach_open"));
+    let (_, newcomer) = app.client_as("pat@else.example", Role::Partner, Some(&other)).await;
+    let (s, theirs) = crate::helpers::json_of(newcomer.get(app.url(&format!("/api/v1/flags/{flag_id}"))).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{theirs}");
+    assert_eq!(theirs["partner"], "Else Co", "{theirs}");
 }
 
 async fn dashboard_and_flag_pages_render(app: TestApp) {

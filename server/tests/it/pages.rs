@@ -159,8 +159,10 @@ async fn pipeline_forms_work_without_javascript_and_show_errors_once(app: TestAp
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
-    let res = app.post_form("/api/pipeline/act", &[("task_id", &task), ("action", "accept")], &page).await;
+    // A way back that no header can hold (not ASCII) is not followed: back to the task.
+    let res = app.post_form("/api/pipeline/act", &[("task_id", &task), ("action", "accept"), ("back", "/review?q=é")], &page).await;
     assert_eq!(res.status().as_u16(), 302);
+    assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/integrations/{id}#task-{task}"));
     let html = app.get(&page).await.text().await.unwrap();
     assert!(html.contains("<em>Done</em>") && html.contains("https://example.com/docs"), "the note is rendered Markdown");
 }

@@ -206,6 +206,17 @@ async fn members_report_but_never_review_and_never_see_other_partners(app: TestA
     assert_eq!(st, 404);
     let reopen = app.url(&format!("/api/v1/integrations/{}/stages/prepare/reopen", s.integration));
     assert_eq!(outsider.post(&reopen).json(&json!({"reason": "x"})).send().await.unwrap().status(), 404);
+    // Nor does a browser's failed upload send them to the integration behind the task.
+    let res = outsider
+        .post(app.url(&format!("/api/v1/tasks/{docs}/report")))
+        .header("accept", "text/html")
+        .header("referer", app.url("/"))
+        .multipart(reqwest::multipart::Form::new().text("note", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.headers().get("location").is_none(), "{:?}", res.headers().get("location"));
 }
 
 /// A form post as a browser without JavaScript sends it.
@@ -397,6 +408,42 @@ mod evidence_files {
     #[tokio::test]
     async fn postgres() {
         files_are_limited_stored_with_reports_and_served_only_to_who_may_see_them(Backend::Postgres).await
+    }
+
+    #[tokio::test]
+    async fn sqlite_large_files() {
+        files_up_to_the_evidence_limit_are_taken_though_other_bodies_stop_at_a_mebibyte(Backend::Sqlite).await
+    }
+    #[tokio::test]
+    async fn postgres_large_files() {
+        files_up_to_the_evidence_limit_are_taken_though_other_bodies_stop_at_a_mebibyte(Backend::Postgres).await
+    }
+
+    async fn files_up_to_the_evidence_limit_are_taken_though_other_bodies_stop_at_a_mebibyte(backend: Backend) {
+        let dir = std::env::temp_dir().join(format!("evidence-large-test-{}-{}", std::process::id(), backend as u8));
+        let dir2 = dir.clone();
+        let app = spawn_app_with(backend, move |c| {
+            c.evidence_dir = dir2;
+            c.evidence_max_bytes = 3 * 1024 * 1024;
+        })
+        .await;
+        let s = setup(&app).await;
+        let (_, p) = pipeline(&app, &s.member, s.integration).await;
+        let url = app.url(&format!("/api/v1/tasks/{}/report", task(&p, "prepare.docs")["id"]));
+        let (st, p) =
+            json_of(s.member.post(&url).multipart(report_form(&vec![b'x'; 2 * 1024 * 1024], "run.log")).send().await.unwrap()).await;
+        assert_eq!(st, 200, "a 2 MiB file under a 3 MiB limit: {p}");
+        assert_eq!(task(&p, "prepare.docs")["events"][0]["file"]["size"], 2 * 1024 * 1024);
+        // Past the evidence limit the handler itself says so, with a field error.
+        let (st, err) =
+            json_of(s.member.post(&url).multipart(report_form(&vec![b'x'; 3 * 1024 * 1024 + 1], "big.log")).send().await.unwrap()).await;
+        assert_eq!(st, 422, "{err}");
+        assert!(err["fields"]["file"][0].as_str().unwrap().contains("larger than"), "{err}");
+        // Every other body stops at 1 MiB.
+        let patch = app.url(&format!("/api/v1/integrations/{}", s.integration));
+        let res = s.member.patch(&patch).json(&json!({"name": "x".repeat(1024 * 1024)})).send().await.unwrap();
+        assert_eq!(res.status(), 413);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn report_form(file: &[u8], name: &str) -> reqwest::multipart::Form {

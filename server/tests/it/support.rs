@@ -264,7 +264,34 @@ async fn partners_see_only_their_own_issues(app: TestApp) {
     assert_eq!(first["slug"], "other-flow", "the partner with an open breach comes before: {overview}");
 }
 
+/// Numbers and times far out of range get an answer, never a crash: huge
+/// page numbers an empty page, a year past 2199 a field error.
+async fn out_of_range_input_is_answered(app: TestApp) {
+    let id = integration(&app, "Range Co").await;
+    let huge = i64::MAX;
+    for path in [
+        format!("/api/v1/issues?page={huge}&per_page=200"),
+        format!("/api/v1/alerts?page={huge}"),
+        format!("/api/v1/integrations/{id}/checks?page={huge}"),
+    ] {
+        let (s, b) = app.get_json(&path).await;
+        assert_eq!(s, 200, "{path}: {b}");
+    }
+    // The staff list's page numbers are read as numbers.
+    let (s, b) = app.get_json("/api/v1/issues?page=2&per_page=10").await;
+    assert_eq!((s, b["page"].as_i64(), b["per_page"].as_i64()), (200, Some(2), Some(10)), "{b}");
+    let (s, b) = app
+        .post_json(
+            &format!("/api/v1/integrations/{id}/issues"),
+            &json!({"title": "x", "severity": "normal", "opened_at": "+262142-12-31T23:30"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert!(b["fields"]["opened_at"][0].as_str().unwrap().contains("from 1970 on"), "{b}");
+}
+
 crate::on_both_backends!(
+    out_of_range_input_is_answered,
     manual_issues_run_the_clock,
     severity_overrides_are_reviewed_and_audited,
     clock_events_fire_once_across_monitors_and_restarts,
