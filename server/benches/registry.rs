@@ -1,9 +1,14 @@
 //! `cargo bench -p server --bench registry`: one full sweep of the registry
 //! poller over 5,000 providers spread across 20 registry hosts (local
 //! servers speaking the protocol), then a second sweep where every answer
-//! is a 304; wall time, requests per second and peak memory of each. Then a
-//! bare reqwest loop fetching the same URLs at the same concurrency, and
-//! the poller's throughput as a share of it. Numbers, not assertions.
+//! is a 304; wall time, requests per second and peak memory of each. Then
+//! the two halves of the first sweep apart: the poller's HTTP client alone
+//! over its requests, and its database work alone (claims and writes, on a
+//! fresh database). Then a bare reqwest loop fetching the same URLs at the
+//! same concurrency, and the poller's throughput as a share of it. Each
+//! phase prints the connections the registries accepted and the CPU time,
+//! split by thread (the runtime's workers, SQLite's). Numbers, not
+//! assertions.
 //!
 //! Goals (issue 5): first sweep < 10 s at concurrency 64, second < 3 s,
 //! memory < 100 MB, poller ≥ 70 % of the bare loop's requests per second.
@@ -41,6 +46,9 @@ const PLATFORMS: &[(&str, &str)] = &[("darwin", "arm64"), ("linux", "amd64"), ("
 #[derive(Clone)]
 struct Registry {
     requests: Arc<AtomicU64>,
+    /// Connections the registries accepted: a client that reuses its
+    /// connections opens about one per request in flight per host.
+    connections: Arc<AtomicU64>,
     /// Milliseconds each answer waits, as if it crossed a network.
     rtt_ms: Arc<AtomicU64>,
     versions_body: Arc<String>,
@@ -97,6 +105,36 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds used so far per kind of thread: the runtime's workers
+/// (HTTP on both sides, the poller's own work) and SQLite's, which sqlx
+/// runs on a thread per connection.
+fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
+    let mut by = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let (Some(open), Some((_, rest))) = (stat.find('('), stat.rsplit_once(')')) else { continue };
+        let name = stat[open + 1..].split(')').next().unwrap_or_default();
+        let kind = if name.starts_with("sqlx-sqlite") {
+            "sqlite"
+        } else if name.starts_with("tokio") {
+            "runtime"
+        } else {
+            "other"
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        *by.entry(kind.to_string()).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+    }
+    by
+}
+
+/// What each kind of thread used since `before`, for a phase's line.
+fn cpu_split(before: &std::collections::BTreeMap<String, f64>) -> String {
+    let now = cpu_by_thread();
+    let parts: Vec<String> = now.iter().map(|(k, v)| format!("{k} {:.2}", v - before.get(k).copied().unwrap_or(0.0))).collect();
+    parts.join(", ")
+}
+
 /// Resets the peak-RSS mark so each phase reports its own peak.
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -120,6 +158,7 @@ async fn start_registries() -> (Vec<String>, Registry) {
     });
     let state = Registry {
         requests,
+        connections: Arc::new(AtomicU64::new(0)),
         rtt_ms: Arc::new(AtomicU64::new(0)),
         versions_body: Arc::new(serde_json::json!({"versions": versions}).to_string()),
         download_body: Arc::new(download.to_string()),
@@ -129,9 +168,101 @@ async fn start_registries() -> (Vec<String>, Registry) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         hosts.push(listener.local_addr().expect("addr").to_string());
         let app = axum::Router::new().fallback(answer).with_state(state.clone());
+        let connections = state.connections.clone();
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(move |_| {
+            connections.fetch_add(1, Ordering::Relaxed);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     (hosts, state)
+}
+
+/// A fresh database under `dir` with the providers, each with its
+/// checklist as created through the app.
+async fn seeded(dir: &std::path::Path, hosts: &[String]) -> Db {
+    let db = Db::connect(&format!("sqlite://{}/bench.db", dir.display())).await.expect("database");
+    db.migrate().await.expect("migrate");
+    let start = Instant::now();
+    seed(&db, hosts).await;
+    for id in 1..=PROVIDERS as i64 {
+        let integration = app::store::integrations::get(&db, id).await.expect("read").expect("seeded");
+        app::services::pipeline::ensure_checklist(&db, &integration, Utc::now()).await.expect("checklist");
+    }
+    println!("seeded {PROVIDERS} providers with their checklists in {:.1} s", start.elapsed().as_secs_f64());
+    db
+}
+
+/// The first sweep's database work without its requests: the claims and
+/// the reads behind them, then the outcomes the polls hand the writer
+/// (each provider found with its versions, the latest one's release
+/// complete), recorded as the writer records them: batches of 128, each
+/// followed by the pipeline's step for providers found. The sweep cannot
+/// end before this work does: one writer does it in order.
+async fn database_alone(db: &Db) -> (std::time::Duration, f64) {
+    use app::domain::registry::EventKind;
+    use app::store::registry::{self as store, Found, NewEvent, NewVersion, Outcome};
+    let now = Utc::now();
+    let instance = "bench-db";
+    let platforms: Vec<Platform> = PLATFORMS.iter().map(|(os, arch)| Platform { os: os.to_string(), arch: arch.to_string() }).collect();
+    let platform_keys = app::domain::registry::platform_keys(&platforms);
+    store::sync(db, &[], now).await.expect("poll rows");
+    let start = Instant::now();
+    let cpu = cpu_seconds();
+    let threads = cpu_by_thread();
+    store::sweep_started(db, app::services::registry::JOB, instance, PROVIDERS as i64, now).await.expect("sweep");
+    loop {
+        let claimed = store::claim(db, instance, now, chrono::Duration::minutes(5), 1024).await.expect("claim");
+        if claimed.is_empty() {
+            break;
+        }
+        let ids: Vec<i64> = claimed.iter().map(|d| d.integration_id).collect();
+        let mut subjects = store::subjects(db, &ids).await.expect("subjects");
+        let keys: Vec<(i64, String)> = claimed.iter().map(|d| (d.integration_id, d.registry_host.clone())).collect();
+        store::known_versions_many(db, &keys).await.expect("known versions");
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        for due in claimed {
+            let latest = format!("1.{}.0", VERSIONS - 1);
+            let versions = (0..VERSIONS)
+                .map(|i| NewVersion {
+                    version: format!("1.{i}.0"),
+                    protocols: "5.0,6.0".into(),
+                    platforms: platform_keys.clone(),
+                    published_at: None,
+                    missing: (i == VERSIONS - 1).then(Vec::new),
+                })
+                .collect();
+            let event = NewEvent {
+                kind: EventKind::Found,
+                key: now.to_rfc3339(),
+                detail: format!("{VERSIONS} versions listed; the latest is {latest}"),
+                version: Some(latest),
+            };
+            let outcome = Outcome {
+                integration_id: due.integration_id,
+                registry_host: due.registry_host.clone(),
+                outcome: "ok",
+                error: None,
+                failures: 0,
+                next_poll_at: now + chrono::Duration::hours(1),
+                validators: Some((Some("\"v1\"".into()), None)),
+                found: Found::Set(now),
+                metadata: None,
+                versions,
+                events: vec![event],
+            };
+            outcomes.push((outcome, subjects.remove(&due.integration_id)));
+        }
+        for batch in outcomes.chunks(128) {
+            let records = store::record_outcomes(db, instance, batch, now, Some(app::services::registry::JOB)).await.expect("record");
+            let found: Vec<i64> = batch.iter().zip(&records).filter(|(_, r)| r.versions > 0).map(|((o, _), _)| o.integration_id).collect();
+            for id in store::awaiting_publication(db, &found).await.expect("awaiting") {
+                app::services::pipeline::observe(db, id, now).await.expect("observe");
+            }
+        }
+    }
+    println!("  (CPU by thread: {})", cpu_split(&threads));
+    (start.elapsed(), cpu_seconds() - cpu)
 }
 
 async fn seed(db: &Db, hosts: &[String]) {
@@ -171,27 +302,20 @@ fn main() {
 
 async fn run() {
     let (hosts, registry) = start_registries().await;
-    compare(&hosts, &registry.requests, 0).await;
+    compare(&hosts, &registry, 0).await;
     let rtt = std::env::var("REGISTRY_BENCH_RTT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(RTT_MS);
     registry.rtt_ms.store(rtt, Ordering::Relaxed);
-    compare(&hosts, &registry.requests, rtt).await;
+    compare(&hosts, &registry, rtt).await;
 }
 
 /// Seeds a fresh database, runs both sweeps and the bare loops, and prints
 /// the figures of one condition.
-async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
+async fn compare(hosts: &[String], registry: &Registry, rtt_ms: u64) {
+    let requests = &registry.requests;
+    let connections = || registry.connections.load(Ordering::Relaxed);
     println!("\n--- answers delayed by {rtt_ms} ms ---");
     let dir = std::env::temp_dir().join(format!("registry-bench-{}-{rtt_ms}", std::process::id()));
-    let db = Db::connect(&format!("sqlite://{}/bench.db", dir.display())).await.expect("database");
-    db.migrate().await.expect("migrate");
-    let start = Instant::now();
-    seed(&db, hosts).await;
-    // As created through the app, each provider has its checklist.
-    for id in 1..=PROVIDERS as i64 {
-        let integration = app::store::integrations::get(&db, id).await.expect("read").expect("seeded");
-        app::services::pipeline::ensure_checklist(&db, &integration, Utc::now()).await.expect("checklist");
-    }
-    println!("seeded {PROVIDERS} providers with their checklists in {:.1} s", start.elapsed().as_secs_f64());
+    let db = seeded(&dir, hosts).await;
     println!("registry poller: {PROVIDERS} providers on {HOSTS} local registry hosts, concurrency {CONCURRENCY}, SQLite");
 
     let guard = Arc::new(Guard::parse("http://127.0.0.1").expect("allow-list"));
@@ -203,17 +327,21 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     reset_peak();
     let first_base = rss_mib();
     let before = requests.load(Ordering::Relaxed);
+    let opened = connections();
     let start = Instant::now();
     let cpu = cpu_seconds();
+    let threads = cpu_by_thread();
     let now = Utc::now();
     let first = poller.sweep(|| now).await.expect("first sweep");
+    println!("  (first sweep's CPU by thread: {})", cpu_split(&threads));
     let first_time = start.elapsed();
     let first_cpu = cpu_seconds() - cpu;
     let first_requests = requests.load(Ordering::Relaxed) - before;
     let first_peak = peak_rss_mib();
     println!(
-        "first sweep:  {:>6.2} s ({first_cpu:.2} s CPU), {first_requests} requests, {:.0} requests/s, {} polled ({} failed), {} versions stored; peak RSS {first_peak:.1} MiB (from {first_base:.1})",
+        "first sweep:  {:>6.2} s ({first_cpu:.2} s CPU), {first_requests} requests on {} connections, {:.0} requests/s, {} polled ({} failed), {} versions stored; peak RSS {first_peak:.1} MiB (from {first_base:.1})",
         first_time.as_secs_f64(),
+        connections() - opened,
         first_requests as f64 / first_time.as_secs_f64(),
         first.polled,
         first.failed,
@@ -223,6 +351,7 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     reset_peak();
     let second_base = rss_mib();
     let before = requests.load(Ordering::Relaxed);
+    let opened = connections();
     let start = Instant::now();
     let cpu = cpu_seconds();
     let later = now + chrono::Duration::hours(3);
@@ -231,8 +360,9 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     let second_cpu = cpu_seconds() - cpu;
     let second_requests = requests.load(Ordering::Relaxed) - before;
     println!(
-        "second sweep: {:>6.2} s ({second_cpu:.2} s CPU), {second_requests} requests (all 304), {:.0} requests/s, {} polled; peak RSS {:.1} MiB (from {second_base:.1})",
+        "second sweep: {:>6.2} s ({second_cpu:.2} s CPU), {second_requests} requests (all 304) on {} connections, {:.0} requests/s, {} polled; peak RSS {:.1} MiB (from {second_base:.1})",
         second_time.as_secs_f64(),
+        connections() - opened,
         second_requests as f64 / second_time.as_secs_f64(),
         second.polled,
         peak_rss_mib()
@@ -253,8 +383,10 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
     let client =
         RegistryClient::new(guard.clone(), ClientSettings { metadata_hosts: vec![], ..ClientSettings::default() }).expect("client");
     let platforms: Vec<Platform> = PLATFORMS.iter().map(|(os, arch)| Platform { os: os.to_string(), arch: arch.to_string() }).collect();
+    let opened = connections();
     let start = Instant::now();
     let cpu = cpu_seconds();
+    let threads = cpu_by_thread();
     futures::stream::iter(0..PROVIDERS)
         .map(|n| {
             let (host, ty, client, platforms) = (&hosts[n % hosts.len()], format!("p{n}"), &client, &platforms);
@@ -267,22 +399,45 @@ async fn compare(hosts: &[String], requests: &AtomicU64, rtt_ms: u64) {
         .collect::<Vec<()>>()
         .await;
     println!(
-        "poller's HTTP client alone: {:>6.2} s ({:.2} s CPU), the first sweep's requests without the database",
+        "poller's HTTP client alone: {:>6.2} s ({:.2} s CPU, {} connections), the first sweep's requests without the database",
         start.elapsed().as_secs_f64(),
-        cpu_seconds() - cpu
+        cpu_seconds() - cpu,
+        connections() - opened
     );
+    println!("  (CPU by thread: {})", cpu_split(&threads));
+
+    // The database work alone, on a database of its own.
+    let alone = dir.with_extension("alone");
+    let alone_db = seeded(&alone, hosts).await;
+    let (time, cpu) = database_alone(&alone_db).await;
+    println!(
+        "poller's database work alone: {:>6.2} s ({cpu:.2} s CPU), the first sweep's claims and writes without requests",
+        time.as_secs_f64()
+    );
+    alone_db.close().await;
+    let _ = std::fs::remove_dir_all(alone);
 
     let bare = reqwest::Client::builder().pool_max_idle_per_host(32).build().expect("client");
+    let opened = connections();
     let (fetched, bare_time) = bare_loop(&bare, urls.iter(), None).await;
     let bare_rate = fetched as f64 / bare_time.as_secs_f64();
     let poller_rate = first_requests as f64 / first_time.as_secs_f64();
-    println!("bare reqwest: {:>6.2} s, {fetched} requests, {bare_rate:.0} requests/s", bare_time.as_secs_f64());
+    println!(
+        "bare reqwest: {:>6.2} s, {fetched} requests on {} connections, {bare_rate:.0} requests/s",
+        bare_time.as_secs_f64(),
+        connections() - opened
+    );
     println!("poller / bare throughput (first sweep, requests per second): {:.0} %", 100.0 * poller_rate / bare_rate);
 
     // The second sweep's requests: every versions list, conditional, all 304.
+    let opened = connections();
     let (fetched, bare_time) = bare_loop(&bare, urls.iter().filter(|u| u.ends_with("/versions")), Some("\"v1\"")).await;
     let bare_rate = fetched as f64 / bare_time.as_secs_f64();
-    println!("bare reqwest, 304s: {:>6.2} s, {fetched} requests, {bare_rate:.0} requests/s", bare_time.as_secs_f64());
+    println!(
+        "bare reqwest, 304s: {:>6.2} s, {fetched} requests on {} connections, {bare_rate:.0} requests/s",
+        bare_time.as_secs_f64(),
+        connections() - opened
+    );
     println!("poller / bare throughput (second sweep): {:.0} %", 100.0 * (second_requests as f64 / second_time.as_secs_f64()) / bare_rate);
     db.close().await;
     let _ = std::fs::remove_dir_all(dir);
