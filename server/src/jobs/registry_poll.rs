@@ -233,7 +233,8 @@ impl Poller {
         // each poll bound the requests, per host first, so a slow host holds
         // only its share. (A task per poll spread the polls over the
         // runtime's threads, but its wake-ups across threads cost more CPU
-        // than that won: 20–25 % of a sweep's, in the registry bench.)
+        // than that won: a quarter to two fifths of a sweep's, in the
+        // registry bench.)
         let polling = ready.map(|ready| caught(self.clone().poll_one(ready, finished.clone()))).buffer_unordered(self.batch()).fold(
             SweepReport::default(),
             |mut report, result| async move {
