@@ -97,7 +97,11 @@ fn status_mib(field: &str) -> f64 {
 /// CPU time the whole process has used (user + system), to tell waiting
 /// from working: with 2 cores, a phase that took 1 s used at most 2 s.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// User + system seconds of a `/proc/…/stat` line (a process's or a thread's).
+fn stat_cpu_seconds(stat: &str) -> f64 {
     // Fields after the command name (which may hold spaces) start after ')'.
     let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -112,7 +116,7 @@ fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
     let mut by = std::collections::BTreeMap::new();
     for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let (Some(open), Some((_, rest))) = (stat.find('('), stat.rsplit_once(')')) else { continue };
+        let Some(open) = stat.find('(') else { continue };
         let name = stat[open + 1..].split(')').next().unwrap_or_default();
         let kind = if name.starts_with("sqlx-sqlite") {
             "sqlite"
@@ -121,9 +125,7 @@ fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
         } else {
             "other"
         };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        *by.entry(kind.to_string()).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+        *by.entry(kind.to_string()).or_insert(0.0) += stat_cpu_seconds(&stat);
     }
     by
 }

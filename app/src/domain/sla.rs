@@ -142,6 +142,9 @@ pub const DEFAULT_YEARS: RangeInclusive<i32> = 2000..=2100;
 const FIRST_YEAR: i32 = 1970;
 const END_YEAR: i32 = 2200;
 
+/// The years the SLA clock counts in: what dates typed for it may be.
+pub const YEARS: std::ops::Range<i32> = FIRST_YEAR..END_YEAR;
+
 /// Consecutive business days as one stretch of UTC seconds, with the business seconds of
 /// all earlier stretches: counting is then a search among stretches, not a walk over days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

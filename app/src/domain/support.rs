@@ -402,7 +402,7 @@ pub fn parse_when(text: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
         let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())?;
-        if !(WHEN_YEARS).contains(&local.year()) {
+        if !super::sla::YEARS.contains(&local.year()) {
             return None;
         }
         match tz.from_local_datetime(&local) {
@@ -414,11 +414,8 @@ pub fn parse_when(text: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
             }
         }
     };
-    WHEN_YEARS.contains(&when.year()).then_some(when)
+    super::sla::YEARS.contains(&when.year()).then_some(when)
 }
-
-/// The years [`parse_when`] reads.
-const WHEN_YEARS: std::ops::Range<i32> = 1970..2200;
 
 /// A repository's GitHub sync, as the integration page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

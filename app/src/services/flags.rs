@@ -507,7 +507,7 @@ pub async fn declare_end_of_support(
             NaiveDate::parse_from_str(d, "%Y-%m-%d")
                 .ok()
                 // Within the SLA calendar's years: `%Y` also reads "+99999".
-                .filter(|d| (1970..2200).contains(&chrono::Datelike::year(d)))
+                .filter(|d| crate::domain::sla::YEARS.contains(&chrono::Datelike::year(d)))
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc())
                 .ok_or_else(|| AppError::invalid([("day".to_string(), vec!["a date, e.g. 2027-06-30".to_string()])].into()))?,

@@ -154,7 +154,7 @@ pub async fn list(
     now: DateTime<Utc>,
 ) -> Result<CheckList, AppError> {
     let integration = integration(db, caller, integration_id, false).await?;
-    let rows = store::list(db, integration.id, PAGE_SIZE, (page.clamp(1, 1_000_000) - 1) * PAGE_SIZE).await?;
+    let rows = store::list(db, integration.id, PAGE_SIZE, (crate::domain::paging(Some(page), None).0 - 1) * PAGE_SIZE).await?;
     let mut checks = Vec::with_capacity(rows.len());
     for row in rows {
         checks.push(view(db, row, settings, now).await?);
