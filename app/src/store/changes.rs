@@ -4,7 +4,8 @@
 //! outlive the data they were made from by more than the feed's delay.
 //!
 //! - **PostgreSQL**: triggers on the watched tables `NOTIFY` on
-//!   [`CHANNEL`] (migration 0016); PostgreSQL delivers a notification only
+//!   [`CHANNEL`] (migrations 0016 and 0018; a statement that changes no
+//!   row notifies no one); PostgreSQL delivers a notification only
 //!   once its transaction has committed, to every instance listening, so
 //!   all instances' caches follow one another's writes within milliseconds.
 //!   While the listening connection is down the feed is not *live* and

@@ -128,13 +128,22 @@ async fn the_postgres_feed_follows_notifications_and_survives_losing_its_connect
     add_user(&db, "ann@example.com").await;
     wait(|| !feed.unchanged_since(mark), "an audited write is reported").await;
 
-    // Writes no trigger watches (a new session, its idle clock): nothing
-    // arrives before a notification sent after them.
-    app::store::users::insert_session(&db, "h", 1, chrono::Utc::now(), chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap();
-    app::store::users::touch_session(&db, "h", chrono::Utc::now()).await.unwrap();
+    // Writes no trigger watches (a new session, its idle clock) and
+    // statements that change no watched row (the session sweep every
+    // instance runs, with nothing to sweep): nothing arrives before a
+    // notification sent after them.
+    let now = chrono::Utc::now();
+    caught_up(&db, &feed).await;
     let before = feed.count();
+    app::store::users::insert_session(&db, "h", 1, now, now + chrono::Duration::days(1)).await.unwrap();
+    app::store::users::touch_session(&db, "h", now).await.unwrap();
+    app::store::users::sweep(&db, now, now - chrono::Duration::days(1)).await.unwrap();
     caught_up(&db, &feed).await;
     assert_eq!(feed.count(), before + 1, "only the test's own notification arrived");
+    // A sweep that ends the session is reported.
+    let mark = feed.mark().unwrap();
+    app::store::users::sweep(&db, now + chrono::Duration::days(2), now).await.unwrap();
+    wait(|| !feed.unchanged_since(mark), "a swept session is reported").await;
 
     // The listening connection is cut.
     let count = feed.count();
@@ -147,6 +156,7 @@ async fn the_postgres_feed_follows_notifications_and_survives_losing_its_connect
     assert_eq!(cut, 1, "one listening connection");
     wait(|| feed.count() > count, "the loss is noticed").await;
     wait(|| feed.is_live(), "listening again").await;
+    app::store::users::insert_session(&db, "h2", 1, now, now + chrono::Duration::days(1)).await.unwrap();
     let mark = feed.mark().unwrap();
     app::store::users::cut_off(&db, 1, chrono::Utc::now()).await.unwrap();
     wait(|| !feed.unchanged_since(mark), "reported after the reconnect").await;
