@@ -6,6 +6,8 @@
 //! over its requests, and its database work alone (claims and writes, on a
 //! fresh database). Then a bare reqwest loop fetching the same URLs at the
 //! same concurrency, and the poller's throughput as a share of it. Each
+//! sweep prints how long its writer was busy (when that is about the
+//! sweep's own time, the database set the pace). Each
 //! phase prints the connections the registries accepted and the CPU time,
 //! split by thread (the runtime's workers, SQLite's). Numbers, not
 //! assertions.
@@ -341,8 +343,9 @@ async fn compare(hosts: &[String], registry: &Registry, rtt_ms: u64) {
     let first_requests = requests.load(Ordering::Relaxed) - before;
     let first_peak = peak_rss_mib();
     println!(
-        "first sweep:  {:>6.2} s ({first_cpu:.2} s CPU), {first_requests} requests on {} connections, {:.0} requests/s, {} polled ({} failed), {} versions stored; peak RSS {first_peak:.1} MiB (from {first_base:.1})",
+        "first sweep:  {:>6.2} s ({first_cpu:.2} s CPU, its writer busy {:.2} s), {first_requests} requests on {} connections, {:.0} requests/s, {} polled ({} failed), {} versions stored; peak RSS {first_peak:.1} MiB (from {first_base:.1})",
         first_time.as_secs_f64(),
+        first.writer_busy.as_secs_f64(),
         connections() - opened,
         first_requests as f64 / first_time.as_secs_f64(),
         first.polled,
@@ -362,8 +365,9 @@ async fn compare(hosts: &[String], registry: &Registry, rtt_ms: u64) {
     let second_cpu = cpu_seconds() - cpu;
     let second_requests = requests.load(Ordering::Relaxed) - before;
     println!(
-        "second sweep: {:>6.2} s ({second_cpu:.2} s CPU), {second_requests} requests (all 304) on {} connections, {:.0} requests/s, {} polled; peak RSS {:.1} MiB (from {second_base:.1})",
+        "second sweep: {:>6.2} s ({second_cpu:.2} s CPU, its writer busy {:.2} s), {second_requests} requests (all 304) on {} connections, {:.0} requests/s, {} polled; peak RSS {:.1} MiB (from {second_base:.1})",
         second_time.as_secs_f64(),
+        second.writer_busy.as_secs_f64(),
         connections() - opened,
         second_requests as f64 / second_time.as_secs_f64(),
         second.polled,

@@ -68,6 +68,9 @@ pub struct SweepReport {
     pub postponed: usize,
     pub versions: u64,
     pub events: u64,
+    /// How long the writer spent recording outcomes. Close to the sweep's
+    /// own time means the database, not the registries, set the pace.
+    pub writer_busy: std::time::Duration,
 }
 
 impl std::ops::AddAssign for SweepReport {
@@ -78,6 +81,7 @@ impl std::ops::AddAssign for SweepReport {
         self.postponed += o.postponed;
         self.versions += o.versions;
         self.events += o.events;
+        self.writer_busy += o.writer_busy;
     }
 }
 
@@ -284,6 +288,7 @@ impl Poller {
         let mut batch: Vec<Finished> = Vec::new();
         let mut pairs: Vec<(Outcome, Option<Subject>)> = Vec::new();
         while outcomes.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+            let started = std::time::Instant::now();
             // Claims of one batch may differ by seconds; the latest clock is the batch's.
             let Some(now) = batch.iter().map(|(_, _, at)| *at).max() else { continue };
             pairs.extend(batch.drain(..).map(|(o, s, _)| (o, s)));
@@ -330,6 +335,7 @@ impl Poller {
                 }
                 Err(e) => tracing::warn!(error = %e, "could not tell the pipeline about providers found"),
             }
+            written.writer_busy = started.elapsed();
             total += written;
         }
         total
@@ -349,6 +355,7 @@ impl Poller {
                     postponed = r.postponed,
                     versions = r.versions,
                     events = r.events,
+                    writer_busy_ms = r.writer_busy.as_millis() as u64,
                     "registry sweep done"
                 ),
                 Ok(_) => {}

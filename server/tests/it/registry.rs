@@ -90,7 +90,12 @@ async fn new_versions_are_found_once_and_complete_the_publish_task(app: TestApp)
     assert!(task["events"].to_string().contains("version 1.1.0 is on"), "{task}");
 
     // Nothing due yet: the next poll is about an interval away (10 min in Publish).
-    assert_eq!(p.sweep(|| now + Duration::minutes(1)).await.unwrap().claimed, 0);
+    let idle = p.sweep(|| now + Duration::minutes(1)).await.unwrap();
+    assert_eq!(idle.claimed, 0);
+    assert!(
+        first.writer_busy > std::time::Duration::ZERO && idle.writer_busy.is_zero(),
+        "the writer's time is counted: {first:?} {idle:?}"
+    );
 
     // A new version: one event, even when polled again and again.
     fake.update("acme", "widget", |p| p.versions.push("1.2.0".into()));
