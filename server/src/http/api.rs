@@ -801,33 +801,15 @@ fn issue_id(raw: &str) -> ApiResult<i64> {
     raw.parse().map_err(|_| AppError::NotFound(format!("issue {raw}")))
 }
 
-/// Filters of issue lists: the integration's list's, with a partner and an
-/// integration. (Spelt out: through `#[serde(flatten)]` a query string's
-/// numbers arrive as text, and `page=2` was refused.)
+/// Which issues `/issues` lists besides the filters it shares with an
+/// integration's list, read from the same query string as those: each
+/// extractor takes its own fields. (Not one struct with `#[serde(flatten)]`:
+/// through it a query string's numbers arrive as text, and `page=2` was refused.)
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-struct IssuesQuery {
+struct IssuesScope {
     partner: Option<String>,
     integration: Option<i64>,
-    state: String,
-    severity: String,
-    q: String,
-    sort: String,
-    page: Option<i64>,
-    per_page: Option<i64>,
-}
-
-impl IssuesQuery {
-    fn filters(&self) -> app::domain::support::IssueQuery {
-        app::domain::support::IssueQuery {
-            state: self.state.clone(),
-            severity: self.severity.clone(),
-            q: self.q.clone(),
-            sort: self.sort.clone(),
-            page: self.page,
-            per_page: self.per_page,
-        }
-    }
 }
 
 /// Issues the caller may see, most urgent first (`sort=opened`: newest
@@ -839,12 +821,17 @@ impl IssuesQuery {
         ("severity" = Option<String>, Query, description = "critical or normal"), ("q" = Option<String>, Query),
         ("sort" = Option<String>, Query, description = "urgency (default) or opened"), ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
     responses((status = 200, description = "{items, total, page, per_page}"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list_issues(State(db): State<Db>, SignedIn(caller): SignedIn, ApiQuery(q): ApiQuery<IssuesQuery>) -> ApiResult<impl IntoResponse> {
-    let partner = match q.partner.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+async fn list_issues(
+    State(db): State<Db>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(scope): ApiQuery<IssuesScope>,
+    ApiQuery(q): ApiQuery<app::domain::support::IssueQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let partner = match scope.partner.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(slug) => Some(partners::get(&db, &caller, slug).await?.id),
         None => None,
     };
-    Ok(Json(app::services::support::list(&db, &caller, partner, q.integration, &q.filters(), chrono::Utc::now()).await?))
+    Ok(Json(app::services::support::list(&db, &caller, partner, scope.integration, &q, chrono::Utc::now()).await?))
 }
 
 /// The integration's issues (same filters as `/issues`).
