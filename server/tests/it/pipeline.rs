@@ -420,13 +420,7 @@ mod evidence_files {
     }
 
     async fn files_up_to_the_evidence_limit_are_taken_though_other_bodies_stop_at_a_mebibyte(backend: Backend) {
-        let dir = std::env::temp_dir().join(format!("evidence-large-test-{}-{}", std::process::id(), backend as u8));
-        let dir2 = dir.clone();
-        let app = spawn_app_with(backend, move |c| {
-            c.evidence_dir = dir2;
-            c.evidence_max_bytes = 3 * 1024 * 1024;
-        })
-        .await;
+        let (app, dir) = with_evidence_limit(backend, "large", 3 * 1024 * 1024).await;
         let s = setup(&app).await;
         let (_, p) = pipeline(&app, &s.member, s.integration).await;
         let url = app.url(&format!("/api/v1/tasks/{}/report", task(&p, "prepare.docs")["id"]));
@@ -446,19 +440,26 @@ mod evidence_files {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A server keeping evidence files in a folder of the test's own
+    /// (named by `test` and the backend), up to `max_bytes` each.
+    async fn with_evidence_limit(backend: Backend, test: &str, max_bytes: u64) -> (crate::helpers::TestApp, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("evidence-{test}-{}-{}", std::process::id(), backend as u8));
+        let evidence_dir = dir.clone();
+        let app = spawn_app_with(backend, move |c| {
+            c.evidence_dir = evidence_dir;
+            c.evidence_max_bytes = max_bytes;
+        })
+        .await;
+        (app, dir)
+    }
+
     fn report_form(file: &[u8], name: &str) -> reqwest::multipart::Form {
         let part = reqwest::multipart::Part::bytes(file.to_vec()).file_name(name.to_string()).mime_str("text/html").unwrap();
         reqwest::multipart::Form::new().text("note", "Test run attached.").part("file", part)
     }
 
     async fn files_are_limited_stored_with_reports_and_served_only_to_who_may_see_them(backend: Backend) {
-        let dir = std::env::temp_dir().join(format!("evidence-test-{}-{}", std::process::id(), backend as u8));
-        let dir2 = dir.clone();
-        let app = spawn_app_with(backend, move |c| {
-            c.evidence_dir = dir2;
-            c.evidence_max_bytes = 2048;
-        })
-        .await;
+        let (app, dir) = with_evidence_limit(backend, "limited", 2048).await;
         let s = setup(&app).await;
         let (_, p) = pipeline(&app, &s.member, s.integration).await;
         let docs = task(&p, "prepare.docs")["id"].clone();
