@@ -90,6 +90,11 @@ async fn manual_issues_run_the_clock(app: TestApp) {
     assert_eq!(b["state"], "met");
     let (s, list) = app.get_json("/api/v1/issues?state=met&sort=opened").await;
     assert_eq!((s, list["total"].as_i64()), (200, Some(1)), "{list}");
+    // The list's own scope and the shared filters, read from one query string.
+    let (s, list) = app.get_json(&format!("/api/v1/issues?integration={id}&state=met&per_page=1")).await;
+    assert_eq!((s, list["total"].as_i64(), list["per_page"].as_i64()), (200, Some(1), Some(1)), "{list}");
+    let (s, none) = app.get_json(&format!("/api/v1/issues?integration={}&state=met", id + 1000)).await;
+    assert_eq!(s, 404, "an integration that is not there: {none}");
     let (s, bad) = app.get_json("/api/v1/issues?state=sideways").await;
     assert_eq!(s, 422, "{bad}");
 }
