@@ -304,6 +304,54 @@ pub fn parse_latest_release(body: &[u8]) -> Result<Release, String> {
     Ok(Release { tag, published_at })
 }
 
+/// Who may read a repository (`GET /repos/{owner}/{repo}`): the sync's
+/// token may reach private repositories of many partners, so what it copies
+/// into a partner's integration depends on this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    /// Private, or internal to a GitHub Enterprise (`visibility`).
+    pub private: bool,
+    /// `owner.login`: the organisation or user the repository belongs to.
+    pub owner: String,
+}
+
+pub fn parse_repository(body: &[u8]) -> Result<Visibility, String> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the repository answer is not valid JSON: {e}"))?;
+    let private = match (doc.get("private"), doc.get("visibility").and_then(|v| v.as_str())) {
+        (_, Some("private" | "internal")) => true,
+        (Some(serde_json::Value::Bool(p)), _) => *p,
+        (None, Some("public")) => false,
+        _ => return Err("the repository answer says neither private nor visibility".into()),
+    };
+    let owner = match doc.pointer("/owner/login") {
+        Some(serde_json::Value::String(o)) if !o.trim().is_empty() => o.trim().to_string(),
+        _ => return Err("the repository answer has no owner.login".into()),
+    };
+    Ok(Visibility { private, owner })
+}
+
+/// Whether the sync may copy a repository's issues, licence and releases
+/// into an integration of the partner whose GitHub organisation is
+/// `partner_org`; `Err` says why not. A public repository: always (anyone
+/// can read it). A private one: only the partner's own organisation's,
+/// which staff set: a member can type any repository URL, and the token
+/// may read another partner's private repository.
+pub fn may_import(repo: &Visibility, partner_org: Option<&str>) -> Result<(), String> {
+    if !repo.private || partner_org.is_some_and(|org| org.trim().eq_ignore_ascii_case(&repo.owner)) {
+        return Ok(());
+    }
+    Err(match partner_org.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(org) => format!(
+            "the repository is private and belongs to {}, not to the partner's GitHub organisation {org}: its issues are not copied",
+            repo.owner
+        ),
+        None => format!(
+            "the repository is private and belongs to {}; the partner has no GitHub organisation set to show it is theirs: its issues are not copied until staff set it",
+            repo.owner
+        ),
+    })
+}
+
 /// What the program makes of a repository's licence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LicenceVerdict {
@@ -507,6 +555,52 @@ pub fn repo_from_url(url: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repositories() {
+        let public = br#"{"id":1,"name":"terraform-provider-cloud","full_name":"acme/terraform-provider-cloud","owner":{"login":"acme","id":7,"type":"Organization"},"private":false,"visibility":"public","archived":false,"default_branch":"main","license":null}"#;
+        assert_eq!(parse_repository(public).unwrap(), Visibility { private: false, owner: "acme".into() });
+        let cases: &[(&[u8], Result<(bool, &str), &str>)] = &[
+            (br#"{"owner":{"login":"acme"},"private":true}"#, Ok((true, "acme"))),
+            // GitHub Enterprise's internal repositories say private too; trust visibility when it says so.
+            (br#"{"owner":{"login":"acme"},"private":false,"visibility":"internal"}"#, Ok((true, "acme"))),
+            (br#"{"owner":{"login":" acme "},"visibility":"public"}"#, Ok((false, "acme"))),
+            (b"not json", Err("not valid JSON")),
+            (br#"{"owner":{"login":"acme"}}"#, Err("neither private nor visibility")),
+            (br#"{"owner":{"login":"acme"},"private":"no"}"#, Err("neither private nor visibility")),
+            (br#"{"private":false}"#, Err("no owner.login")),
+            (br#"{"owner":{"login":""},"private":false}"#, Err("no owner.login")),
+            (br#"[]"#, Err("neither private nor visibility")),
+        ];
+        for (body, want) in cases {
+            let got = parse_repository(body).map(|v| (v.private, v.owner));
+            match want {
+                Ok((private, owner)) => assert_eq!(got, Ok((*private, owner.to_string())), "{}", String::from_utf8_lossy(body)),
+                Err(part) => assert!(got.as_ref().unwrap_err().contains(part), "{}: {got:?}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_partners_own_private_repositories_are_imported() {
+        let repo = |private: bool, owner: &str| Visibility { private, owner: owner.into() };
+        let cases: &[(Visibility, Option<&str>, Result<(), &str>)] = &[
+            (repo(false, "other-corp"), Some("acme"), Ok(())),
+            (repo(false, "other-corp"), None, Ok(())),
+            (repo(true, "acme"), Some("acme"), Ok(())),
+            (repo(true, "Acme"), Some(" acme "), Ok(())),
+            (repo(true, "other-corp"), Some("acme"), Err("belongs to other-corp, not to the partner's GitHub organisation acme")),
+            (repo(true, "acme"), None, Err("no GitHub organisation set")),
+            (repo(true, "acme"), Some("  "), Err("no GitHub organisation set")),
+        ];
+        for (v, org, want) in cases {
+            let got = may_import(v, *org);
+            match want {
+                Ok(()) => assert_eq!(got, Ok(()), "{v:?} {org:?}"),
+                Err(part) => assert!(got.as_ref().unwrap_err().contains(part), "{v:?} {org:?}: {got:?}"),
+            }
+        }
+    }
 
     #[test]
     fn latest_releases() {

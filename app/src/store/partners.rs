@@ -155,12 +155,24 @@ pub async fn names(db: &Db) -> Result<Vec<(String, String, String)>, sqlx::Error
     Ok(on_pool!(db, |pool| { sqlx::query_as("SELECT slug, name, kind FROM partners ORDER BY LOWER(name), id").fetch_all(pool).await? }))
 }
 
-/// All partners' ids, slugs and names, by name (roll-ups per partner).
 /// A partner's name, for alerts and trails.
 pub async fn name_of(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
     on_pool!(db, |pool| sqlx::query_scalar("SELECT name FROM partners WHERE id = $1").bind(id).fetch_optional(pool).await)
 }
 
+/// The GitHub organisation of the partner owning an integration, which
+/// staff set: the GitHub sync copies private repositories only from it.
+pub async fn github_org_of_integration(db: &Db, integration_id: i64) -> Result<Option<String>, sqlx::Error> {
+    let org: Option<Option<String>> = on_pool!(db, |pool| sqlx::query_scalar(
+        "SELECT p.github_org FROM partners p JOIN integrations i ON i.partner_id = p.id WHERE i.id = $1"
+    )
+    .bind(integration_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(org.flatten())
+}
+
+/// All partners' ids, slugs and names, by name (roll-ups per partner).
 pub async fn ids_and_names(db: &Db) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
     on_pool!(db, |pool| sqlx::query_as("SELECT id, slug, name FROM partners ORDER BY LOWER(name), id").fetch_all(pool).await)
 }

@@ -13,6 +13,11 @@
 //! 5. writes each repository's issues, clocks, events and result in one
 //!    transaction, only while the claim is still held.
 //!
+//! A member can type any repository URL, and the token may read other
+//! partners' private repositories: before anything is copied, a private
+//! repository must belong to the partner's GitHub organisation (set by
+//! staff), or the sync is refused and says why.
+//!
 //! A limited answer pauses every instance until GitHub's reset; a budget
 //! running low (fewer than `reserve` requests left) does the same, so a big
 //! installation stays inside 5,000 requests an hour per token.
@@ -225,9 +230,13 @@ impl Syncer {
         let (owner, repo) = (&due.owner, &due.repo);
         let page = self.client.list_issues(owner, repo, due.since, due.etag.as_deref()).await?;
         let mut issues = Vec::new();
+        let mut access_checked = false;
         let (outcome, listing) = match page {
             IssuePage::NotModified => ("not_modified", None),
             IssuePage::Changed { issues: listed, etag, .. } => {
+                if !listed.is_empty() {
+                    self.check_access(due, &mut access_checked).await?;
+                }
                 let numbers: Vec<i64> = listed.iter().map(|i| i.number).collect();
                 let stored = store::by_numbers(&self.db, due.integration_id, &numbers).await?;
                 let Some(integration) = app::store::integrations::get(&self.db, due.integration_id).await? else {
@@ -275,7 +284,13 @@ impl Syncer {
             issues.push(support::rechecked(&row, gone, program, now)?);
         }
         let licence_due = due.licence_checked_at.is_none_or(|at| at + self.settings.licence_every <= now);
-        let licence = if licence_due { Some(self.client.licence(owner, repo).await?) } else { None };
+        let licence = match licence_due {
+            true => {
+                self.check_access(due, &mut access_checked).await?;
+                Some(self.client.licence(owner, repo).await?)
+            }
+            false => None,
+        };
         // Providers' releases, to see whether the registries have them (registry lag).
         let release_due = due.release_checked_at.is_none_or(|at| at + self.settings.release_every <= now);
         let is_provider = match release_due {
@@ -284,7 +299,13 @@ impl Syncer {
                 .is_some_and(|i| i.kind == app::domain::catalog::IntegrationKind::Provider),
             false => false,
         };
-        let release = if is_provider { Some(self.client.latest_release(owner, repo).await?) } else { None };
+        let release = match is_provider {
+            true => {
+                self.check_access(due, &mut access_checked).await?;
+                Some(self.client.latest_release(owner, repo).await?)
+            }
+            false => None,
+        };
         let result = SyncResult {
             integration_id: due.integration_id,
             outcome,
@@ -296,6 +317,22 @@ impl Syncer {
             release,
         };
         Ok((result, issues))
+    }
+
+    /// Refuses, before anything of the repository is copied, a private
+    /// repository that is not the partner's own (`may_import`): asked once
+    /// per sync (`checked`), and only when there is something to copy, so
+    /// an unchanged repository still costs one free 304.
+    async fn check_access(&self, due: &SyncDue, checked: &mut bool) -> Result<(), Failure> {
+        if *checked {
+            return Ok(());
+        }
+        let visibility = self.client.repository(&due.owner, &due.repo).await?;
+        let org = app::store::partners::github_org_of_integration(&self.db, due.integration_id).await?;
+        app::domain::github::may_import(&visibility, org.as_deref())
+            .map_err(|reason| GitHubError::Refused { repo: format!("{}/{}", due.owner, due.repo), reason })?;
+        *checked = true;
+        Ok(())
     }
 
     pub async fn run(self: Arc<Self>) {

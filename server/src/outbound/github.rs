@@ -1,6 +1,7 @@
 //! A client of GitHub's REST API (`shared/spec/github.md`) for the SLA
 //! sync: a repository's issues (paged by the `link` header, conditional on
-//! the stored ETag), one issue's events, and the repository's licence.
+//! the stored ETag), one issue's events, the repository's licence, and
+//! whether it is private and whose.
 //! Every request goes through the SSRF guard (Enterprise hosts are typed
 //! by admins); answers are size-limited; the rate-limit headers of the
 //! last answer are kept so the sync can spread its work; errors say which
@@ -375,6 +376,22 @@ impl GitHubClient {
         let what = format!("the licence of {owner}/{repo}");
         let Some(body) = self.optional(owner, repo, &["license"], &what).await? else { return Ok(None) };
         rules::parse_licence(&body).map_err(|message| GitHubError::Malformed { what, message })
+    }
+
+    /// Whether the repository is private, and whose it is.
+    pub async fn repository(&self, owner: &str, repo: &str) -> Result<rules::Visibility, GitHubError> {
+        let name = format!("{owner}/{repo}");
+        let fetched = self.get(&name, self.repo_url(owner, repo, &[])?, None).await?;
+        match fetched.status {
+            StatusCode::OK => rules::parse_repository(&fetched.body)
+                .map_err(|message| GitHubError::Malformed { what: format!("the repository {name}"), message }),
+            StatusCode::NOT_FOUND => Err(GitHubError::NotFound { repo: name }),
+            status => Err(GitHubError::Status {
+                what: format!("the repository {name}"),
+                status: status.as_u16(),
+                message: rules::error_message(&fetched.body),
+            }),
+        }
     }
 
     /// The repository's latest release (neither draft nor prerelease);

@@ -1,7 +1,8 @@
 //! A small GitHub REST API in the tests, speaking the calls the SLA sync
 //! makes (`shared/spec/github.md`) with GitHub's payload shapes: the issue
 //! list (pull requests included, as GitHub does; `state`, `since`, `sort`,
-//! `direction`, `per_page`, `page`), an issue's events, and the licence.
+//! `direction`, `per_page`, `page`), an issue's events, the licence, the
+//! repository itself (private or public, its owner), and the latest release.
 //! Paging is real: `link` headers pointing at `/repositories/{id}/…` as
 //! GitHub's do, so a client that builds page URLs itself gets lost. Lists
 //! carry ETags and answer `If-None-Match` with a free 304; every answer
@@ -80,6 +81,8 @@ struct Repo {
     licence: Option<String>,
     /// The latest release: (tag, published_at); `None`: no release (404).
     release: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// Readable only by those invited (the fake's token is).
+    private: bool,
 }
 
 struct Inner {
@@ -243,6 +246,10 @@ impl FakeGitHubApi {
     }
 
     /// Publishes a release (`releases/latest` answers it from now on).
+    pub fn set_private(&self, owner: &str, repo: &str, private: bool) {
+        self.with_repo(owner, repo, |r| r.private = private);
+    }
+
     pub fn set_release(&self, owner: &str, repo: &str, tag: &str, published_at: chrono::DateTime<chrono::Utc>) {
         self.with_repo(owner, repo, |r| r.release = Some((tag.to_string(), published_at)));
     }
@@ -442,6 +449,7 @@ async fn answer(State(fake): State<FakeGitHubApi>, uri: Uri, headers: HeaderMap)
             let body: Vec<Value> = page.iter().map(|(n, e)| event_json(issue.number, *n, e)).collect();
             (StatusCode::OK, Value::Array(body).to_string(), link)
         }
+        [] => (StatusCode::OK, repo_json(&repo).to_string(), None),
         ["releases", "latest"] => match &repo.release {
             None => return not_found(&inner, "releases/releases#get-the-latest-release"),
             Some((tag, at)) => {
@@ -509,6 +517,21 @@ fn paginate<'a, T>(items: &'a [T], query: &HashMap<String, String>, base: &str) 
         links.push(format!("<{}>; rel=\"first\"", url(1)));
     }
     (&items[start..end], (!links.is_empty()).then(|| links.join(", ")))
+}
+
+/// `GET /repos/{owner}/{repo}`, the fields GitHub sends that matter here and a few around them.
+fn repo_json(repo: &Repo) -> Value {
+    let (owner, name) = repo.full_name.split_once('/').unwrap_or((&repo.full_name, ""));
+    json!({
+        "id": repo.id, "node_id": "R_kgDOBbVz9w", "name": name, "full_name": repo.full_name,
+        "owner": {"login": owner, "id": 7, "type": "Organization", "site_admin": false},
+        "private": repo.private, "visibility": if repo.private { "private" } else { "public" },
+        "html_url": format!("https://github.com/{}", repo.full_name), "description": "Terraform provider",
+        "fork": false, "archived": false, "disabled": false, "has_issues": true, "default_branch": "main",
+        "open_issues_count": repo.issues.values().filter(|i| i.open && i.gone.is_none()).count(),
+        "license": repo.licence.as_ref().map(|spdx| json!({"spdx_id": spdx})),
+        "pushed_at": "2026-11-20T10:00:00Z", "created_at": "2021-03-01T09:00:00Z", "updated_at": "2026-11-20T10:00:00Z"
+    })
 }
 
 fn user_json(login: &str) -> Value {

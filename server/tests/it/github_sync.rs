@@ -269,7 +269,73 @@ async fn releases_missing_from_registries_are_registry_lag(app: TestApp) {
     assert_eq!((tag.as_deref(), version.as_deref()), (Some("v1.5.0"), Some("1.5.0")), "the newer release was read");
 }
 
+/// A member can type any repository URL, and the sync's token may read
+/// other partners' private repositories: a private repository's issues,
+/// licence and releases are copied only into its own organisation's
+/// partner (`github_org`, set by staff); anyone may have a public one's.
+async fn private_repositories_are_copied_only_for_their_own_partner(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    let repo = "terraform-provider-vault-x";
+    fake.add_repo("acme", repo);
+    fake.set_private("acme", repo, true);
+    fake.set_licence("acme", repo, Some("MPL-2.0"));
+    fake.set_release("acme", repo, "v2.0.0", Utc::now() - Duration::days(3));
+    let now = round(Utc::now());
+    fake.add_issue("acme", repo, "Crash with the customer's credentials in the log", &["bug"], now - Duration::hours(5));
+    let url = format!("https://127.0.0.1/acme/{repo}");
+
+    let (s, b) = app.post_json("/api/v1/partners", &json!({"name": "Acme Cloud", "kind": "infrastructure", "github_org": "acme"})).await;
+    assert_eq!(s, 201, "{b}");
+    let own = json!({"kind": "provider", "name": "Acme Vault", "partner": "acme-cloud", "source_address": "acme/vault-x",
+        "repository_url": url, "tier": "verified", "stage": "prepare", "categories": ["Networking"]});
+    let (s, b) = app.post_json("/api/v1/integrations", &own).await;
+    assert_eq!(s, 201, "{b}");
+    let acme = b["id"].as_i64().unwrap();
+
+    // Another partner's member points their own provider at Acme's private repository.
+    app.partner("Other Corp", "infrastructure").await;
+    let (_, member) = app.client_as("dev@other.example", app::domain::access::Role::Partner, Some("other-corp")).await;
+    let theirs = json!({"kind": "provider", "name": "Other Vault", "partner": "other-corp", "source_address": "other/vault-x",
+        "repository_url": url, "tier": "community", "stage": "prepare", "categories": ["Networking"]});
+    let (s, b) = crate::helpers::json_of(member.post(app.url("/api/v1/integrations")).json(&theirs).send().await.unwrap()).await;
+    assert_eq!(s, 201, "{b}");
+    let other = b["id"].as_i64().unwrap();
+
+    let report = syncer(&app, &fake, "one").step(now).await.unwrap();
+    assert_eq!((report.claimed, report.synced, report.failed), (2, 1, 1), "{report:?}");
+    assert_eq!(issues(&app, acme).await.len(), 1, "Acme's own private repository is synced");
+    assert_eq!(issues(&app, other).await, Vec::<serde_json::Value>::new(), "nothing of it goes to Other Corp");
+    let row = app::store::support::sync_row(&app.db, other).await.unwrap().unwrap();
+    assert_eq!(row.last_outcome.as_deref(), Some("refused"), "{row:?}");
+    let error = row.last_error.clone().unwrap_or_default();
+    assert!(error.contains("private and belongs to acme") && error.contains("no GitHub organisation set"), "{error}");
+    assert_eq!((row.licence, row.licence_checked_at), (None, None), "its licence was not read for Other Corp either");
+    let (tag,): (Option<String>,) =
+        app::on_pool!(&app.db, |pool| sqlx::query_as("SELECT release_tag FROM github_syncs WHERE integration_id = $1")
+            .bind(other)
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+    assert_eq!(tag, None, "nor its release");
+    let acme_row = app::store::support::sync_row(&app.db, acme).await.unwrap().unwrap();
+    assert_eq!((acme_row.last_outcome.as_deref(), acme_row.licence.as_deref()), (Some("ok"), Some("MPL-2.0")), "{acme_row:?}");
+    // The member sees why on their integration's page.
+    let page = member.get(app.url(&format!("/integrations/{other}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("not the partner") || page.contains("no GitHub organisation set"), "the refusal is on the page");
+
+    // Made public on GitHub, it is anyone's to read: the next sync copies it.
+    fake.set_private("acme", repo, false);
+    app::store::support::sync_now(&app.db, other, now + Duration::hours(1)).await.unwrap();
+    let report = syncer(&app, &fake, "one").step(now + Duration::hours(1)).await.unwrap();
+    // (Acme's own repository is due again too, and unchanged: a 304.)
+    assert_eq!((report.synced, report.not_modified, report.failed, report.issues), (2, 1, 0, 1), "{report:?}");
+    assert_eq!(issues(&app, other).await.len(), 1);
+    let row = app::store::support::sync_row(&app.db, other).await.unwrap().unwrap();
+    assert_eq!((row.last_outcome.as_deref(), row.licence.as_deref()), (Some("ok"), Some("MPL-2.0")), "{row:?}");
+}
+
 crate::on_both_backends!(
+    private_repositories_are_copied_only_for_their_own_partner,
     issues_and_licence_are_synced,
     rate_limits_pause_every_instance,
     releases_missing_from_registries_are_registry_lag,
