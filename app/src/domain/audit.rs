@@ -240,13 +240,19 @@ impl AuditQuery {
         };
         let mut day = |field: &str, s: &str, next: bool| match s.trim() {
             "" => None,
-            s => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            // Years the program counts in: others are typos (and PostgreSQL refuses some).
+            s => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .filter(|d| super::sla::YEARS.contains(&chrono::Datelike::year(d)))
+                .ok_or(())
+            {
                 Ok(d) => {
                     let d = if next { d.succ_opt().unwrap_or(d) } else { d };
                     d.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
                 }
                 Err(_) => {
-                    problems.add(field, format!("\"{s}\" is not a date (YYYY-MM-DD)"));
+                    let years = super::sla::YEARS;
+                    problems.add(field, format!("\"{s}\" is not a date (YYYY-MM-DD, years {}–{})", years.start, years.end - 1));
                     None
                 }
             },
@@ -338,6 +344,9 @@ mod tests {
             (q("", "yesterday", ""), "from"),
             (q("", "", "2026-13-01"), "to"),
             (q("", "2026-02-01", "2026-01-01"), "to"),
+            (q("", "-5000-01-01", ""), "from"),
+            (q("", "", "+99999-12-31"), "to"),
+            (q("", "1969-12-31", ""), "from"),
         ];
         for (query, field) in cases {
             let errors = query.validate().expect_err("invalid");

@@ -93,7 +93,9 @@ pub fn validate_web_url(url: &str) -> Result<(), String> {
     if host.is_empty() || host.contains('@') || host.starts_with('.') || host.starts_with(':') {
         return Err("must name a host, e.g. https://github.com/acme/terraform-provider-acme".into());
     }
-    Ok(())
+    // A link that looks right but does not parse (a bad port, a broken
+    // IPv6 address) would be stored and lead nowhere.
+    url::Url::parse(url).map(|_| ()).map_err(|e| format!("is not a valid web address: {e}"))
 }
 
 /// One page of a list, and how many items there are in all.
@@ -138,7 +140,13 @@ mod tests {
 
     #[test]
     fn web_urls() {
-        for ok in ["https://github.com/acme/x", "http://git.example.com:8080/a", "https://example.com"] {
+        for ok in [
+            "https://github.com/acme/x",
+            "http://git.example.com:8080/a",
+            "https://example.com",
+            "https://[2001:db8::1]/x",
+            "https://bücher.example/x",
+        ] {
             assert_eq!(validate_web_url(ok), Ok(()), "{ok}");
         }
         for bad in [
@@ -149,6 +157,10 @@ mod tests {
             "https://a b.com",
             "https://user@host/x",
             "javascript:alert(1)",
+            "https://example.com:99999/x",
+            "https://example.com:80a/x",
+            "https://[::1/x",
+            "https://[::zz]/x",
         ] {
             assert!(validate_web_url(bad).is_err(), "{bad:?}");
         }

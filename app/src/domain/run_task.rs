@@ -72,6 +72,10 @@ impl RegistrationInput {
                 problems.add("endpoint_url", "at most 2048 characters");
             } else if url.contains(|c: char| c.is_whitespace() || c.is_control()) {
                 problems.add("endpoint_url", "a URL has no spaces or control characters (write a space as %20)");
+            } else if let Err(e) = url::Url::parse(url) {
+                // Stored, it would complete the "endpoint registered" task and
+                // then fail every conformance check: refused here instead.
+                problems.add("endpoint_url", format!("\"{url}\" is not a valid URL: {e}"));
             }
         }
         let hmac_key = optional(&self.hmac_key);
@@ -113,6 +117,9 @@ mod tests {
             input(" https://scan.example.com/tfc ", "0123456789abcdef", &["post_plan", "pre_plan", "post_plan"]).validate(&[]).unwrap();
         assert_eq!(ok.endpoint_url.as_deref(), Some("https://scan.example.com/tfc"));
         assert_eq!(ok.stages, ["pre_plan", "post_plan"]);
+        for fine in ["https://scan.example.com:8443/tfc?x=1", "https://[2001:db8::1]/tfc", "https://bücher.example/tfc"] {
+            assert!(input(fine, "", &[]).validate(&[]).is_ok(), "{fine}");
+        }
         assert_eq!(input("", "", &[]).validate(&[]).unwrap(), ValidRegistration { endpoint_url: None, hmac_key: None, stages: vec![] });
         let cases = [
             (input("http://scan.example.com", "", &[]), "endpoint_url"),
@@ -121,6 +128,11 @@ mod tests {
             (input("ftp://x", "", &[]), "endpoint_url"),
             (input("https://scan.example.com/a b", "", &[]), "endpoint_url"),
             (input("https://scan.example.com/a\u{7}", "", &[]), "endpoint_url"),
+            (input("https://scan.example.com:99999/tfc", "", &[]), "endpoint_url"),
+            (input("https://scan.example.com:8x/tfc", "", &[]), "endpoint_url"),
+            (input("https://[::1/tfc", "", &[]), "endpoint_url"),
+            (input("https://[::g]/tfc", "", &[]), "endpoint_url"),
+            (input("https://scan..example.com%/tfc", "", &[]), "endpoint_url"),
             (input("", "short", &[]), "hmac_key"),
             (input("", &"k".repeat(300), &[]), "hmac_key"),
             (input("", "", &["during_plan"]), "stages"),

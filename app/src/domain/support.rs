@@ -241,7 +241,7 @@ pub fn parse_ical(text: &str) -> Result<Vec<Holiday>, String> {
 /// `20261225`, `20261225T090000` or `20261225T090000Z`: the date part.
 fn ical_date(value: &str) -> Option<NaiveDate> {
     let date = value.get(..8)?;
-    NaiveDate::parse_from_str(date, "%Y%m%d").ok()
+    NaiveDate::parse_from_str(date, "%Y%m%d").ok().filter(|d| super::sla::YEARS.contains(&chrono::Datelike::year(d)))
 }
 
 fn unescape_text(value: &str) -> String {
@@ -377,8 +377,8 @@ impl ManualIssueInput {
         };
         let url = optional(&self.url);
         if let Some(u) = &url {
-            if !(u.starts_with("https://") || u.starts_with("http://")) || u.contains(char::is_whitespace) {
-                p.add("url", "a web address starting with https://");
+            if let Err(e) = super::validate_web_url(u) {
+                p.add("url", e);
             }
         }
         let opened_at = opened_at.unwrap_or(now);
@@ -655,6 +655,8 @@ mod tests {
             ("hello", "not an iCalendar"),
             ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:x\nEND:VEVENT\nEND:VCALENDAR", "line 2: an event without DTSTART"),
             ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2026-12-25\nEND:VEVENT\nEND:VCALENDAR", "line 3: cannot read the date"),
+            ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:00011225\nEND:VEVENT\nEND:VCALENDAR", "line 3: cannot read the date"),
+            ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:99991225\nEND:VEVENT\nEND:VCALENDAR", "line 3: cannot read the date"),
             (
                 "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20260101\nDTEND;VALUE=DATE:20270101\nEND:VEVENT\nEND:VCALENDAR",
                 "365 days",
@@ -715,6 +717,7 @@ mod tests {
             (ManualIssueInput { opened_at: "yesterday".into(), ..ok.clone() }, &["opened_at"]),
             (ManualIssueInput { resolved_at: "2026-11-19T09:00".into(), ..ok.clone() }, &["resolved_at"]),
             (ManualIssueInput { url: "javascript:alert(1)".into(), ..ok.clone() }, &["url"]),
+            (ManualIssueInput { url: "https://support.example.com:70000/t/1".into(), ..ok.clone() }, &["url"]),
         ];
         for (input, want) in cases {
             let errors = input.validate(chrono_tz::UTC, now).unwrap_err();

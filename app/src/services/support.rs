@@ -819,9 +819,13 @@ pub async fn save_settings(db: &Db, caller: &Caller, input: &SlaSettingsInput, n
 pub async fn add_holiday(db: &Db, caller: &Caller, day: &str, name: &str, now: DateTime<Utc>) -> Result<u64, AppError> {
     caller.check(Action::Configure, || "program settings".into())?;
     let mut fields = FieldErrors::new();
-    let parsed = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d");
+    // Only years the SLA clock counts in: others are junk (and PostgreSQL refuses some).
+    let parsed = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| crate::domain::sla::YEARS.contains(&chrono::Datelike::year(d)))
+        .ok_or(());
     if parsed.is_err() {
-        fields.insert("day".into(), vec!["a date, e.g. 2026-12-25".into()]);
+        fields.insert("day".into(), vec![format!("a date, e.g. 2026-12-25 (years {})", year_range())]);
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -832,6 +836,12 @@ pub async fn add_holiday(db: &Db, caller: &Caller, day: &str, name: &str, now: D
         return Err(AppError::invalid(fields));
     }
     save_holidays(db, caller, &[Holiday { day, name: name.to_string() }], now).await
+}
+
+/// The years dates may have, as forms say it: "1970–2199".
+fn year_range() -> String {
+    let years = crate::domain::sla::YEARS;
+    format!("{}–{}", years.start, years.end - 1)
 }
 
 /// Imports the holidays of an iCalendar file.

@@ -231,6 +231,8 @@ impl Syncer {
         let page = self.client.list_issues(owner, repo, due.since, due.etag.as_deref()).await?;
         let mut issues = Vec::new();
         let mut access_checked = false;
+        // Read at most once per sync, by whichever step needs it first.
+        let mut integration_row = None;
         let (outcome, listing) = match page {
             IssuePage::NotModified => ("not_modified", None),
             IssuePage::Changed { issues: listed, etag, .. } => {
@@ -239,7 +241,7 @@ impl Syncer {
                 }
                 let numbers: Vec<i64> = listed.iter().map(|i| i.number).collect();
                 let stored = store::by_numbers(&self.db, due.integration_id, &numbers).await?;
-                let Some(integration) = app::store::integrations::get(&self.db, due.integration_id).await? else {
+                let Some(integration) = self.integration(due, &mut integration_row).await? else {
                     return Err(Failure::Store(sqlx::Error::RowNotFound));
                 };
                 let partner_name = app::store::partners::name_of(&self.db, integration.partner_id).await?.unwrap_or_default();
@@ -294,7 +296,8 @@ impl Syncer {
         // Providers' releases, to see whether the registries have them (registry lag).
         let release_due = due.release_checked_at.is_none_or(|at| at + self.settings.release_every <= now);
         let is_provider = match release_due {
-            true => app::store::integrations::get(&self.db, due.integration_id)
+            true => self
+                .integration(due, &mut integration_row)
                 .await?
                 .is_some_and(|i| i.kind == app::domain::catalog::IntegrationKind::Provider),
             false => false,
@@ -317,6 +320,19 @@ impl Syncer {
             release,
         };
         Ok((result, issues))
+    }
+
+    /// The integration being synced, read once into `read` and kept there
+    /// for the sync's later steps; `None` when it was deleted meanwhile.
+    async fn integration<'a>(
+        &self,
+        due: &SyncDue,
+        read: &'a mut Option<app::domain::integration::Integration>,
+    ) -> Result<Option<&'a app::domain::integration::Integration>, sqlx::Error> {
+        if read.is_none() {
+            *read = app::store::integrations::get(&self.db, due.integration_id).await?;
+        }
+        Ok(read.as_ref())
     }
 
     /// Refuses, before anything of the repository is copied, a private

@@ -180,6 +180,14 @@ async fn holidays_and_settings_move_deadlines(app: TestApp) {
     assert_eq!(b["due_at"], "2026-01-05T14:00:00Z", "two more days off: {b}");
     let (_, days) = app.get_json("/api/v1/sla/holidays").await;
     assert_eq!(days.as_array().map(Vec::len), Some(3), "{days}");
+    // Years the SLA clock does not count in are refused, not stored as junk.
+    for day in ["-5000-01-01", "+99999-12-25", "1900-01-01"] {
+        let (s, r) = app.post_json("/api/v1/sla/holidays", &json!({"day": day, "name": "Junk"})).await;
+        assert_eq!(s, 422, "{day}: {r}");
+        assert!(r["fields"]["day"][0].as_str().is_some_and(|m| m.contains("1970–2199")), "{day}: {r}");
+    }
+    let (_, days) = app.get_json("/api/v1/sla/holidays").await;
+    assert_eq!(days.as_array().map(Vec::len), Some(3), "nothing stored: {days}");
     let res = app.client.delete(app.url("/api/v1/sla/holidays/2025-12-29")).send().await.unwrap();
     assert_eq!(res.status(), 204);
     let res = app.client.delete(app.url("/api/v1/sla/holidays/2025-12-29")).send().await.unwrap();
