@@ -164,6 +164,20 @@ fn changed_meanwhile() -> AppError {
     AppError::Conflict { message: "someone changed this task meanwhile; reload to see its state".into(), fields: FieldErrors::new() }
 }
 
+/// Refuses, before an upload is read, a caller who may not report on the
+/// task at all (another partner's member, a viewer): otherwise anyone signed
+/// in could make the server hold a file of the evidence limit per request.
+/// `act_with_file` checks again, with the form.
+pub async fn may_report(db: &Db, caller: &Caller, task_id: i64) -> Result<(), AppError> {
+    let missing = || format!("task {task_id}");
+    let task = store::get(db, task_id).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    let integration = crate::services::integrations::get(db, caller, task.integration_id).await.map_err(|e| match e {
+        AppError::NotFound(_) => AppError::NotFound(missing()),
+        other => other,
+    })?;
+    caller.check(Action::EditIntegration { partner: integration.partner_id }, missing)
+}
+
 /// Reports, accepts, requests changes on or waives one task.
 pub async fn act(db: &Db, caller: &Caller, task_id: i64, input: &TaskInput, now: DateTime<Utc>) -> Result<Pipeline, AppError> {
     act_with_file(db, caller, task_id, input, None, now).await

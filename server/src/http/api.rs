@@ -592,6 +592,7 @@ async fn report_with_file(
     let result = async {
         let task_id = task_id.ok_or_else(|| AppError::NotFound(format!("task {id}")))?;
         let multipart = multipart.map_err(|_| AppError::BadRequest("send the report as multipart/form-data".into()))?;
+        pipeline::may_report(&db, &caller, task_id).await?;
         let (input, file) = read_report(multipart, blobs.max_bytes).await?;
         let upload = file.map(|(name, bytes)| pipeline::Upload { name, bytes, blobs: blobs.clone() });
         pipeline::act_with_file(&db, &caller, task_id, &input, upload, chrono::Utc::now()).await

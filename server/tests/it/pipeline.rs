@@ -508,6 +508,15 @@ mod evidence_files {
         let res = outsider.get(app.url(&href)).send().await.unwrap();
         assert_eq!(res.status(), 404);
         assert!(!res.text().await.unwrap().contains("alert"));
+        // Who may not report is turned away before the file is read: not
+        // "too large" (which would mean it was read), and nothing is kept.
+        let (_, viewer) = app.client_as("viewer@staff.example", Role::Viewer, None).await;
+        for (who, client, want) in [("outsider", &outsider, 404), ("viewer", &viewer, 403)] {
+            let (st, err) = json_of(client.post(&url).multipart(report_form(&[b'x'; 4096], "big.log")).send().await.unwrap()).await;
+            assert_eq!(st, want, "{who}: {err}");
+            assert!(err["fields"]["file"].is_null(), "{who}: {err}");
+        }
+        assert_eq!(files_on_disk(), 1);
         assert_eq!(app.anonymous().get(app.url(&href)).send().await.unwrap().status(), 401);
         assert_eq!(s.member.get(app.url("/api/v1/evidence/999999")).send().await.unwrap().status(), 404);
         // The audit record names the file and its checksum.
