@@ -251,8 +251,7 @@ impl AuditQuery {
                     d.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
                 }
                 Err(_) => {
-                    let years = super::sla::YEARS;
-                    problems.add(field, format!("\"{s}\" is not a date (YYYY-MM-DD, years {}–{})", years.start, years.end - 1));
+                    problems.add(field, format!("\"{s}\" is not a date (YYYY-MM-DD, years {})", super::sla::years_label()));
                     None
                 }
             },

@@ -145,6 +145,11 @@ const END_YEAR: i32 = 2200;
 /// The years the SLA clock counts in: what dates typed for it may be.
 pub const YEARS: std::ops::Range<i32> = FIRST_YEAR..END_YEAR;
 
+/// [`YEARS`] as forms say it: "1970–2199".
+pub fn years_label() -> String {
+    format!("{}–{}", YEARS.start, YEARS.end - 1)
+}
+
 /// Consecutive business days as one stretch of UTC seconds, with the business seconds of
 /// all earlier stretches: counting is then a search among stretches, not a walk over days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -825,7 +825,7 @@ pub async fn add_holiday(db: &Db, caller: &Caller, day: &str, name: &str, now: D
         .filter(|d| crate::domain::sla::YEARS.contains(&chrono::Datelike::year(d)))
         .ok_or(());
     if parsed.is_err() {
-        fields.insert("day".into(), vec![format!("a date, e.g. 2026-12-25 (years {})", year_range())]);
+        fields.insert("day".into(), vec![format!("a date, e.g. 2026-12-25 (years {})", crate::domain::sla::years_label())]);
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -836,12 +836,6 @@ pub async fn add_holiday(db: &Db, caller: &Caller, day: &str, name: &str, now: D
         return Err(AppError::invalid(fields));
     }
     save_holidays(db, caller, &[Holiday { day, name: name.to_string() }], now).await
-}
-
-/// The years dates may have, as forms say it: "1970–2199".
-fn year_range() -> String {
-    let years = crate::domain::sla::YEARS;
-    format!("{}–{}", years.start, years.end - 1)
 }
 
 /// Imports the holidays of an iCalendar file.
