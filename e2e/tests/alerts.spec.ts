@@ -16,12 +16,17 @@ test('an admin tunes their alerts and sends a test email that arrives over SMTP'
   await expect(page.getByRole('heading', { name: 'My alerts' })).toBeVisible();
   await hydrated(page);
 
-  // A zone that does not exist is refused with the field named; nothing is saved.
+  // A zone that does not exist is refused with the field named; what was
+  // typed stays there to be corrected, and nothing is saved.
+  await page.getByLabel('Daily digest at').selectOption('7');
   await page.getByLabel('Time zone').fill('Mars/Olympus');
   await page.getByRole('button', { name: 'Save preferences' }).click();
   await expect(page.locator('#f-time_zone-error')).toContainText(/time zone/i);
+  await expect(page.getByLabel('Time zone')).toHaveValue('Mars/Olympus');
+  await expect(page.getByLabel('Daily digest at')).toHaveValue('7');
   await page.reload();
   await expect(page.getByLabel('Time zone')).toHaveValue('UTC');
+  await expect(page.getByLabel('Daily digest at')).not.toHaveValue('7');
 
   await page.getByLabel('Time zone').fill('Europe/Berlin');
   await page.getByLabel('Daily digest at').selectOption('9');

@@ -78,4 +78,15 @@ test('an admin invites a partner member, who accepts and sees only their partner
   const users = await nia.goto('/admin/users');
   expect(users?.status()).toBe(403);
   await context.close();
+
+  // Deactivating and reactivating show at once on the user's page.
+  await page.goto('/admin/users');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'nia@invitehome.example' }).click();
+  await expect(page.getByText(/^Status: Active\./)).toBeVisible();
+  await page.getByRole('button', { name: 'Deactivate' }).click();
+  await expect(page.getByText(/^Status: Deactivated\./)).toBeVisible();
+  await page.getByRole('button', { name: 'Reactivate' }).click();
+  await expect(page.getByText(/^Status: Active\./)).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Deactivate' })).toBeVisible();
 });

@@ -109,6 +109,26 @@ pub fn use_hydrated() -> ReadSignal<bool> {
     hydrated
 }
 
+/// How many times `action` has succeeded. A form's data keyed on this is
+/// read again after a save, but not after a refused one: reading it again
+/// would rebuild the form from what is stored and throw away what was typed,
+/// leaving the errors beside values the user did not enter.
+pub fn successes<S>(action: ServerAction<S>) -> ReadSignal<usize>
+where
+    S: leptos::server_fn::ServerFn + Send + Sync + Clone + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    let (count, set_count) = signal(0usize);
+    // The value is set once per finished call, even to an equal one.
+    Effect::new(move |_| {
+        if action.value().with(|v| matches!(v, Some(Ok(_)))) {
+            set_count.update(|n| *n += 1);
+        }
+    });
+    count
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! Email alerts: "my alerts" and preferences (`/alerts`), the admin outbox
 //! (`/admin/outbox`), and the breach acknowledgement on an issue's page.
 
-use crate::components::{ErrorNotice, Pager};
+use crate::components::{successes, ErrorNotice, Pager};
 use crate::domain::alert::{AlertKind, Delivery, Preferences};
 use crate::domain::outbox::{AlertView, MailTransport, OutboxOverview, OutboxQuery, OutboxStatus};
 use crate::domain::Page;
@@ -150,7 +150,8 @@ pub fn AlertsPage() -> impl IntoView {
     let save = ServerAction::<SavePreferences>::new();
     let q = use_query_map();
     let query = move || OutboxQuery { status: String::new(), kind: String::new(), page: q.read().get("page").and_then(|p| p.parse().ok()) };
-    let preferences = Resource::new(move || save.version().get(), |_| get_preferences());
+    let saved = successes(save);
+    let preferences = Resource::new(move || saved.get(), |_| get_preferences());
     let alerts = Resource::new(query, get_my_alerts);
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let field = move |name: String| Signal::derive(move || error.get().and_then(|e| e.field(&name)));

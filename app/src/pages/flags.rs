@@ -2,7 +2,7 @@
 //! reviewer's decision (`/flags/:id`), exemptions, and the rules' settings
 //! with the stage targets (`/admin/flags`).
 
-use crate::components::{href_with, Allowed, ErrorNotice, Pager};
+use crate::components::{href_with, successes, Allowed, ErrorNotice, Pager};
 use crate::domain::access::Action as Do;
 use crate::domain::dashboard::StageTargets;
 use crate::domain::flag::{FlagQuery, FlagSettings, FlagState, FlagView, Mode, Rule};
@@ -211,7 +211,8 @@ pub fn FlagPage() -> impl IntoView {
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let decide = ServerAction::<DecideFlag>::new();
     let exempt = ServerAction::<ExemptIntegration>::new();
-    let flag = Resource::new(move || (id(), decide.version().get(), exempt.version().get()), |(id, _, _)| get_flag(id));
+    let (decided, exempted) = (successes(decide), successes(exempt));
+    let flag = Resource::new(move || (id(), decided.get(), exempted.get()), |(id, _, _)| get_flag(id));
     let decide_error = Signal::derive(move || decide.value().get().and_then(Result::err));
     let exempt_error = Signal::derive(move || exempt.value().get().and_then(Result::err));
     let field = move |e: Signal<Option<AppError>>, name: &'static str| Signal::derive(move || e.get().and_then(|e| e.field(name)));
@@ -310,7 +311,8 @@ pub fn FlagPage() -> impl IntoView {
 pub fn FlagSettingsPage() -> impl IntoView {
     let save = ServerAction::<SaveFlagSettings>::new();
     let q = use_query_map();
-    let settings = Resource::new(move || save.version().get(), |_| get_flag_settings());
+    let saved = successes(save);
+    let settings = Resource::new(move || saved.get(), |_| get_flag_settings());
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let field = move |name: String| Signal::derive(move || error.get().and_then(|e| e.field(&name)));
     view! {
@@ -430,7 +432,8 @@ pub async fn declare_end_of_support(
 #[component]
 pub fn FlagSection(integration_id: i64, partner_id: i64) -> impl IntoView {
     let declare = ServerAction::<DeclareEndOfSupport>::new();
-    let data = Resource::new(move || declare.version().get(), move |_| get_integration_flags(integration_id));
+    let declared = successes(declare);
+    let data = Resource::new(move || declared.get(), move |_| get_integration_flags(integration_id));
     let error = Signal::derive(move || declare.value().get().and_then(Result::err));
     let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     view! {

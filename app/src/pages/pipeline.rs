@@ -4,7 +4,7 @@
 //! stage). Every form is a plain form post that also works before the wasm
 //! has loaded.
 
-use crate::components::ErrorNotice;
+use crate::components::{successes, ErrorNotice};
 use crate::domain::task::{Pipeline, StageStatus, StageView, TaskAction, TaskState, TaskView};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -72,7 +72,8 @@ fn status_label(s: StageStatus) -> &'static str {
 pub fn PipelineSection(integration_id: i64) -> impl IntoView {
     let act = ServerAction::<ActOnTask>::new();
     let reopen = ServerAction::<ReopenStage>::new();
-    let pipeline = Resource::new(move || (act.version().get(), reopen.version().get()), move |_| get_pipeline(integration_id));
+    let (acted, reopened) = (successes(act), successes(reopen));
+    let pipeline = Resource::new(move || (acted.get(), reopened.get()), move |_| get_pipeline(integration_id));
     let error = Signal::derive(move || act.value().get().and_then(Result::err).or_else(|| reopen.value().get().and_then(Result::err)));
     // A report form (a plain post) comes back with its error in the address.
     let query = leptos_router::hooks::use_query_map();

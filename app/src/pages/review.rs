@@ -1,7 +1,7 @@
 //! The review queue: reported tasks waiting for a reviewer, oldest first,
 //! with their evidence, accepted or sent back right from the list.
 
-use crate::components::{ErrorNotice, Pager};
+use crate::components::{successes, ErrorNotice, Pager};
 use crate::domain::access::Role;
 use crate::domain::task::QueueItem;
 use crate::domain::Page;
@@ -82,7 +82,8 @@ pub fn ReviewPage() -> impl IntoView {
     let act = ServerAction::<ActOnTask>::new();
     let mine = move || query.read().get("mine").is_some_and(|v| v == "1");
     let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok());
-    let items = Resource::new(move || (mine(), page(), act.version().get()), |(mine, page, _)| review_queue(mine, page));
+    let acted = successes(act);
+    let items = Resource::new(move || (mine(), page(), acted.get()), |(mine, page, _)| review_queue(mine, page));
     let me = use_context::<crate::components::CurrentCaller>();
     let initial_mine = mine();
     view! {

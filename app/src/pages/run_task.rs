@@ -1,7 +1,7 @@
 //! The run-task registration on a run task's page: endpoint, stages and
 //! the HMAC key (write-only: after saving only its fingerprint shows).
 
-use crate::components::{ErrorNotice, FieldHelp, TextField};
+use crate::components::{successes, ErrorNotice, FieldHelp, TextField};
 use crate::domain::run_task::{Registration, STAGES};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -32,7 +32,8 @@ pub async fn save_registration(
 pub fn RegistrationSection(integration_id: i64, partner_id: i64) -> impl IntoView {
     let me = use_context::<crate::components::CurrentCaller>();
     let save = ServerAction::<SaveRegistration>::new();
-    let registration = Resource::new(move || save.version().get(), move |_| get_registration(integration_id));
+    let saved = successes(save);
+    let registration = Resource::new(move || saved.get(), move |_| get_registration(integration_id));
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));
     view! {

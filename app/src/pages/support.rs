@@ -3,7 +3,7 @@
 //! integration's page and the summary on a partner's, the staff overview
 //! (`/sla`) and the admins' SLA settings and holidays (`/admin/sla`).
 
-use crate::components::{ErrorNotice, FieldHelp, Pager, TextField};
+use crate::components::{successes, ErrorNotice, FieldHelp, Pager, TextField};
 use crate::domain::access::Action as Do;
 use crate::domain::sla::{ClockState, Severity};
 use crate::domain::support::{
@@ -502,13 +502,11 @@ pub fn IssuePage() -> impl IntoView {
     let resolve = ServerAction::<ResolveIssue>::new();
     let reopen = ServerAction::<ReopenIssue>::new();
     let severity = ServerAction::<SetSeverity>::new();
+    let (resolved, reopened, overridden) = (successes(resolve), successes(reopen), successes(severity));
     let q = use_query_map();
     // An acknowledgement answers with a redirect to `?acknowledged=1`: read the issue again then.
     let acknowledged = move || q.read().get("acknowledged").is_some();
-    let issue = Resource::new(
-        move || (id(), resolve.version().get(), reopen.version().get(), severity.version().get(), acknowledged()),
-        |(id, ..)| get_issue(id),
-    );
+    let issue = Resource::new(move || (id(), resolved.get(), reopened.get(), overridden.get(), acknowledged()), |(id, ..)| get_issue(id));
     let action_error = move || {
         resolve
             .value()
@@ -669,10 +667,8 @@ pub fn SlaSettingsPage() -> impl IntoView {
     let add = ServerAction::<AddHoliday>::new();
     let import = ServerAction::<ImportHolidays>::new();
     let remove = ServerAction::<RemoveHoliday>::new();
-    let settings = Resource::new(
-        move || (save.version().get(), add.version().get(), import.version().get(), remove.version().get()),
-        |_| get_sla_settings(),
-    );
+    let (saved, added, imported, removed) = (successes(save), successes(add), successes(import), successes(remove));
+    let settings = Resource::new(move || (saved.get(), added.get(), imported.get(), removed.get()), |_| get_sla_settings());
     let status = Resource::new(|| (), |_| get_sync_status());
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let field = move |name: &'static str| Signal::derive(move || error.get().and_then(|e| e.field(name)));

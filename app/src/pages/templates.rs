@@ -3,7 +3,7 @@
 //! new ones; each save is a new version. Integrations keep the version they
 //! were given until an admin applies the new one to them.
 
-use crate::components::ErrorNotice;
+use crate::components::{successes, ErrorNotice};
 use crate::domain::catalog::IntegrationKind;
 use crate::domain::revision::{Follower, TaskRowInput, Template};
 use crate::error::AppError;
@@ -62,7 +62,8 @@ pub fn TemplatesPage() -> impl IntoView {
     let kind = move || query.read().get("kind").filter(|k| IntegrationKind::parse(k).is_some()).unwrap_or_else(|| "provider".into());
     let save = ServerAction::<SaveTemplate>::new();
     let apply = ServerAction::<ApplyTemplate>::new();
-    let view_data = Resource::new(move || (kind(), save.version().get(), apply.version().get()), |(k, _, _)| get_template(k));
+    let (saved, applied) = (successes(save), successes(apply));
+    let view_data = Resource::new(move || (kind(), saved.get(), applied.get()), |(k, _, _)| get_template(k));
     let notice = move || {
         let q = query.read();
         q.get("saved")

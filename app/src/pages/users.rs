@@ -1,7 +1,7 @@
 //! Admin → Users: invite people by email (a one-time link that expires),
 //! change their role and partner, deactivate or reactivate them.
 
-use crate::components::{ErrorNotice, FieldHelp, Pager, TextField};
+use crate::components::{successes, ErrorNotice, FieldHelp, Pager, TextField};
 use crate::domain::access::Role;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::Page;
@@ -202,12 +202,16 @@ pub fn UsersPage() -> impl IntoView {
 pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(-1);
-    let user = Resource::new(id, get_user);
+    // Deactivating or reactivating stays on this page: the user is read
+    // again after it, so the status and the button show what it did.
+    let active = ServerAction::<SetUserActive>::new();
+    let switched = successes(active);
+    let user = Resource::new(move || (id(), switched.get()), |(id, _)| get_user(id));
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
-                    Ok(u) => view! { <UserForm user=u/> }.into_any(),
+                    Ok(u) => view! { <UserForm user=u active=active/> }.into_any(),
                     Err(e) => {
                         #[cfg(feature = "ssr")]
                         crate::context::set_status(e.status());
@@ -220,9 +224,8 @@ pub fn UserPage() -> impl IntoView {
 }
 
 #[component]
-fn UserForm(user: User) -> impl IntoView {
+fn UserForm(user: User, active: ServerAction<SetUserActive>) -> impl IntoView {
     let save = ServerAction::<SaveUser>::new();
-    let active = ServerAction::<SetUserActive>::new();
     let reinvite = ServerAction::<ReinviteUser>::new();
     let error = Signal::derive(move || {
         save.value()
