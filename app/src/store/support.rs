@@ -717,7 +717,10 @@ pub async fn api_paused_until(db: &Db) -> Result<Option<DateTime<Utc>>, sqlx::Er
     on_pool!(db, |pool| sqlx::query_scalar::<_, Option<DateTime<Utc>>>("SELECT MAX(blocked_until) FROM github_api").fetch_one(pool).await)
 }
 
-/// Remembers the API's budget, and a pause when it is limited.
+/// Remembers the API's budget, and a pause when it is limited. A pause
+/// still ahead at `now` is never shortened: another instance may have been
+/// told to wait (a 429's Retry-After) while this one saw a healthy budget.
+#[allow(clippy::too_many_arguments)]
 pub async fn api_state(
     db: &Db,
     base: &str,
@@ -725,17 +728,25 @@ pub async fn api_state(
     remaining: Option<i64>,
     reset_at: Option<DateTime<Utc>>,
     error: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     on_pool!(db, |pool| sqlx::query(
         "INSERT INTO github_api (base, blocked_until, remaining, reset_at, last_error) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (base) DO UPDATE SET blocked_until = excluded.blocked_until, remaining = excluded.remaining,
-            reset_at = excluded.reset_at, last_error = excluded.last_error"
+         ON CONFLICT (base) DO UPDATE SET
+            blocked_until = CASE WHEN github_api.blocked_until > $6
+                AND (excluded.blocked_until IS NULL OR excluded.blocked_until < github_api.blocked_until)
+                THEN github_api.blocked_until ELSE excluded.blocked_until END,
+            last_error = CASE WHEN github_api.blocked_until > $6
+                AND (excluded.blocked_until IS NULL OR excluded.blocked_until < github_api.blocked_until)
+                THEN github_api.last_error ELSE excluded.last_error END,
+            remaining = excluded.remaining, reset_at = excluded.reset_at"
     )
     .bind(base)
     .bind(blocked_until)
     .bind(remaining)
     .bind(reset_at)
     .bind(error)
+    .bind(now)
     .execute(pool)
     .await
     .map(|_| ()))

@@ -166,7 +166,7 @@ impl Syncer {
                 Err(Failure::Store(e)) => return Err(e.into()),
                 Err(Failure::GitHub(GitHubError::RateLimited { until, .. })) => {
                     tracing::warn!(repo = %format!("{}/{}", due.owner, due.repo), %until, "GitHub rate limit: pausing every sync until the reset");
-                    store::api_state(&self.db, &self.base(), Some(until), Some(0), Some(until), Some("rate limited")).await?;
+                    store::api_state(&self.db, &self.base(), Some(until), Some(0), Some(until), Some("rate limited"), now).await?;
                     report.paused_until = Some(until);
                     self.postpone(&due, until, now).await?;
                     break;
@@ -204,7 +204,7 @@ impl Syncer {
                 tracing::info!(remaining = budget.remaining, %until, "GitHub budget low: syncing waits for the reset");
                 report.paused_until = Some(until);
             }
-            store::api_state(&self.db, &self.base(), paused, Some(budget.remaining), Some(budget.reset), None).await?;
+            store::api_state(&self.db, &self.base(), paused, Some(budget.remaining), Some(budget.reset), None, now).await?;
         }
         let next = store::sync_counts(&self.db, now).await?.2;
         app::store::registry::sweep_finished(&self.db, SYNC_JOB, now, next).await?;

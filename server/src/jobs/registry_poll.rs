@@ -306,10 +306,13 @@ impl Poller {
                                 "registry poll outlived its lease; its result was dropped");
                         }
                         // The Publish stage's "published on the registry"
-                        // task holds from the moment the provider is found
-                        // on its own registry.
+                        // task holds once a version is on the provider's own
+                        // registry: asked whenever one is added there, not
+                        // only when the provider is first found (it may be
+                        // listed with no versions yet, or a call before may
+                        // not have got through).
                         let own = subject.as_ref().is_some_and(|s| s.source_host == outcome.registry_host);
-                        if own && matches!(outcome.found, Found::Set(_)) && recorded.versions > 0 {
+                        if own && recorded.versions > 0 {
                             found.push(outcome.integration_id);
                         }
                     }
@@ -398,7 +401,12 @@ impl Poller {
                             store::known_versions_many(&self.db, std::slice::from_ref(&key)).await?.remove(&key).unwrap_or_default()
                         }
                     };
-                    self.listed(&due, subject.as_ref(), &known, list, (etag, last_modified), now).await
+                    match self.listed(&due, subject.as_ref(), &known, list, (etag, last_modified), now).await {
+                        Ok(outcome) => outcome,
+                        // Nothing stored: the new versions are still new,
+                        // and checked, when the host answers again.
+                        Err(error) => self.failed(&due, error, hosts, now).await?,
+                    }
                 }
                 Err(error) => self.failed(&due, error, hosts, now).await?,
             };
@@ -453,7 +461,7 @@ impl Poller {
         list: rules::VersionList,
         validators: (Option<String>, Option<String>),
         now: DateTime<Utc>,
-    ) -> Outcome {
+    ) -> Result<Outcome, RegistryError> {
         let (host, ns, ty) = (&due.registry_host, &due.namespace, &due.type_name);
         let mut notes = Vec::new();
         if list.ignored > 0 {
@@ -483,6 +491,11 @@ impl Poller {
                 Ok(missing) => {
                     checked.insert(v.version.clone(), missing);
                 }
+                // A host that is rate limiting, failing or not answering has
+                // not said the release is incomplete: the poll fails, the host
+                // pauses, and the versions are checked on the next poll
+                // (stored now, they would stay unchecked for good).
+                Err(e) if e.is_host_problem() => return Err(e),
                 Err(e) => notes.push(format!("release check of {}: {e}", v.version)),
             }
         }
@@ -498,7 +511,7 @@ impl Poller {
             })
             .collect();
         let events = events_for(due, subject, &list, metadata.as_ref(), &fresh, first, latest.as_deref(), &checked, now);
-        Outcome {
+        Ok(Outcome {
             integration_id: due.integration_id,
             registry_host: host.clone(),
             outcome: "ok",
@@ -510,7 +523,7 @@ impl Poller {
             metadata,
             versions,
             events,
-        }
+        })
     }
 
     async fn failed(&self, due: &Due, error: RegistryError, hosts: &HostMemory, now: DateTime<Utc>) -> Result<Outcome, sqlx::Error> {

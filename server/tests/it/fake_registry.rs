@@ -45,6 +45,9 @@ pub struct Provider {
     pub versions: Vec<String>,
     pub platforms: Vec<(&'static str, &'static str)>,
     pub behaviour: Behaviour,
+    /// How its download answers (`…/{version}/download/{os}/{arch}`) answer:
+    /// `Normal`, or a `Status` / `RateLimited` failure.
+    pub downloads: Behaviour,
     /// (version, "os_arch") whose download answer lacks its signature URL and keys.
     pub unsigned: HashSet<(String, String)>,
     /// The public registry's tier for it (served on `/v2/providers/…`).
@@ -58,6 +61,7 @@ impl Provider {
             versions: versions.iter().map(|v| v.to_string()).collect(),
             platforms: vec![("darwin", "arm64"), ("linux", "amd64"), ("windows", "amd64")],
             behaviour: Behaviour::Normal,
+            downloads: Behaviour::Normal,
             unsigned: HashSet::new(),
             tier: "partner".into(),
             warning: String::new(),
@@ -193,6 +197,13 @@ async fn answer(State(fake): State<FakeRegistry>, uri: Uri, headers: HeaderMap) 
             let Some(p) = provider.filter(|p| p.versions.iter().any(|v| v == version)) else {
                 return StatusCode::NOT_FOUND.into_response();
             };
+            match p.downloads {
+                Behaviour::Status(code) => return StatusCode::from_u16(code).unwrap().into_response(),
+                Behaviour::RateLimited(secs) => {
+                    return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", secs.to_string())], "slow down").into_response()
+                }
+                _ => {}
+            }
             let file = format!("terraform-provider-{ty}_{version}_{os}_{arch}.zip");
             let base = format!("https://github.com/{ns}/terraform-provider-{ty}/releases/download/v{version}");
             let mut body = json!({

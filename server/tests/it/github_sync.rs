@@ -159,6 +159,16 @@ async fn rate_limits_pause_every_instance(app: TestApp) {
     assert!(fake.log().is_empty(), "no request while limited");
     let (_, status) = app.get_json("/api/v1/github/status").await;
     assert!(status["paused_until"].is_string(), "{status}");
+    // An instance whose step was under way meanwhile, seeing a healthy
+    // budget, records it: the pause another was told to keep still holds.
+    let base: String = app::on_pool!(&app.db, |pool| sqlx::query_scalar("SELECT base FROM github_api").fetch_one(pool).await.unwrap());
+    let budget_reset = Some(now + Duration::hours(1));
+    app::store::support::api_state(&app.db, &base, None, Some(4000), budget_reset, None, now + Duration::seconds(20)).await.unwrap();
+    let kept = app::store::support::api_blocked_until(&app.db, &base).await.unwrap();
+    assert!(kept.is_some_and(|k| (k - until).num_milliseconds().abs() < 1000), "{kept:?} vs {until}");
+    // Once it is over, a healthy budget clears it.
+    app::store::support::api_state(&app.db, &base, None, Some(4000), budget_reset, None, until + Duration::seconds(1)).await.unwrap();
+    assert_eq!(app::store::support::api_blocked_until(&app.db, &base).await.unwrap(), None);
 
     // After the pause: two instances at once sync each repository once.
     fake.behave();

@@ -340,6 +340,55 @@ async fn leases_keep_a_poll_to_one_instance_until_they_expire(app: TestApp) {
     assert_eq!(recorded.iter().map(|r| r.held).collect::<Vec<_>>(), vec![true, false]);
 }
 
+/// The state of the Publish stage's automatic task ("published on the registry").
+async fn publish_task_state(app: &TestApp, id: i64) -> String {
+    let (_, pipeline) = app.get_json(&format!("/api/v1/integrations/{id}/pipeline")).await;
+    let task =
+        pipeline["stages"].as_array().unwrap().iter().flat_map(|s| s["tasks"].as_array().unwrap()).find(|t| t["key"] == "publish.version");
+    task.expect("the Publish stage has a version_published task")["state"].as_str().unwrap().to_string()
+}
+
+/// A provider listed before its first release completes the Publish task
+/// when that release appears; a host rate limiting the release check fails
+/// the poll instead of storing the version as never to be checked, and the
+/// next poll checks it.
+async fn a_first_release_after_listing_is_checked_and_completes_publish(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    fake.set("acme", "gadget", Provider::new(&[]));
+    let id = provider(&app, "Acme", &format!("{}/acme/gadget", fake.host), json!({})).await;
+    let p = poller(&app, "one", ALLOW_LOCAL, |_, _| {});
+    let now = t0();
+    p.sweep(|| now).await.unwrap();
+    let r = versions(&app, id).await;
+    assert_eq!((event_kinds(&r), r["polls"][0]["last_outcome"].as_str()), (vec!["found".to_string()], Some("ok")), "{r}");
+    assert_ne!(publish_task_state(&app, id).await, "accepted", "no version yet");
+
+    // The first release, while the host rate limits its download answers.
+    fake.update("acme", "gadget", |p| {
+        p.versions.push("1.0.0".into());
+        p.downloads = Behaviour::RateLimited(120);
+    });
+    let later = now + Duration::hours(2);
+    p.sweep(|| later).await.unwrap();
+    let r = versions(&app, id).await;
+    let poll = &r["polls"][0];
+    assert_eq!(poll["last_outcome"], "error", "{poll}");
+    assert!(poll["last_error"].as_str().unwrap().contains("slow down"), "{poll}");
+    assert_eq!(r["versions"].as_array().map(Vec::len), Some(0), "nothing stored unchecked: {r}");
+    assert_ne!(publish_task_state(&app, id).await, "accepted");
+
+    // The host answers again: the release is checked, and Publish is done.
+    fake.update("acme", "gadget", |p| p.downloads = Behaviour::Normal);
+    let again = later + Duration::minutes(10);
+    p.sweep(|| again).await.unwrap();
+    let r = versions(&app, id).await;
+    assert_eq!(r["polls"][0]["last_outcome"], "ok", "{r}");
+    let v = &r["versions"][0];
+    assert_eq!((v["version"].as_str(), v["release_check"].as_str()), (Some("1.0.0"), Some("complete")), "{r}");
+    assert_eq!(event_kinds(&r), ["new_version", "found"]);
+    assert_eq!(publish_task_state(&app, id).await, "accepted");
+}
+
 /// Each misbehaving registry gives its own outcome and a message that says what happened.
 async fn failures_give_clear_statuses(app: TestApp) {
     struct Case {
@@ -576,6 +625,7 @@ crate::on_both_backends!(
     a_pause_holds_for_batches_claimed_ahead,
     leases_keep_a_poll_to_one_instance_until_they_expire,
     failures_give_clear_statuses,
+    a_first_release_after_listing_is_checked_and_completes_publish,
     the_registry_is_compared_with_the_tracker,
     user_typed_hosts_pass_the_ssrf_guard,
     mirrors_show_the_gap,
