@@ -3,7 +3,7 @@
 //! integration's page and the summary on a partner's, the staff overview
 //! (`/sla`) and the admins' SLA settings and holidays (`/admin/sla`).
 
-use crate::components::{successes, ErrorNotice, FieldHelp, Pager, TextField};
+use crate::components::{href_with, successes, ErrorNotice, FieldHelp, Pager, TextField};
 use crate::domain::access::Action as Do;
 use crate::domain::sla::{ClockState, Severity};
 use crate::domain::support::{
@@ -24,6 +24,16 @@ pub async fn get_issues(
 ) -> Result<Page<IssueView>, AppError> {
     let (db, caller) = crate::context::signed_in()?;
     crate::context::answer(crate::services::support::list(&db, &caller, partner, integration, &query, Utc::now()).await)
+}
+
+/// The name of the partner or integration an issue list is kept to.
+#[server(endpoint = "support/issues-scope")]
+pub async fn get_issues_scope(
+    #[server(default)] partner: Option<i64>,
+    #[server(default)] integration: Option<i64>,
+) -> Result<Option<String>, AppError> {
+    let (db, caller) = crate::context::signed_in()?;
+    crate::context::answer(crate::services::support::scope_name(&db, &caller, partner, integration).await)
 }
 
 #[server(endpoint = "support/issue")]
@@ -90,6 +100,13 @@ pub async fn sync_now(integration: i64) -> Result<u64, AppError> {
     let n = crate::context::form_result(crate::services::support::sync_now(&db, &caller, integration, Utc::now()).await)?;
     leptos_axum::redirect(&format!("/integrations/{integration}?synced=1#support-heading"));
     Ok(n)
+}
+
+/// An integration's own critical labels and the labels in force.
+#[server(endpoint = "support/labels-of")]
+pub async fn get_labels(integration: i64) -> Result<(Vec<String>, Vec<String>), AppError> {
+    let (db, caller) = crate::context::signed_in()?;
+    crate::context::answer(crate::services::support::critical_labels(&db, &caller, integration).await)
 }
 
 #[server(endpoint = "support/labels")]
@@ -280,6 +297,8 @@ pub fn SupportSection(integration_id: i64, partner_id: i64) -> impl IntoView {
     let create = ServerAction::<CreateIssue>::new();
     let sync = ServerAction::<SyncNow>::new();
     let labels = ServerAction::<SaveLabels>::new();
+    let labels_saved = successes(labels);
+    let current_labels = Resource::new(move || labels_saved.get(), move |_| get_labels(integration_id));
     let health = Resource::new(|| (), move |_| get_health(None, Some(integration_id)));
     let query = IssueQuery { state: "open".into(), per_page: Some(10), ..IssueQuery::default() };
     let issues = Resource::new(|| (), move |_| get_issues(None, Some(integration_id), query.clone()));
@@ -353,15 +372,26 @@ pub fn SupportSection(integration_id: i64, partner_id: i64) -> impl IntoView {
             <crate::components::Allowed action=Do::Review { partner: partner_id }>
                 <details class="report-form">
                     <summary>"Critical labels of this integration…"</summary>
-                    <ActionForm action=labels attr:class="form">
-                        <input type="hidden" name="integration" value=integration_id.to_string()/>
-                        <div class="field">
-                            <label for="f-labels">"Labels that make an issue critical"</label>
-                            <textarea id="f-labels" name="labels" rows="3" aria-describedby="f-labels-hint"></textarea>
-                            <p class="hint" id="f-labels-hint">"One per line. Empty: the program's default set (Admin → SLA)."</p>
-                        </div>
-                        <button type="submit">"Save labels"</button>
-                    </ActionForm>
+                    <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            let (own, in_force) = current_labels.await.unwrap_or_default();
+                            let using_default = own.is_empty();
+                            view! {
+                                <ActionForm action=labels attr:class="form">
+                                    <input type="hidden" name="integration" value=integration_id.to_string()/>
+                                    <div class="field">
+                                        <label for="f-labels">"Labels that make an issue critical"</label>
+                                        <textarea id="f-labels" name="labels" rows="3" aria-describedby="f-labels-hint">{own.join("\n")}</textarea>
+                                        <p class="hint" id="f-labels-hint">
+                                            "One per line. Empty: the program's default set (Admin → SLA). "
+                                            {format!("In force{}: {}.", if using_default { " (the default)" } else { "" }, in_force.join(", "))}
+                                        </p>
+                                    </div>
+                                    <button type="submit">"Save labels"</button>
+                                </ActionForm>
+                            }
+                        })}
+                    </Suspense>
                     {move || labels.value().get().map(|r| match r {
                         Ok(l) => view! { <p class="notice" role="status">{format!("Critical labels: {}", l.join(", "))}</p> }.into_any(),
                         Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
@@ -443,9 +473,22 @@ pub fn IssuesPage() -> impl IntoView {
         (opt_id(q.get("partner")), opt_id(q.get("integration")), query)
     };
     let issues = Resource::new(args, |(p, i, query)| get_issues(p, i, query));
+    let scope = Resource::new(move || (args().0, args().1), |(p, i)| get_issues_scope(p, i));
+    // The list without its scope, keeping the other filters.
+    let widen = move || {
+        let (_, _, query) = args();
+        href_with("/issues", &[("state", query.state), ("severity", query.severity), ("q", query.q), ("sort", query.sort)])
+    };
     view! {
         <Title text="Issues · Integration Tracker"/>
         <h1>"Support issues"</h1>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                scope.await.ok().flatten().map(|name| view! {
+                    <p class="scope" data-testid="issues-scope">"Issues of " <strong>{name}</strong> " · " <a href=widen()>"show all issues"</a></p>
+                })
+            })}
+        </Suspense>
         <form method="get" class="filters" role="search">
             {move || { let (p, i, _) = args(); view! {
                 {p.map(|p| view! { <input type="hidden" name="partner" value=p.to_string()/> })}
@@ -477,7 +520,17 @@ pub fn IssuesPage() -> impl IntoView {
                 let (partner, integration, query) = args();
                 match issues.await {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                    Ok(p) if p.items.is_empty() => view! { <p class="empty">"No issues match."</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => {
+                        let filtered = !(query.state.is_empty() && query.severity.is_empty() && query.q.is_empty());
+                        let mut scope = Vec::new();
+                        if let Some(p) = partner { scope.push(("partner", p.to_string())); }
+                        if let Some(i) = integration { scope.push(("integration", i.to_string())); }
+                        view! {
+                            <p class="empty">"No issues match."
+                                {filtered.then(|| view! { " " <a href=href_with("/issues", &scope)>"Clear the filters"</a> })}
+                            </p>
+                        }.into_any()
+                    }
                     Ok(p) => {
                         let mut params = vec![("state", query.state.clone()), ("severity", query.severity.clone()), ("q", query.q.clone()), ("sort", query.sort.clone())];
                         if let Some(p) = partner { params.push(("partner", p.to_string())); }

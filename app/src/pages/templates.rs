@@ -4,7 +4,7 @@
 //! were given until an admin applies the new one to them.
 
 use crate::components::{successes, ErrorNotice};
-use crate::domain::catalog::IntegrationKind;
+use crate::domain::catalog::{IntegrationKind, Stage};
 use crate::domain::revision::{Follower, TaskRowInput, Template};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -176,7 +176,8 @@ fn Followers(template: Template, followers: Vec<Follower>, apply: ServerAction<A
                             {followers.into_iter().map(|f| {
                                 let current = f.checklist_version >= version;
                                 let id = format!("follower-{}", f.id);
-                                let label = format!("{} · {} (version {}, {})", f.partner_name, f.name, f.checklist_version, f.stage.replace('_', " "));
+                                let stage = Stage::parse(&f.stage).map(|s| s.label().to_string()).unwrap_or_else(|| f.stage.replace('_', " "));
+                                let label = format!("{} · {} (version {}, {stage})", f.partner_name, f.name, f.checklist_version);
                                 view! {
                                     <li>
                                         {if current {

@@ -245,6 +245,25 @@ pub async fn list(
     Ok(Page { items, total, page, per_page })
 }
 
+/// What an issue list kept to one integration or partner is about, as its
+/// page names it ("Acme provider", "Acme Cloud"); `None` for the whole list.
+/// The same checks as [`list`]: another partner's name is not found.
+pub async fn scope_name(
+    db: &Db,
+    caller: &Caller,
+    partner_id: Option<i64>,
+    integration_id: Option<i64>,
+) -> Result<Option<String>, AppError> {
+    if let Some(id) = integration_id {
+        return Ok(Some(super::integrations::get(db, caller, id).await?.name));
+    }
+    let Some(p) = partner_id else { return Ok(None) };
+    let missing = || format!("partner {p}");
+    caller.check(Action::Read { partner: p }, missing)?;
+    let name = crate::store::partners::name_of(db, p).await?.ok_or_else(|| AppError::NotFound(missing()))?;
+    Ok(Some(name))
+}
+
 /// The filter of an export, checked (and kept to the caller's partner) before the first row.
 pub fn export_filter(caller: &Caller, query: &IssueQuery) -> Result<store::IssueFilter, AppError> {
     let mut filter = filter_of(query)?;
@@ -615,6 +634,15 @@ pub async fn critical_labels_of(db: &Db, integration_id: i64, program: &Program)
         Some(own) if !label_list(&own).is_empty() => label_list(&own),
         _ => program.settings.critical_labels.clone(),
     })
+}
+
+/// An integration's own critical labels (empty: it uses the program's
+/// default) and the labels in force, for its form.
+pub async fn critical_labels(db: &Db, caller: &Caller, integration_id: i64) -> Result<(Vec<String>, Vec<String>), AppError> {
+    let integration = super::integrations::get(db, caller, integration_id).await?;
+    let own = store::critical_labels(db, integration.id).await?.map(|l| label_list(&l)).unwrap_or_default();
+    let in_force = critical_labels_of(db, integration.id, &program(db).await?).await?;
+    Ok((own, in_force))
 }
 
 /// Sets an integration's own critical labels (empty: the program's default).

@@ -502,6 +502,8 @@ fn fn_cases(w: &World) -> Vec<(&'static str, Vec<(String, String)>, Row)> {
         ("support/severity", f(&[("id", &bi), ("severity", "labels")]), HIDDEN_WRITE),
         ("support/health", f(&[("integration", &ib)]), HIDDEN_READ),
         ("support/sync", f(&[("integration", &ib)]), HIDDEN_READ),
+        ("support/issues-scope", f(&[("integration", &ib)]), HIDDEN_READ),
+        ("support/labels-of", f(&[("integration", &ib)]), HIDDEN_READ),
         ("support/sync-now", f(&[("integration", &ib)]), HIDDEN_REVIEW_REFUSED_BY_RULES),
         ("support/labels", f(&[("integration", &ib), ("labels", "P0")]), HIDDEN_WRITE),
         ("support/overview", vec![], STAFF_READ),
@@ -653,6 +655,12 @@ async fn every_page_requires_sign_in_and_hides_other_partners(backend: Backend) 
     for path in ["/partners", "/integrations", "/integrations/new", "/"] {
         let body = member.get(w.app.url(path)).send().await.unwrap().text().await.unwrap();
         assert!(!body.contains(BRAVO_NAME), "{path} showed Bravo to a member of Alpha");
+    }
+    // Issue lists kept to Bravo (their heading names the scope) name nothing of it.
+    let bravo_partner = app::store::integrations::get(&w.app.db, w.bravo_integration).await.unwrap().unwrap().partner_id;
+    for path in [format!("/issues?integration={}", w.bravo_integration), format!("/issues?partner={bravo_partner}")] {
+        let body = member.get(w.app.url(&path)).send().await.unwrap().text().await.unwrap();
+        assert!(!body.contains(BRAVO_NAME) && !body.contains("Issues of"), "{path} showed Bravo to a member of Alpha");
     }
     for path in ["/admin/users", "/admin/audit", "/admin/registry"] {
         let res = member.get(w.app.url(path)).send().await.unwrap();

@@ -52,6 +52,30 @@ async fn pages_render_on_the_server(app: TestApp) {
     assert!(page.contains("registry.terraform.io/acme/net"), "normalised address shown");
     assert!(page.contains("https://registry.terraform.io/providers/acme/net"), "registry link");
 
+    // An issue list kept to one integration names it and can be widened;
+    // an empty filtered one offers to clear its filters, keeping the scope.
+    let scoped = app.get(&format!("/issues?integration={}&sort=opened", i["id"])).await.text().await.unwrap();
+    assert!(scoped.contains("Issues of ") && scoped.contains("Acme provider</strong>"), "{scoped}");
+    assert!(scoped.contains("href=\"/issues?sort=opened\"") && scoped.contains("show all issues"), "{scoped}");
+    let empty = app.get(&format!("/issues?integration={}&state=breached", i["id"])).await.text().await.unwrap();
+    assert!(empty.contains(&format!("href=\"/issues?integration={}\"", i["id"])) && empty.contains("Clear the filters"), "{empty}");
+    let whole = app.get("/issues").await.text().await.unwrap();
+    assert!(!whole.contains("Issues of") && !whole.contains("Clear the filters"), "{whole}");
+
+    // The critical-labels form shows the integration's own labels, and the ones in force.
+    let page = app.get(&format!("/integrations/{}", i["id"])).await.text().await.unwrap();
+    assert!(page.contains("In force (the default): critical"), "{page}");
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/integrations/{}/critical-labels", i["id"])))
+        .json(&json!({"labels": ["P0", "sev1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = app.get(&format!("/integrations/{}", i["id"])).await.text().await.unwrap();
+    assert!(page.contains("P0\nsev1</textarea>") && page.contains("In force: P0, sev1."), "{page}");
+
     let form = app.get("/integrations/new?partner=acme-cloud").await.text().await.unwrap();
     assert!(form.contains("Check address"));
     assert!(form.contains("value=\"acme-cloud\" selected"), "partner preselected");
