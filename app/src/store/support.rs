@@ -605,6 +605,19 @@ pub async fn claim_syncs(db: &Db, instance: &str, now: DateTime<Utc>, lease: Dur
     on_pool!(db, |pool| sqlx::query_as::<_, SyncDue>(&sql).bind(now + lease).bind(instance).bind(now).bind(limit).fetch_all(pool).await)
 }
 
+/// Pushes the claims `instance` still holds to `until` (never earlier):
+/// a step renews them while it works, so they outlast a long sync.
+pub async fn renew_sync_claims(db: &Db, instance: &str, until: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query(
+        "UPDATE github_syncs SET claimed_until = $1 WHERE claimed_by = $2 AND claimed_until IS NOT NULL AND claimed_until < $1"
+    )
+    .bind(until)
+    .bind(instance)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
 /// How a sync ended, to store on its row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncResult {

@@ -47,6 +47,10 @@ pub struct Settings {
     pub release_every: Duration,
     /// A release no registry lists this long after publication is registry lag (`REGISTRY_LAG_HOURS`).
     pub lag_after: Duration,
+    /// How long a claim lasts. While a step runs, its claims are renewed
+    /// every quarter of this, so a long first sync (thousands of issues)
+    /// is never taken over by another instance midway.
+    pub lease: Duration,
 }
 
 impl Default for Settings {
@@ -57,6 +61,7 @@ impl Default for Settings {
             tick: std::time::Duration::from_secs(30),
             batch: 20,
             licence_every: Duration::hours(24),
+            lease: Duration::minutes(10),
             reserve: 200,
             release_every: Duration::hours(6),
             lag_after: Duration::hours(24),
@@ -126,12 +131,39 @@ impl Syncer {
             return Ok(report);
         }
         self.sync_repositories(now).await?;
-        let lease = Duration::minutes(10);
+        let lease = self.settings.lease;
         let claimed = store::claim_syncs(&self.db, &self.instance, now, lease, self.settings.batch).await?;
         report.claimed = claimed.len();
         if claimed.is_empty() {
             return Ok(report);
         }
+        // The claims last while this step works through them, however long
+        // that takes: renewed in the background until the step ends.
+        let started = std::time::Instant::now();
+        let renewing = async {
+            let every = (lease / 4).to_std().unwrap_or(std::time::Duration::from_secs(60)).max(std::time::Duration::from_millis(100));
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let until = now + Duration::from_std(started.elapsed()).unwrap_or_default() + lease;
+                if let Err(e) = store::renew_sync_claims(&self.db, &self.instance, until).await {
+                    tracing::warn!(error = %e, "could not renew the GitHub sync's claims");
+                }
+            }
+        };
+        tokio::select! {
+            result = self.work_through(claimed, now, &mut report) => result?,
+            // Renewing never ends by itself: the step's work ends it.
+            _ = renewing => {}
+        }
+        let next = store::sync_counts(&self.db, now).await?.2;
+        app::store::registry::sweep_finished(&self.db, SYNC_JOB, now, next).await?;
+        Ok(report)
+    }
+
+    /// Syncs the claimed repositories one after another, then records the
+    /// API's budget (a pause when it runs low).
+    async fn work_through(&self, claimed: Vec<SyncDue>, now: DateTime<Utc>, report: &mut StepReport) -> Result<(), app::error::AppError> {
         let total = store::sync_counts(&self.db, now).await?.1 + claimed.len() as i64;
         app::store::registry::sweep_started(&self.db, SYNC_JOB, &self.instance, total, now).await?;
         let program = support::program(&self.db).await?;
@@ -206,9 +238,7 @@ impl Syncer {
             }
             store::api_state(&self.db, &self.base(), paused, Some(budget.remaining), Some(budget.reset), None, now).await?;
         }
-        let next = store::sync_counts(&self.db, now).await?.2;
-        app::store::registry::sweep_finished(&self.db, SYNC_JOB, now, next).await?;
-        Ok(report)
+        Ok(())
     }
 
     async fn postpone(&self, due: &SyncDue, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {

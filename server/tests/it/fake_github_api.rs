@@ -105,6 +105,8 @@ pub struct FakeGitHubApi {
     /// `http://127.0.0.1:port`, the API base to give the client.
     pub base: String,
     inner: Arc<Mutex<Inner>>,
+    /// Milliseconds every answer waits first, as a busy GitHub would.
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// An instant in the fake's past, for tests that do not care when.
@@ -131,7 +133,7 @@ impl FakeGitHubApi {
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake GitHub API");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        let fake = FakeGitHubApi { base, inner };
+        let fake = FakeGitHubApi { base, inner, delay_ms: Arc::default() };
         let app = Router::new().fallback(answer).with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
@@ -266,6 +268,11 @@ impl FakeGitHubApi {
         inner.reset = reset;
     }
 
+    /// Every answer from now on waits `delay` first.
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn misbehave(&self, m: Misbehaviour) {
         self.misbehave_after(0, m);
     }
@@ -331,6 +338,10 @@ async fn answer(State(fake): State<FakeGitHubApi>, uri: Uri, headers: HeaderMap)
     let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let query: HashMap<String, String> = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
     let if_none_match = header("if-none-match");
+    let delay = fake.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let mut inner = fake.inner.lock().unwrap();
     inner.requests += 1;
     inner.log.push(Logged {

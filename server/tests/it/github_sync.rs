@@ -15,6 +15,10 @@ use server::outbound::guard::Guard;
 use std::sync::Arc;
 
 fn syncer(app: &TestApp, fake: &FakeGitHubApi, instance: &str) -> Syncer {
+    syncer_with(app, fake, instance, Settings::default())
+}
+
+fn syncer_with(app: &TestApp, fake: &FakeGitHubApi, instance: &str, settings: Settings) -> Syncer {
     let client = ClientSettings {
         api_base: url::Url::parse(&format!("{}/", fake.base)).unwrap(),
         token: Some("ghp_sync".into()),
@@ -22,7 +26,7 @@ fn syncer(app: &TestApp, fake: &FakeGitHubApi, instance: &str) -> Syncer {
         ..ClientSettings::default()
     };
     let client = GitHubClient::new(Arc::new(Guard::parse("http://127.0.0.1").unwrap()), client).unwrap();
-    Syncer::new(app.db.clone(), Arc::new(client), Settings::default(), instance.into())
+    Syncer::new(app.db.clone(), Arc::new(client), settings, instance.into())
 }
 
 /// A provider of a fresh partner whose repository is `acme/{repo}` on the fake; returns its id.
@@ -213,6 +217,31 @@ async fn rate_limits_pause_every_instance(app: TestApp) {
     assert_eq!((s, b["queued"].as_i64()), (202, Some(1)), "{b}");
 }
 
+/// A sync that outlasts its lease keeps its claim: the step renews it, so
+/// another instance does not start the same sync midway.
+async fn a_long_sync_keeps_its_claim(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    fake.add_repo("acme", "terraform-provider-slow");
+    fake.add_issue("acme", "terraform-provider-slow", "Bug", &[], Utc::now() - Duration::hours(1));
+    let id = provider(&app, "Acme Cloud", "slow").await;
+    let settings = || Settings { lease: Duration::seconds(1), ..Settings::default() };
+    let (one, two) = (syncer_with(&app, &fake, "one", settings()), syncer_with(&app, &fake, "two", settings()));
+    // Each answer takes 0.7 s and a first sync asks several: well past the 1 s lease.
+    fake.slow_down(std::time::Duration::from_millis(700));
+    let now = Utc::now();
+    let later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        two.step(now + Duration::milliseconds(1500)).await
+    };
+    let (first, second) = tokio::join!(one.step(now), later);
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!((first.claimed, first.synced), (1, 1), "{first:?}");
+    assert_eq!(second.claimed, 0, "the claim outlived its first second: {second:?}");
+    assert_eq!(issues(&app, id).await.len(), 1);
+    let row = app::store::support::sync_row(&app.db, id).await.unwrap().unwrap();
+    assert_eq!(row.last_outcome.as_deref(), Some("ok"), "{row:?}");
+}
+
 async fn lag_events(app: &TestApp, id: i64) -> Vec<String> {
     app::on_pool!(&app.db, |pool| sqlx::query_scalar::<_, String>(
         "SELECT version FROM registry_events WHERE integration_id = $1 AND kind = 'registry_lag' ORDER BY id"
@@ -348,5 +377,6 @@ crate::on_both_backends!(
     private_repositories_are_copied_only_for_their_own_partner,
     issues_and_licence_are_synced,
     rate_limits_pause_every_instance,
+    a_long_sync_keeps_its_claim,
     releases_missing_from_registries_are_registry_lag,
 );
