@@ -451,21 +451,33 @@ fn parse_epoch(value: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(value.trim().parse::<i64>().ok()?, 0)
 }
 
-/// Until when GitHub has us rate-limited, from an answer's status and
-/// headers (`github.md`, "Paging, caching, limits"); `None` when the
-/// answer is not a limit. A 403 is a limit only with `retry-after` or
-/// `x-ratelimit-remaining: 0`, otherwise it is a permission error. Then:
-/// `retry-after` seconds win; else remaining 0 waits for
-/// `x-ratelimit-reset`; else at least a minute, doubling with each earlier
-/// consecutive failure (`failures`), at most an hour.
-pub fn wait_until(
-    status: u16,
-    retry_after: Option<&str>,
-    remaining: Option<&str>,
-    reset: Option<&str>,
-    now: DateTime<Utc>,
-    failures: u32,
-) -> Option<DateTime<Utc>> {
+/// A rate limit GitHub answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// GitHub said until when (`retry-after`, or the reset of a spent budget).
+    Until(DateTime<Utc>),
+    /// GitHub did not say: wait at least a minute and back off
+    /// exponentially (`github.md`), counting the limits met in a row.
+    BackOff,
+}
+
+impl Limit {
+    /// When to ask again, `earlier` limits without a stated wait having come
+    /// right before this one: a minute, doubling each time, at most an hour.
+    pub fn until(self, now: DateTime<Utc>, earlier: u32) -> DateTime<Utc> {
+        match self {
+            Limit::Until(at) => at,
+            Limit::BackOff => now + Duration::seconds(MIN_BACKOFF.saturating_mul(1i64 << earlier.min(16)).min(MAX_BACKOFF)),
+        }
+    }
+}
+
+/// Whether an answer is a rate limit, from its status and headers
+/// (`github.md`, "Paging, caching, limits"). A 403 is a limit only with
+/// `retry-after` or `x-ratelimit-remaining: 0`, otherwise it is a
+/// permission error. Then `retry-after` wins; else a spent budget waits for
+/// `x-ratelimit-reset`; else GitHub did not say how long.
+pub fn limit(status: u16, retry_after: Option<&str>, remaining: Option<&str>, reset: Option<&str>, now: DateTime<Utc>) -> Option<Limit> {
     let exhausted = remaining.is_some_and(|r| r.trim() == "0");
     match status {
         429 => {}
@@ -473,13 +485,12 @@ pub fn wait_until(
         _ => return None,
     }
     if let Some(at) = retry_after.and_then(|v| parse_retry_after(v, now)) {
-        return Some(at);
+        return Some(Limit::Until(at));
     }
     if let Some(at) = reset.filter(|_| exhausted).and_then(parse_epoch).filter(|at| *at > now) {
-        return Some(at.min(now + Duration::seconds(MAX_HEADER_WAIT)));
+        return Some(Limit::Until(at.min(now + Duration::seconds(MAX_HEADER_WAIT))));
     }
-    let backoff = MIN_BACKOFF.saturating_mul(1i64 << failures.min(16)).min(MAX_BACKOFF);
-    Some(now + Duration::seconds(backoff))
+    Some(Limit::BackOff)
 }
 
 /// What is left of the primary rate limit, from the last answer's headers.
@@ -1033,7 +1044,7 @@ mod tests {
         let reset = (now() + Duration::minutes(20)).timestamp().to_string();
         let past = (now() - Duration::minutes(1)).timestamp().to_string();
         let r = Some(reset.as_str());
-        // (name, status, retry-after, remaining, reset, failures, seconds to wait)
+        // (name, status, retry-after, remaining, reset, limits just before, seconds to wait)
         type Case<'a> = (&'a str, u16, Option<&'a str>, Option<&'a str>, Option<&'a str>, u32, Option<i64>);
         #[rustfmt::skip]
         let cases: Vec<Case> = vec![
@@ -1045,6 +1056,7 @@ mod tests {
             ("primary limit on 429", 429, None, Some("0"), r, 5, Some(20 * 60)),
             ("secondary limit: retry-after wins", 403, Some("60"), Some("4000"), r, 0, Some(60)),
             ("retry-after wins over reset", 429, Some("30"), Some("0"), r, 0, Some(30)),
+            ("a stated wait does not back off", 429, Some("30"), None, None, 4, Some(30)),
             ("retry-after as an HTTP date", 429, Some("Mon, 02 Mar 2026 09:02:00 GMT"), None, None, 0, Some(120)),
             ("negative retry-after", 429, Some("-5"), None, None, 0, Some(0)),
             ("silly retry-after is capped", 429, Some("99999999"), None, None, 0, Some(24 * 3600)),
@@ -1057,8 +1069,8 @@ mod tests {
             ("reset already past: back off", 403, None, Some("0"), Some(past.as_str()), 0, Some(60)),
             ("unreadable reset: back off", 403, None, Some("0"), Some("tomorrow"), 1, Some(120)),
         ];
-        for (name, status, retry, remaining, reset, failures, want) in cases {
-            let got = wait_until(status, retry, remaining, reset, now(), failures).map(|at| (at - now()).num_seconds());
+        for (name, status, retry, remaining, reset, earlier, want) in cases {
+            let got = limit(status, retry, remaining, reset, now()).map(|l| (l.until(now(), earlier) - now()).num_seconds());
             assert_eq!(got, want, "{name}");
         }
     }

@@ -765,6 +765,30 @@ pub async fn api_state(
     .map(|_| ()))
 }
 
+/// Counts a rate limit GitHub answered without saying how long to wait;
+/// returns how many came in a row before it (every instance's), which the
+/// back-off doubles with.
+pub async fn api_silent_limit(db: &Db, base: &str) -> Result<u32, sqlx::Error> {
+    let count: i64 = on_pool!(db, |pool| sqlx::query_scalar(
+        "INSERT INTO github_api (base, silent_limits) VALUES ($1, 1)
+         ON CONFLICT (base) DO UPDATE SET silent_limits = github_api.silent_limits + 1
+         RETURNING silent_limits"
+    )
+    .bind(base)
+    .fetch_one(pool)
+    .await)?;
+    Ok(u32::try_from(count - 1).unwrap_or(u32::MAX))
+}
+
+/// A sync got through: the next silent limit waits a minute again.
+pub async fn api_got_through(db: &Db, base: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query("UPDATE github_api SET silent_limits = 0 WHERE base = $1 AND silent_limits > 0")
+        .bind(base)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
 /// A repository's sync state, for the integration page.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SyncRow {

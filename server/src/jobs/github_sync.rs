@@ -18,12 +18,14 @@
 //! repository must belong to the partner's GitHub organisation (set by
 //! staff), or the sync is refused and says why.
 //!
-//! A limited answer pauses every instance until GitHub's reset; a budget
+//! A limited answer pauses every instance until GitHub's reset, or, when
+//! GitHub does not say (a bare 429), for a minute that doubles with each
+//! such answer in a row, up to an hour (`github_api.silent_limits`); a budget
 //! running low (fewer than `reserve` requests left) does the same, so a big
 //! installation stays inside 5,000 requests an hour per token.
 
 use crate::outbound::github::{GitHubClient, GitHubError, IssuePage};
-use app::domain::github::{repo_from_url, IssueEvent};
+use app::domain::github::{self as rules, repo_from_url, IssueEvent};
 use app::domain::support::next_sync;
 use app::services::support::{self as support, needs_events, synced_issue, Owner, Program, SYNC_JOB};
 use app::store::support::{self as store, SyncDue, SyncResult, SyncedIssue};
@@ -197,6 +199,10 @@ impl Syncer {
                 }
                 Err(Failure::Store(e)) => return Err(e.into()),
                 Err(Failure::GitHub(GitHubError::RateLimited { until, .. })) => {
+                    let until = match until {
+                        Some(at) => at,
+                        None => rules::Limit::BackOff.until(now, store::api_silent_limit(&self.db, &self.base()).await?),
+                    };
                     tracing::warn!(repo = %format!("{}/{}", due.owner, due.repo), %until, "GitHub rate limit: pausing every sync until the reset");
                     store::api_state(&self.db, &self.base(), Some(until), Some(0), Some(until), Some("rate limited"), now).await?;
                     report.paused_until = Some(until);
@@ -227,7 +233,19 @@ impl Syncer {
             for due in remaining {
                 self.postpone(&due, until, now).await?;
             }
-        } else if let Some(budget) = self.client.budget() {
+        } else {
+            if report.synced > 0 {
+                store::api_got_through(&self.db, &self.base()).await?;
+            }
+            self.record_budget(now, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the API's budget after a step, and pauses syncing when it
+    /// runs low.
+    async fn record_budget(&self, now: DateTime<Utc>, report: &mut StepReport) -> Result<(), app::error::AppError> {
+        if let Some(budget) = self.client.budget() {
             // A reset GitHub (or an Enterprise host) puts past a day is not believed: a day at most, as for rate limits.
             let paused = (budget.remaining < self.settings.reserve)
                 .then_some(budget.reset.min(now + chrono::Duration::hours(24)))

@@ -62,6 +62,13 @@ fn said(message: &Option<String>) -> String {
     message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
 }
 
+fn waiting(until: &Option<DateTime<Utc>>) -> String {
+    match until {
+        Some(at) => format!("waiting until {at}"),
+        None => "GitHub did not say for how long: backing off".into(),
+    }
+}
+
 /// What went wrong, worded for the sync status and the log. `repo` is
 /// `owner/repo`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,8 +80,9 @@ pub enum GitHubError {
         said(.message)
     )]
     Unauthorised { repo: String, status: u16, message: Option<String> },
-    #[error("GitHub's rate limit was reached while reading {repo}: waiting until {until}")]
-    RateLimited { repo: String, until: DateTime<Utc> },
+    /// `until` is `None` when GitHub did not say: the sync backs off.
+    #[error("GitHub's rate limit was reached while reading {repo}: {}", waiting(.until))]
+    RateLimited { repo: String, until: Option<DateTime<Utc>> },
     #[error("{repo} is not on GitHub (404): check the repository URL, or that the token can read a private repository")]
     NotFound { repo: String },
     #[error("{repo} has issues turned off on GitHub (410)")]
@@ -106,7 +114,7 @@ impl GitHubError {
     /// When to try again, when GitHub said.
     pub fn retry_after(&self) -> Option<DateTime<Utc>> {
         match self {
-            GitHubError::RateLimited { until, .. } => Some(*until),
+            GitHubError::RateLimited { until, .. } => *until,
             _ => None,
         }
     }
@@ -213,15 +221,13 @@ impl GitHubClient {
             *self.budget.lock().unwrap_or_else(|p| p.into_inner()) = Some(budget);
         }
         let status = fetched.status.as_u16();
-        let limited = rules::wait_until(
-            status,
-            header(RETRY_AFTER.as_str()),
-            header("x-ratelimit-remaining"),
-            header("x-ratelimit-reset"),
-            Utc::now(),
-            0,
-        );
-        if let Some(until) = limited {
+        let limited =
+            rules::limit(status, header(RETRY_AFTER.as_str()), header("x-ratelimit-remaining"), header("x-ratelimit-reset"), Utc::now());
+        if let Some(limit) = limited {
+            let until = match limit {
+                rules::Limit::Until(at) => Some(at),
+                rules::Limit::BackOff => None,
+            };
             return Err(GitHubError::RateLimited { repo: repo.into(), until });
         }
         if matches!(fetched.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
@@ -459,9 +465,14 @@ mod tests {
                 "GitHub refused to show acme/widget: 401 (Bad credentials): check the GitHub token",
             ),
             (
-                GitHubError::RateLimited { repo: "acme/widget".into(), until },
+                GitHubError::RateLimited { repo: "acme/widget".into(), until: Some(until) },
                 "rate_limited",
                 "GitHub's rate limit was reached while reading acme/widget: waiting until 2026-03-02 10:00:00 UTC",
+            ),
+            (
+                GitHubError::RateLimited { repo: "acme/widget".into(), until: None },
+                "rate_limited",
+                "GitHub's rate limit was reached while reading acme/widget: GitHub did not say for how long: backing off",
             ),
             (GitHubError::NotFound { repo: "acme/widget".into() }, "not_found", "acme/widget is not on GitHub (404)"),
             (GitHubError::Gone { repo: "acme/widget".into(), number: 7, status: 410 }, "gone", "issue #7 of acme/widget was deleted"),
@@ -479,7 +490,8 @@ mod tests {
         for (e, outcome, text) in cases {
             assert_eq!(e.outcome(), outcome, "{e:?}");
             assert!(e.to_string().starts_with(text), "{e}");
-            assert_eq!(e.retry_after(), matches!(e, GitHubError::RateLimited { .. }).then_some(until));
+            let stated = matches!(e, GitHubError::RateLimited { until: Some(_), .. });
+            assert_eq!(e.retry_after(), stated.then_some(until));
         }
     }
 }

@@ -49,6 +49,8 @@ pub type Event = (String, Option<String>, DateTime<Utc>);
 pub enum Misbehaviour {
     /// `status` (403 or 429) with `retry-after: seconds` and budget left.
     SecondaryLimit { status: u16, retry_after: u64 },
+    /// 429 with budget left and no `retry-after`: GitHub does not say how long.
+    SilentLimit,
     /// That status with GitHub's error body (500, 502…).
     Status(u16),
     /// 403 with budget left: the token may not read this.
@@ -378,6 +380,11 @@ async fn answer(State(fake): State<FakeGitHubApi>, uri: Uri, headers: HeaderMap)
             h.push(("retry-after", retry_after.to_string()));
             let message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
             return respond(StatusCode::from_u16(*status).unwrap(), h, error_body(message, "overview/rate-limits-for-the-rest-api"));
+        }
+        Some(Misbehaviour::SilentLimit) => {
+            let message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+            let body = error_body(message, "overview/rate-limits-for-the-rest-api");
+            return respond(StatusCode::TOO_MANY_REQUESTS, rate_headers(&inner, budget), body);
         }
         Some(Misbehaviour::Status(code)) => {
             return respond(StatusCode::from_u16(*code).unwrap(), rate_headers(&inner, budget), error_body("Server Error", "overview"))

@@ -170,7 +170,7 @@ async fn a_spent_budget_waits_until_the_reset() {
     fake.set_budget(1, reset);
     let c = client(&fake);
     let err = c.list_issues(OWNER, REPO, None, None).await.unwrap_err();
-    assert_eq!(err, GitHubError::RateLimited { repo: FULL.into(), until: reset }, "page 1 spent the last request; page 2 is refused");
+    assert_eq!(err, GitHubError::RateLimited { repo: FULL.into(), until: Some(reset) }, "page 1 spent the last request; page 2 is refused");
     assert_eq!((err.outcome(), err.retry_after()), ("rate_limited", Some(reset)));
     assert!(err.to_string().contains("rate limit was reached while reading acme/terraform-provider-acme"), "{err}");
     assert_eq!(c.budget().map(|b| (b.remaining, b.reset)), Some((0, reset)));
@@ -185,10 +185,15 @@ async fn secondary_limits_wait_as_retry_after_says() {
     for (status, seconds) in [(403, 90), (429, 30)] {
         fake.misbehave(Misbehaviour::SecondaryLimit { status, retry_after: seconds });
         let err = c.list_issues(OWNER, REPO, None, None).await.unwrap_err();
-        let GitHubError::RateLimited { until, .. } = err else { panic!("{status}: {err:?}") };
+        let GitHubError::RateLimited { until: Some(until), .. } = err else { panic!("{status}: {err:?}") };
         assert!(close_to(until, Utc::now() + Duration::seconds(seconds as i64), 5), "{status}: {until}");
         assert!(c.budget().unwrap().remaining > 0, "budget left: it is the secondary limit");
     }
+    // A bare 429: GitHub does not say how long, so the sync decides.
+    fake.misbehave(Misbehaviour::SilentLimit);
+    let err = c.list_issues(OWNER, REPO, None, None).await.unwrap_err();
+    assert_eq!(err, GitHubError::RateLimited { repo: FULL.into(), until: None });
+    assert_eq!(err.retry_after(), None);
     fake.behave();
     assert!(c.list_issues(OWNER, REPO, None, None).await.is_ok());
 }

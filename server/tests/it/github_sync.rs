@@ -217,6 +217,36 @@ async fn rate_limits_pause_every_instance(app: TestApp) {
     assert_eq!((s, b["queued"].as_i64()), (202, Some(1)), "{b}");
 }
 
+/// A limit GitHub gives without saying how long (a bare 429) pauses every
+/// instance for a minute, doubling with each one in a row, whichever
+/// instance met it; a sync that gets through starts again at a minute.
+async fn silent_limits_back_off_exponentially(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    fake.add_repo("acme", "terraform-provider-busy");
+    fake.add_issue("acme", "terraform-provider-busy", "Bug", &[], Utc::now() - Duration::hours(1));
+    let id = provider(&app, "Acme Cloud", "busy").await;
+    let (one, two) = (syncer(&app, &fake, "one"), syncer(&app, &fake, "two"));
+    fake.misbehave(Misbehaviour::SilentLimit);
+    // Whole seconds: PostgreSQL keeps microseconds.
+    let mut at = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+    for (n, (instance, want)) in [(&one, 60), (&two, 120), (&one, 240), (&two, 480)].into_iter().enumerate() {
+        let report = instance.step(at).await.unwrap();
+        assert_eq!(report.claimed, 1, "limit {n}: the pause before is over: {report:?}");
+        let until = report.paused_until.expect("paused");
+        assert_eq!((until - at).num_seconds(), want, "limit {n}");
+        let early = two.step(until - Duration::seconds(1)).await.unwrap();
+        assert_eq!((early.claimed, early.paused_until), (0, Some(until)), "limit {n}: every instance waits");
+        at = until + Duration::seconds(1);
+    }
+    fake.behave();
+    assert_eq!(one.step(at).await.unwrap().synced, 1);
+    fake.misbehave(Misbehaviour::SilentLimit);
+    app::store::support::sync_now(&app.db, id, at).await.unwrap();
+    let later = at + Duration::minutes(1);
+    let until = two.step(later).await.unwrap().paused_until.expect("paused");
+    assert_eq!((until - later).num_seconds(), 60, "a sync got through in between: a minute again");
+}
+
 /// A sync that outlasts its lease keeps its claim: the step renews it, so
 /// another instance does not start the same sync midway.
 async fn a_long_sync_keeps_its_claim(app: TestApp) {
@@ -377,6 +407,7 @@ crate::on_both_backends!(
     private_repositories_are_copied_only_for_their_own_partner,
     issues_and_licence_are_synced,
     rate_limits_pause_every_instance,
+    silent_limits_back_off_exponentially,
     a_long_sync_keeps_its_claim,
     releases_missing_from_registries_are_registry_lag,
 );
