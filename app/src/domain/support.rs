@@ -452,6 +452,10 @@ pub struct IssueQuery {
     pub severity: String,
     #[serde(default)]
     pub q: String,
+    /// Open issues whose deadline is within this many hours from now (and
+    /// not yet passed), as the staff dashboard counts them; empty for all.
+    #[serde(default)]
+    pub due_within: String,
     /// `urgency` (default) or `opened`.
     #[serde(default)]
     pub sort: String,

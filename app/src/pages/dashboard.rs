@@ -256,7 +256,7 @@ fn StaffSections(d: StaffDashboard) -> impl IntoView {
                 <h2 id="support-heading">"Support health"</h2>
                 <ul class="tiles">
                     <li class=(d.support.open_breaches > 0).then_some("bad")><a href="/issues?state=breached"><strong>{d.support.open_breaches}</strong>" open breaches"</a></li>
-                    <li><a href="/issues?state=open"><strong>{d.support.due_24h}</strong>" due in the next 24 hours"</a></li>
+                    <li><a href="/issues?due_within=24"><strong>{d.support.due_24h}</strong>" due in the next 24 hours"</a></li>
                 </ul>
                 {if d.support.partners.is_empty() {
                     view! { <p class="empty">"No support issues in the last "{d.support.window_days}" days."</p> }.into_any()
@@ -276,7 +276,11 @@ fn StaffSections(d: StaffDashboard) -> impl IntoView {
                                         <th scope="row"><a href=format!("/partners/{}/dashboard", p.slug)>{p.name.clone()}</a></th>
                                         <td>{percent(p.percent)}<span class="muted">{format!(" ({} of {})", p.within_sla, p.resolved)}</span></td>
                                         <td class=(p.open_breaches > 0).then_some("bad")>{p.open_breaches}</td>
-                                        <td>{p.due_24h}</td>
+                                        <td>{if p.due_24h > 0 {
+                                            view! { <a href=format!("/issues?partner={}&due_within=24", p.partner_id)>{p.due_24h}</a> }.into_any()
+                                        } else {
+                                            view! { "0" }.into_any()
+                                        }}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

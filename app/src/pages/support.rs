@@ -466,6 +466,7 @@ pub fn IssuesPage() -> impl IntoView {
             state: get("state"),
             severity: get("severity"),
             q: get("q"),
+            due_within: get("due_within"),
             sort: get("sort"),
             page: get("page").parse().ok(),
             per_page: None,
@@ -477,7 +478,10 @@ pub fn IssuesPage() -> impl IntoView {
     // The list without its scope, keeping the other filters.
     let widen = move || {
         let (_, _, query) = args();
-        href_with("/issues", &[("state", query.state), ("severity", query.severity), ("q", query.q), ("sort", query.sort)])
+        href_with(
+            "/issues",
+            &[("state", query.state), ("severity", query.severity), ("q", query.q), ("due_within", query.due_within), ("sort", query.sort)],
+        )
     };
     view! {
         <Title text="Issues · Integration Tracker"/>
@@ -507,6 +511,20 @@ pub fn IssuesPage() -> impl IntoView {
                         .into_iter().map(|(v, l)| view! { <option value=v selected=cur == v>{l}</option> }).collect_view() }}
                 </select>
             </label>
+            <label>"Due within "
+                <select name="due_within">
+                    {move || {
+                        let cur = args().2.due_within;
+                        let mut choices: Vec<(String, String)> = [("", "any time"), ("24", "24 hours"), ("168", "7 days")]
+                            .into_iter().map(|(v, l)| (v.to_string(), l.to_string())).collect();
+                        // A link may ask for another window: it stays chosen.
+                        if !choices.iter().any(|(v, _)| *v == cur) {
+                            choices.push((cur.clone(), format!("{cur} hours")));
+                        }
+                        choices.into_iter().map(|(v, l)| { let selected = cur == v; view! { <option value=v selected=selected>{l}</option> } }).collect_view()
+                    }}
+                </select>
+            </label>
             <label>"Sort "
                 <select name="sort">
                     {move || { let cur = args().2.sort; [("urgency", "most urgent first"), ("opened", "newest first")]
@@ -521,7 +539,7 @@ pub fn IssuesPage() -> impl IntoView {
                 match issues.await {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(p) if p.items.is_empty() => {
-                        let filtered = !(query.state.is_empty() && query.severity.is_empty() && query.q.is_empty());
+                        let filtered = !(query.state.is_empty() && query.severity.is_empty() && query.q.is_empty() && query.due_within.is_empty());
                         let mut scope = Vec::new();
                         if let Some(p) = partner { scope.push(("partner", p.to_string())); }
                         if let Some(i) = integration { scope.push(("integration", i.to_string())); }
@@ -532,7 +550,8 @@ pub fn IssuesPage() -> impl IntoView {
                         }.into_any()
                     }
                     Ok(p) => {
-                        let mut params = vec![("state", query.state.clone()), ("severity", query.severity.clone()), ("q", query.q.clone()), ("sort", query.sort.clone())];
+                        let mut params = vec![("state", query.state.clone()), ("severity", query.severity.clone()), ("q", query.q.clone()),
+                            ("due_within", query.due_within.clone()), ("sort", query.sort.clone())];
                         if let Some(p) = partner { params.push(("partner", p.to_string())); }
                         if let Some(i) = integration { params.push(("integration", i.to_string())); }
                         let pages = p.pages();

@@ -191,8 +191,11 @@ fn data_of(row: &IssueRow, open: &Periods, resolved_at: Option<DateTime<Utc>>) -
 
 // ---- reading ----
 
+/// The longest "due within" an issue list takes: 30 days.
+pub const MAX_DUE_WITHIN_HOURS: i64 = 720;
+
 /// Checks a list filter against the vocabularies.
-fn filter_of(q: &IssueQuery) -> Result<IssueFilter, AppError> {
+fn filter_of(q: &IssueQuery, now: DateTime<Utc>) -> Result<IssueFilter, AppError> {
     let mut fields = FieldErrors::new();
     let state = q.state.trim();
     if !(state.is_empty() || state == "open" || ClockState::parse(state).is_some()) {
@@ -202,6 +205,15 @@ fn filter_of(q: &IssueQuery) -> Result<IssueFilter, AppError> {
     if !(severity.is_empty() || Severity::parse(severity).is_some()) {
         fields.insert("severity".into(), vec!["expected critical or normal".into()]);
     }
+    let due_within = q.due_within.trim();
+    let due = match due_within.parse::<i64>() {
+        _ if due_within.is_empty() => None,
+        Ok(hours) if (1..=MAX_DUE_WITHIN_HOURS).contains(&hours) => Some((now, now + chrono::Duration::hours(hours))),
+        _ => {
+            fields.insert("due_within".into(), vec![format!("expected a number of hours from 1 to {MAX_DUE_WITHIN_HOURS}")]);
+            None
+        }
+    };
     let sort = q.sort.trim();
     if !(sort.is_empty() || sort == "urgency" || sort == "opened") {
         fields.insert("sort".into(), vec!["expected urgency or opened".into()]);
@@ -213,6 +225,7 @@ fn filter_of(q: &IssueQuery) -> Result<IssueFilter, AppError> {
         state: (!state.is_empty()).then(|| state.to_string()),
         severity: (!severity.is_empty()).then(|| severity.to_string()),
         q: crate::domain::optional(&q.q),
+        due,
         newest_first: sort == "opened",
         ..IssueFilter::default()
     })
@@ -228,7 +241,7 @@ pub async fn list(
     query: &IssueQuery,
     now: DateTime<Utc>,
 ) -> Result<Page<IssueView>, AppError> {
-    let mut filter = filter_of(query)?;
+    let mut filter = filter_of(query, now)?;
     if let Some(id) = integration_id {
         let integration = super::integrations::get(db, caller, id).await?;
         filter.integration_id = Some(integration.id);
@@ -265,8 +278,8 @@ pub async fn scope_name(
 }
 
 /// The filter of an export, checked (and kept to the caller's partner) before the first row.
-pub fn export_filter(caller: &Caller, query: &IssueQuery) -> Result<store::IssueFilter, AppError> {
-    let mut filter = filter_of(query)?;
+pub fn export_filter(caller: &Caller, query: &IssueQuery, now: DateTime<Utc>) -> Result<store::IssueFilter, AppError> {
+    let mut filter = filter_of(query, now)?;
     filter.partner_id = caller.partner_scope();
     Ok(filter)
 }

@@ -387,6 +387,8 @@ pub struct IssueFilter {
     pub state: Option<String>,
     pub severity: Option<String>,
     pub q: Option<String>,
+    /// Open issues due in `(from, to]`: the dashboard's "due in the next 24 hours".
+    pub due: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Order by urgency (open by deadline, then resolved newest first) or by opening, newest first.
     pub newest_first: bool,
 }
@@ -394,7 +396,8 @@ pub struct IssueFilter {
 const WHERE: &str = " WHERE ($1 = 0 OR i.partner_id = $1) AND ($2 = 0 OR s.integration_id = $2)
     AND ($3 = '' OR ($3 = 'open' AND s.resolved_at IS NULL) OR s.clock_state = $3)
     AND ($4 = '' OR COALESCE(s.severity_override, s.label_severity) = $4)
-    AND ($5 = '%%' OR LOWER(s.title) LIKE $5 ESCAPE '\\' OR LOWER(i.name) LIKE $5 ESCAPE '\\' OR LOWER(p.name) LIKE $5 ESCAPE '\\')";
+    AND ($5 = '%%' OR LOWER(s.title) LIKE $5 ESCAPE '\\' OR LOWER(i.name) LIKE $5 ESCAPE '\\' OR LOWER(p.name) LIKE $5 ESCAPE '\\')
+    AND ($6 = 0 OR (s.resolved_at IS NULL AND s.due_at > $7 AND s.due_at <= $8))";
 
 macro_rules! bind_filter {
     ($q:expr, $f:expr) => {
@@ -403,6 +406,9 @@ macro_rules! bind_filter {
             .bind($f.state.as_deref().unwrap_or(""))
             .bind($f.severity.as_deref().unwrap_or(""))
             .bind(like_pattern($f.q.as_deref().unwrap_or("").trim()))
+            .bind(i64::from($f.due.is_some()))
+            .bind($f.due.map(|d| d.0).unwrap_or_default())
+            .bind($f.due.map(|d| d.1).unwrap_or_default())
     };
 }
 
@@ -414,7 +420,7 @@ pub async fn list(db: &Db, f: &IssueFilter, page: i64, per_page: i64) -> Result<
         " ORDER BY CASE s.clock_state WHEN 'breached' THEN 0 WHEN 'due_soon' THEN 1 WHEN 'on_track' THEN 2 ELSE 3 END,
             CASE WHEN s.resolved_at IS NULL THEN s.due_at END, s.resolved_at DESC, s.id DESC"
     };
-    let sql = format!("{SELECT}{WHERE}{order} LIMIT $6 OFFSET $7");
+    let sql = format!("{SELECT}{WHERE}{order} LIMIT $9 OFFSET $10");
     let count = format!("SELECT COUNT(*) FROM support_issues s JOIN integrations i ON i.id = s.integration_id JOIN partners p ON p.id = i.partner_id{WHERE}");
     on_pool!(db, |pool| {
         let rows =
@@ -426,7 +432,7 @@ pub async fn list(db: &Db, f: &IssueFilter, page: i64, per_page: i64) -> Result<
 
 /// Issues with an id above `after`, in id order, for streamed exports.
 pub async fn export_chunk(db: &Db, f: &IssueFilter, after: i64, limit: i64) -> Result<Vec<IssueRow>, sqlx::Error> {
-    let sql = format!("{SELECT}{WHERE} AND s.id > $6 ORDER BY s.id LIMIT $7");
+    let sql = format!("{SELECT}{WHERE} AND s.id > $9 ORDER BY s.id LIMIT $10");
     on_pool!(db, |pool| bind_filter!(sqlx::query_as::<_, IssueRow>(&sql), f).bind(after).bind(limit).fetch_all(pool).await)
 }
 

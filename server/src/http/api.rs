@@ -820,6 +820,7 @@ struct IssuesScope {
     params(("partner" = Option<String>, Query, description = "A partner's slug"), ("integration" = Option<i64>, Query),
         ("state" = Option<String>, Query, description = "open, on_track, due_soon, breached, met or missed"),
         ("severity" = Option<String>, Query, description = "critical or normal"), ("q" = Option<String>, Query),
+        ("due_within" = Option<i64>, Query, description = "Open issues due within this many hours from now (1–720), as the dashboard counts them"),
         ("sort" = Option<String>, Query, description = "urgency (default) or opened"), ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
     responses((status = 200, description = "{items, total, page, per_page}"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_issues(
@@ -1450,15 +1451,16 @@ async fn export_integrations(
 
 /// Issues with their SLA state (same filters as `/issues`, all pages) as CSV, streamed.
 #[utoipa::path(get, path = "/issues/export.csv", tag = "support",
-    params(("state" = Option<String>, Query), ("severity" = Option<String>, Query), ("q" = Option<String>, Query)),
+    params(("state" = Option<String>, Query), ("severity" = Option<String>, Query), ("q" = Option<String>, Query),
+        ("due_within" = Option<i64>, Query, description = "Open issues due within this many hours (1–720)")),
     responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 422, body = ErrorBody)))]
 async fn export_issues(
     State(db): State<Db>,
     SignedIn(caller): SignedIn,
     ApiQuery(q): ApiQuery<app::domain::support::IssueQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let filter = app::services::support::export_filter(&caller, &q)?;
     let now = chrono::Utc::now();
+    let filter = app::services::support::export_filter(&caller, &q, now)?;
     Ok(super::csv::download(
         "issues",
         &[

@@ -99,6 +99,52 @@ async fn manual_issues_run_the_clock(app: TestApp) {
     assert_eq!(s, 422, "{bad}");
 }
 
+/// "Due within" lists the open issues the staff dashboard counts as due
+/// in the next 24 hours, on the API, the page and the export; its tile
+/// and the partner's row link there.
+async fn issues_due_within_match_the_dashboard(app: TestApp) {
+    let id = integration(&app, "Gamma Flow").await;
+    let now = Utc::now();
+    let open = |title: &str, hours_ago: i64| json!({"title": title, "severity": "critical", "opened_at": (now - Duration::hours(hours_ago)).to_rfc3339()});
+    issue(&app, id, open("Due tonight", 30)).await; // due in 18 hours
+    issue(&app, id, open("Due in two days", 10)).await; // due in 38 hours
+    issue(&app, id, open("Already breached", 50)).await; // due 2 hours ago
+    let mut resolved = open("Resolved early", 30);
+    resolved["resolved_at"] = json!((now - Duration::hours(1)).to_rfc3339());
+    issue(&app, id, resolved).await;
+
+    let titles = |list: &Value| -> Vec<String> {
+        list["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap().to_string()).collect()
+    };
+    let (s, list) = app.get_json("/api/v1/issues?due_within=24").await;
+    assert_eq!((s, titles(&list)), (200, vec!["Due tonight".to_string()]), "{list}");
+    let (_, list) = app.get_json("/api/v1/issues?due_within=168").await;
+    assert_eq!(titles(&list), vec!["Due tonight".to_string(), "Due in two days".into()], "{list}");
+    let (_, d) = app.get_json("/api/v1/dashboard").await;
+    assert_eq!(d["support"]["due_24h"], 1, "the dashboard counts the same issue: {}", d["support"]);
+    for bad in ["0", "721", "soon", "-3"] {
+        let (s, b) = app.get_json(&format!("/api/v1/issues?due_within={bad}")).await;
+        assert_eq!(s, 422, "{bad}: {b}");
+        assert!(b["fields"]["due_within"][0].as_str().unwrap().contains("1 to 720"), "{b}");
+    }
+    let csv = app.get("/api/v1/issues/export.csv?due_within=24").await.text().await.unwrap();
+    assert!(csv.contains("Due tonight") && !csv.contains("Due in two days") && !csv.contains("Already breached"), "{csv}");
+
+    let page = app.get("/issues?due_within=24").await.text().await.unwrap();
+    assert!(page.contains("Due tonight") && !page.contains("Due in two days"), "the page lists the same issue");
+    assert!(page.contains(r#"<option value="24" selected"#), "the filter shows what is chosen");
+    let page = app.get("/issues?due_within=48").await.text().await.unwrap();
+    assert!(page.contains(r#"<option value="48" selected"#) && page.contains("48 hours"), "a window from a link stays chosen");
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains(r#"href="/issues?due_within=24""#), "the dashboard's tile links to the list");
+    let partner: i64 = app::on_pool!(&app.db, |pool| sqlx::query_scalar("SELECT partner_id FROM integrations WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap());
+    assert!(home.contains(&format!(r#"href="/issues?partner={partner}&amp;due_within=24""#)), "and so does the partner's row");
+}
+
 async fn severity_overrides_are_reviewed_and_audited(app: TestApp) {
     let id = integration(&app, "Beta Flow").await;
     let opened = Utc::now() - Duration::hours(60);
@@ -306,6 +352,7 @@ async fn out_of_range_input_is_answered(app: TestApp) {
 crate::on_both_backends!(
     out_of_range_input_is_answered,
     manual_issues_run_the_clock,
+    issues_due_within_match_the_dashboard,
     severity_overrides_are_reviewed_and_audited,
     clock_events_fire_once_across_monitors_and_restarts,
     holidays_and_settings_move_deadlines,
