@@ -382,7 +382,9 @@ pub struct Breach {
     pub partner_name: String,
 }
 
-/// Breaches of still-open issues, older than `before`, neither acknowledged nor escalated.
+/// Breaches of still-open issues, older than `before`, neither acknowledged
+/// nor escalated, whose issue is still breached (a reviewer may have ruled
+/// it normal since, which put it back on track).
 pub async fn unacknowledged_breaches(db: &Db, before: DateTime<Utc>, limit: i64) -> Result<Vec<Breach>, sqlx::Error> {
     on_pool!(db, |pool| sqlx::query_as::<_, Breach>(
         "SELECT e.id AS event_id, e.issue_id, e.cycle, e.deadline, s.title, s.number,
@@ -391,7 +393,7 @@ pub async fn unacknowledged_breaches(db: &Db, before: DateTime<Utc>, limit: i64)
          FROM sla_events e JOIN support_issues s ON s.id = e.issue_id JOIN integrations i ON i.id = e.integration_id
             JOIN partners p ON p.id = i.partner_id
          WHERE e.kind = 'breached' AND e.acknowledged_at IS NULL AND e.escalated_at IS NULL AND e.occurred_at <= $1
-            AND s.resolved_at IS NULL AND s.cycle = e.cycle
+            AND s.resolved_at IS NULL AND s.cycle = e.cycle AND s.clock_state = 'breached'
          ORDER BY e.occurred_at LIMIT $2"
     )
     .bind(before)

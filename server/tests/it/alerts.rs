@@ -345,6 +345,10 @@ async fn unacknowledged_breaches_escalate_once(app: TestApp) {
     let critical = issue(&app, id, "critical", now - Duration::hours(49)).await;
     let normal = issue(&app, id, "normal", now - Duration::days(12)).await;
     let (critical_id, normal_id) = (critical["id"].as_i64().unwrap(), normal["id"].as_i64().unwrap());
+    // A reviewer rules a third breach normal: back on track, nothing to escalate.
+    let overridden = issue(&app, id, "critical", now - Duration::hours(50)).await["id"].as_i64().unwrap();
+    let (s, b) = app.send_json(reqwest::Method::PUT, &format!("/api/v1/issues/{overridden}/severity"), &json!({"severity": "normal"})).await;
+    assert_eq!((s, b["state"].as_str()), (200, Some("on_track")), "{b}");
     // The partner acknowledges the normal one; a member of another partner cannot even see it.
     let (_, member) = app.client_as("dev@gamma-flow.example", Role::Partner, Some("gamma-flow")).await;
     let (s, b) =
@@ -361,7 +365,7 @@ async fn unacknowledged_breaches_escalate_once(app: TestApp) {
     let w = worker(&app, sink.smtp_port, "w");
     let now = Utc::now();
     w.step(now).await.unwrap();
-    sink.wait_for(2, std::time::Duration::from_secs(10)).await;
+    sink.wait_for(4, std::time::Duration::from_secs(10)).await;
     sink.clear().await;
     // 23 hours on: not yet. 25 hours on: the critical one escalates to the manager and the admins, once.
     assert_eq!(w.step(now + Duration::hours(23)).await.unwrap().escalated, 0);
