@@ -365,6 +365,19 @@ crate::domain::catalog::vocabulary!(
     }
 );
 
+/// Whether an event tells the partner's alliance manager of a newly
+/// published version: every new version, and the first listing of a
+/// provider still before or in Publish (its first release, which the
+/// pipeline waits for). A provider found later in its track was published
+/// before the tracker knew it: its latest version is not news.
+pub fn announces_version(kind: EventKind, stage: Stage) -> bool {
+    match kind {
+        EventKind::NewVersion => true,
+        EventKind::Found => matches!(stage, Stage::Prepare | Stage::Publish),
+        _ => false,
+    }
+}
+
 /// One version as the provider page lists it, with the registries it is on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VersionView {
@@ -457,6 +470,25 @@ pub struct PollerStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_announced() {
+        use EventKind::*;
+        let cases = [
+            (NewVersion, Stage::Support, true),
+            (NewVersion, Stage::Publish, true),
+            (Found, Stage::Prepare, true),
+            (Found, Stage::Publish, true),
+            (Found, Stage::Apply, false),
+            (Found, Stage::Verify, false),
+            (Found, Stage::Support, false),
+            (ReleaseIncomplete, Stage::Publish, false),
+            (TierMismatch, Stage::Support, false),
+        ];
+        for (kind, stage, want) in cases {
+            assert_eq!(announces_version(kind, stage), want, "{kind:?} in {stage:?}");
+        }
+    }
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

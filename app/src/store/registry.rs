@@ -502,7 +502,7 @@ pub async fn record_outcomes(
                         .integration(o.integration_id)
                         .summary(format!("{} on {}: {}", e.kind.label(), o.registry_host, e.detail)),
                 );
-                if let (EventKind::NewVersion, Some(version)) = (e.kind, &e.version) {
+                if let (true, Some(version)) = (crate::domain::registry::announces_version(e.kind, s.stage), &e.version) {
                     alerts.push(crate::services::alerts::version_published(
                         s.partner_id,
                         &s.partner_name,

@@ -347,7 +347,8 @@ async fn unacknowledged_breaches_escalate_once(app: TestApp) {
     let (critical_id, normal_id) = (critical["id"].as_i64().unwrap(), normal["id"].as_i64().unwrap());
     // A reviewer rules a third breach normal: back on track, nothing to escalate.
     let overridden = issue(&app, id, "critical", now - Duration::hours(50)).await["id"].as_i64().unwrap();
-    let (s, b) = app.send_json(reqwest::Method::PUT, &format!("/api/v1/issues/{overridden}/severity"), &json!({"severity": "normal"})).await;
+    let (s, b) =
+        app.send_json(reqwest::Method::PUT, &format!("/api/v1/issues/{overridden}/severity"), &json!({"severity": "normal"})).await;
     assert_eq!((s, b["state"].as_str()), (200, Some("on_track")), "{b}");
     // The partner acknowledges the normal one; a member of another partner cannot even see it.
     let (_, member) = app.client_as("dev@gamma-flow.example", Role::Partner, Some("gamma-flow")).await;

@@ -389,6 +389,40 @@ async fn a_first_release_after_listing_is_checked_and_completes_publish(app: Tes
     assert_eq!(publish_task_state(&app, id).await, "accepted");
 }
 
+/// The alliance manager hears of a provider's first release (the registry
+/// knew nothing of it before, so it is "found", not a new version), but
+/// not of the latest version of a provider that was published long before
+/// the tracker knew it.
+async fn a_first_release_reaches_the_manager(app: TestApp) {
+    let fake = FakeRegistry::start(Discovery::Relative).await;
+    let (s, b) = app
+        .post_json(
+            "/api/v1/partners",
+            &json!({"name": "Acme", "kind": "infrastructure", "registry_namespace": "acme",
+                "alliance_manager_name": "Alex Manager", "alliance_manager_email": "am@tracker.example.com"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let new = provider(&app, "Acme", &format!("{}/acme/fresh", fake.host), json!({"name": "Acme fresh"})).await;
+    fake.set("acme", "old", Provider::new(&["2.0.0", "2.1.0"]));
+    provider(&app, "Acme", &format!("{}/acme/old", fake.host), json!({"name": "Acme old", "stage": "support"})).await;
+    let p = poller(&app, "one", ALLOW_LOCAL, |_, _| {});
+    let now = t0();
+    p.sweep(|| now).await.unwrap();
+    assert_eq!(versions(&app, new).await["polls"][0]["last_outcome"], "not_found");
+
+    fake.set("acme", "fresh", Provider::new(&["0.1.0"]));
+    p.sweep(|| now + Duration::hours(2)).await.unwrap();
+    let r = versions(&app, new).await;
+    assert_eq!(event_kinds(&r), ["found"], "{r}");
+    let (s, o) = app.get_json("/api/v1/outbox?kind=version_published").await;
+    assert_eq!(s, 200, "{o}");
+    let rows = o["rows"]["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "one alert, for the first release only: {o}");
+    assert_eq!(rows[0]["recipient"], "am@tracker.example.com", "{o}");
+    assert!(rows[0]["subject"].as_str().unwrap().contains("Acme fresh"), "{o}");
+}
+
 /// Each misbehaving registry gives its own outcome and a message that says what happened.
 async fn failures_give_clear_statuses(app: TestApp) {
     struct Case {
@@ -626,6 +660,7 @@ crate::on_both_backends!(
     leases_keep_a_poll_to_one_instance_until_they_expire,
     failures_give_clear_statuses,
     a_first_release_after_listing_is_checked_and_completes_publish,
+    a_first_release_reaches_the_manager,
     the_registry_is_compared_with_the_tracker,
     user_typed_hosts_pass_the_ssrf_guard,
     mirrors_show_the_gap,
