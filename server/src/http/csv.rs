@@ -69,12 +69,16 @@ pub fn row(fields: &[&str]) -> String {
     out
 }
 
+/// One field. Text a spreadsheet would run as a formula (first character,
+/// after any blanks, one of `= + - @`, or a tab or CR) gets a `'` in front,
+/// unless it is a plain number (the exports' own negative hours). Fields
+/// holding a separator of any locale (`,` or `;`), a quote or a line break
+/// are quoted: in a `;` locale, `Widget;=1+1` unquoted would split into a
+/// second field that starts a formula.
 fn cell(value: &str) -> String {
-    let defused = match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
-        _ => value.to_string(),
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
+    let formula = matches!(value.trim_start_matches(' ').chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r'));
+    let defused = if formula && value.trim().parse::<f64>().is_err() { format!("'{value}") } else { value.to_string() };
+    if defused.contains([',', ';', '"', '\n', '\r', '\t']) {
         format!("\"{}\"", defused.replace('"', "\"\""))
     } else {
         defused
@@ -94,10 +98,19 @@ mod tests {
             ("say \"hi\"", "\"say \"\"hi\"\"\""),
             ("two\nlines", "\"two\nlines\""),
             ("=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\""),
-            ("+1", "'+1"),
-            ("-1", "'-1"),
+            ("+1x", "'+1x"),
+            ("-1+1", "'-1+1"),
             ("@sum", "'@sum"),
             ("a → b", "a → b"),
+            // Numbers stay numbers (the issue export's hours left).
+            ("-3.5", "-3.5"),
+            ("+2", "+2"),
+            // A formula behind blanks is still one.
+            ("  =1+1", "'  =1+1"),
+            ("\t=1+1", "\"'\t=1+1\""),
+            // `;` separates fields in some locales: quoted, a formula after it stays text.
+            ("Widget;=1+1", "\"Widget;=1+1\""),
+            ("Bug;=cmd|' /C calc'!A0", "\"Bug;=cmd|' /C calc'!A0\""),
         ];
         for (input, want) in cases {
             assert_eq!(cell(input), want, "{input:?}");
