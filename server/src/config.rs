@@ -376,7 +376,10 @@ fn auth_config(env: &dyn Fn(&str) -> Option<String>, file: FileConfig) -> Result
             trust_unverified_email: switch(env, "OIDC_TRUST_UNVERIFIED_EMAIL", file.oidc_trust_unverified_email, false)?,
         }),
     };
-    let demo_sign_in = switch(env, "DEMO_SIGN_IN", file.demo_sign_in, true)?;
+    // Off unless asked for (the README's run command asks): a production
+    // server behind a reverse proxy listens on loopback too, and a database
+    // that ever held the demo data would otherwise hand out its admin.
+    let demo_sign_in = switch(env, "DEMO_SIGN_IN", file.demo_sign_in, false)?;
     Ok(AuthConfig {
         base_url: env("BASE_URL").or(file.base_url).map(trim_slash),
         github,
@@ -609,6 +612,17 @@ fn leptos_options(site_addr: SocketAddr) -> Result<LeptosOptions, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn demo_sign_in_only_when_asked() {
+        let cases: &[(Option<&str>, Option<bool>, bool)] =
+            &[(None, None, false), (Some("on"), None, true), (None, Some(true), true), (Some("off"), Some(true), false)];
+        for &(value, in_file, want) in cases {
+            let env = |k: &str| (k == "DEMO_SIGN_IN").then(|| value.map(str::to_string)).flatten();
+            let file = FileConfig { demo_sign_in: in_file, ..FileConfig::default() };
+            assert_eq!(auth_config(&env, file).unwrap().demo_sign_in, want, "{value:?} {in_file:?}");
+        }
+    }
 
     #[test]
     fn zero_or_number_takes_zero_as_off() {
