@@ -117,7 +117,7 @@ const PROVIDER: &[TaskTemplate] = &[
     auto("apply.manager", Apply, "Alliance manager assigned", "Completed when the partner has an alliance manager.", Fact::ManagerAssigned),
     task("verify.publisher", Verify, "Publisher authenticity verified", "Alliances staff verify the publisher."),
     task("verify.membership", Verify, "Program membership confirmed", "Alliances staff confirm the membership."),
-    task("verify.integration", Verify, "Integration verified", "On acceptance the provider's tier becomes verified."),
+    task("verify.integration", Verify, "Integration verified", "Once Verify is complete, the provider's tier becomes verified."),
     task("support.contacts", Support, "Support contacts confirmed", "The partner confirms the support contacts on its page."),
 ];
 
@@ -161,7 +161,7 @@ const RUN_TASK: &[TaskTemplate] = &[
         "release.support_docs",
         Release,
         "Support documentation",
-        "Points of contact, email address, FAQ or best practices; on acceptance the Terraform Cloud badge is granted.",
+        "Points of contact, email address, FAQ or best practices. Once Release is complete, the Terraform Cloud badge is granted.",
     ),
     task("support.contacts", Support, "Support contacts confirmed", "The partner confirms the support contacts on its page."),
 ];
@@ -174,18 +174,21 @@ pub fn default_checklist(kind: IntegrationKind) -> &'static [TaskTemplate] {
     }
 }
 
-/// The tier an integration gets when the task with `key` is accepted: the
-/// program guide's "integration verified → tier becomes verified". Only a
-/// community integration moves; official ones stay official.
-pub fn tier_on_accept(key: &str, current: super::catalog::Tier) -> Option<super::catalog::Tier> {
+/// The tier an integration gets when it completes `stage`: the program
+/// guide's "Verify … on success the provider's tier becomes verified".
+/// Only a community integration moves; official ones stay official. Tied
+/// to the stage, not to one of its tasks: accepting "Integration verified"
+/// while the publisher or membership checks are still open verifies nothing.
+pub fn tier_on_completing(stage: Stage, current: super::catalog::Tier) -> Option<super::catalog::Tier> {
     use super::catalog::Tier;
-    (key == "verify.integration" && current == Tier::Community).then_some(Tier::Verified)
+    (stage == Stage::Verify && current == Tier::Community).then_some(Tier::Verified)
 }
 
-/// Whether accepting the task with `key` grants a run task the Terraform
-/// Cloud badge (the program guide: support documentation → badge).
-pub fn grants_badge(key: &str) -> bool {
-    key == "release.support_docs"
+/// Whether completing `stage` grants a run task the Terraform Cloud badge
+/// (the program guide: Release, "on completion the partner earns the
+/// Terraform Cloud badge").
+pub fn grants_badge(stage: Stage) -> bool {
+    stage == Stage::Release
 }
 
 /// Whether a repository URL names the provider's repository as the
@@ -289,17 +292,26 @@ mod tests {
     }
 
     #[test]
-    fn accepting_the_verification_makes_a_community_provider_verified() {
+    fn completing_verify_makes_a_community_provider_verified() {
         use crate::domain::catalog::Tier;
         let cases = [
-            ("verify.integration", Tier::Community, Some(Tier::Verified)),
-            ("verify.integration", Tier::Official, None),
-            ("verify.integration", Tier::Verified, None),
-            ("verify.integration", Tier::Archived, None),
-            ("verify.membership", Tier::Community, None),
+            (Stage::Verify, Tier::Community, Some(Tier::Verified)),
+            (Stage::Verify, Tier::Official, None),
+            (Stage::Verify, Tier::Verified, None),
+            (Stage::Verify, Tier::Archived, None),
+            (Stage::Apply, Tier::Community, None),
+            (Stage::Release, Tier::Community, None),
         ];
-        for (key, tier, want) in cases {
-            assert_eq!(tier_on_accept(key, tier), want, "{key} {tier:?}");
+        for (stage, tier, want) in cases {
+            assert_eq!(tier_on_completing(stage, tier), want, "{stage:?} {tier:?}");
+        }
+    }
+
+    #[test]
+    fn completing_release_grants_the_badge() {
+        let cases = [(Stage::Release, true), (Stage::Review, false), (Stage::Verify, false), (Stage::Support, false)];
+        for (stage, want) in cases {
+            assert_eq!(grants_badge(stage), want, "{stage:?}");
         }
     }
 

@@ -11,7 +11,7 @@ use crate::domain::task::{
     stage_statuses, transition, Actor, Given, PartnerWork, Pipeline, QueueItem, StageStatus, StageView, TaskAction, TaskEvent, TaskFacts,
     TaskInput, TaskState, TaskView,
 };
-use crate::domain::template::{check_report, grants_badge, repository_matches_type, tier_on_accept, Fact};
+use crate::domain::template::{check_report, grants_badge, repository_matches_type, tier_on_completing, Fact};
 use crate::domain::FieldErrors;
 use crate::domain::{paging, Page};
 use crate::error::AppError;
@@ -251,7 +251,14 @@ pub async fn act_with_file(
     };
     // Where the pipeline stands afterwards.
     let after: Vec<_> = rows.iter().map(|(r, s, st)| (r.clone(), *s, if r.id == task_id { to } else { *st })).collect();
-    let current = current_stage(track, &stage_statuses(&by_stage(track, &after)));
+    let after_statuses = stage_statuses(&by_stage(track, &after));
+    let current = current_stage(track, &after_statuses);
+    // The stage this action completes, if any: it may change the tier or grant the badge.
+    let completed = track
+        .iter()
+        .zip(statuses.iter().zip(&after_statuses))
+        .find(|(_, (before, after))| **before != StageStatus::Complete && **after == StageStatus::Complete)
+        .map(|(stage, _)| *stage);
     let change = Change {
         task_id,
         from: *state,
@@ -289,14 +296,14 @@ pub async fn act_with_file(
         .summary(format!("{}: \"{}\" ({}) is now {}", valid.action.label(), row.title, stage.label(), to.label().to_lowercase()))
         .changes(changed)];
     audit.extend(stage_moved(Some(caller), &integration, current));
-    let tier = if valid.action == TaskAction::Accept { tier_on_accept(&row.key, integration.tier) } else { None };
-    let badge = valid.action == TaskAction::Accept && grants_badge(&row.key) && integration.badge_granted_at.is_none();
+    let tier = completed.and_then(|stage| tier_on_completing(stage, integration.tier));
+    let badge = completed.is_some_and(grants_badge) && integration.badge_granted_at.is_none();
     if badge {
         audit.push(
             Entry::by(caller, "integration.badge", TargetKind::Integration, Some(integration.id), &integration.name)
                 .partner(partner)
                 .integration(integration.id)
-                .summary(format!("{} was granted the Terraform Cloud badge (\"{}\" accepted)", integration.name, row.title))
+                .summary(format!("{} was granted the Terraform Cloud badge (Release complete)", integration.name))
                 .changes(vec![FieldChange { field: "badge".into(), before: None, after: Some("granted".into()) }]),
         );
     }
@@ -305,7 +312,7 @@ pub async fn act_with_file(
             Entry::by(caller, "integration.tier", TargetKind::Integration, Some(integration.id), &integration.name)
                 .partner(partner)
                 .integration(integration.id)
-                .summary(format!("{} became {} (\"{}\" accepted)", integration.name, tier.label().to_lowercase(), row.title))
+                .summary(format!("{} became {} (Verify complete)", integration.name, tier.label().to_lowercase()))
                 .changes(vec![FieldChange {
                     field: "tier".into(),
                     before: Some(integration.tier.key().into()),

@@ -12,10 +12,10 @@ on_both_backends!(
     a_reviewer_reopens_a_completed_stage,
     members_report_but_never_review_and_never_see_other_partners,
     the_review_queue_and_the_partner_home,
-    accepting_the_verification_makes_the_provider_verified,
+    completing_verify_makes_the_provider_verified,
     observed_facts_complete_automatic_tasks,
     admins_revise_templates_and_apply_them_to_chosen_integrations,
-    accepting_the_support_documentation_grants_the_badge,
+    completing_release_grants_the_badge,
     a_run_task_registers_its_endpoint_key_and_stages,
 );
 
@@ -330,12 +330,14 @@ async fn the_review_queue_and_the_partner_home(app: TestApp) {
     assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/integrations/{bravo}#task-{bravo_task}"));
 }
 
-async fn accepting_the_verification_makes_the_provider_verified(app: TestApp) {
+async fn completing_verify_makes_the_provider_verified(app: TestApp) {
     let s = setup(&app).await;
     let (_, mut p) = pipeline(&app, &s.reviewer, s.integration).await;
     for stage in 0..4 {
-        let keys: Vec<String> =
+        let mut keys: Vec<String> =
             p["stages"][stage]["tasks"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_string()).collect();
+        // "Integration verified" first: the tier waits for the whole of Verify.
+        keys.reverse();
         for key in keys {
             let (_, i) = app.get_json(&format!("/api/v1/integrations/{}", s.integration)).await;
             assert_eq!(i["tier"], "community", "still community before {key}");
@@ -663,7 +665,7 @@ async fn admins_revise_templates_and_apply_them_to_chosen_integrations(app: Test
     assert!(page.contains("Provider checklist, version 2") && page.contains("Save as version 3"), "{page}");
 }
 
-async fn accepting_the_support_documentation_grants_the_badge(app: TestApp) {
+async fn completing_release_grants_the_badge(app: TestApp) {
     let s = setup(&app).await;
     app.partner("Scan Co", "workflow").await;
     let (st, i) = app
@@ -678,13 +680,16 @@ async fn accepting_the_support_documentation_grants_the_badge(app: TestApp) {
     let (_, mut p) = pipeline(&app, &app.client, id).await;
     let mut granted = false;
     for stage in 0..4 {
-        let keys: Vec<String> = p["stages"][stage]["tasks"]
+        let mut keys: Vec<String> = p["stages"][stage]["tasks"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|t| t["state"] != "accepted")
             .map(|t| t["key"].as_str().unwrap().to_string())
             .collect();
+        // Support documentation first: the badge waits for the whole of Release.
+        keys.reverse();
+        let last = keys.last().cloned();
         for key in keys {
             let task_id = task(&p, &key)["id"].clone();
             if key == "release.summary" {
@@ -699,7 +704,7 @@ async fn accepting_the_support_documentation_grants_the_badge(app: TestApp) {
             let (st, b) = act(&app, &s.reviewer, &task_id, json!({"action": "accept"})).await;
             assert_eq!(st, 200, "{key}: {b}");
             p = b;
-            granted |= key == "release.support_docs";
+            granted |= stage == 3 && Some(&key) == last.as_ref();
             let (_, i) = app.get_json(&format!("/api/v1/integrations/{id}")).await;
             assert_eq!(i["badge_granted_at"].is_string(), granted, "after accepting {key}");
         }
