@@ -70,7 +70,7 @@ test('a partner reports a task, the reviewer asks for changes, then accepts, and
   await expect(page.locator('#stage-publish')).toContainText('Open');
   await expect(page.locator('dl.details')).toContainText('Publish');
 
-  // Publish, Apply and Verify the same way; accepting "Integration verified" makes it verified.
+  // Publish, Apply and Verify the same way; completing Verify makes it verified.
   await finishStages(dev, page, integration.id, 4);
   await page.reload();
   for (const stage of ['prepare', 'publish', 'apply', 'verify']) {
