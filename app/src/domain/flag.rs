@@ -466,6 +466,16 @@ pub struct Current {
     pub held_since: DateTime<Utc>,
     pub due_at: Option<DateTime<Utc>>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// A decision that no longer applies (see [`superseded`]): it holds
+    /// nothing back.
+    pub superseded: bool,
+}
+
+/// Whether a decided flag no longer applies: a downgrade stands only while
+/// the integration keeps the tier it gave. Verified again later (through
+/// the pipeline's Verify, or by staff), it is judged afresh by every rule.
+pub fn superseded(state: FlagState, tier_after: Option<Tier>, tier_now: Tier) -> bool {
+    state == FlagState::Downgraded && tier_after.is_some_and(|t| t != tier_now)
 }
 
 /// Staff excused an integration from a rule until a moment.
@@ -561,9 +571,10 @@ fn clock(due: DateTime<Utc>, now: DateTime<Utc>) -> (FlagState, Option<DateTime<
     (if due <= now { FlagState::Due } else { FlagState::Grace }, Some(due))
 }
 
-/// A decision holds: a kept flag for a while, a downgrade for good.
+/// A decision holds: a kept flag for a while, a downgrade while its tier stands.
 fn suppressed(last: Option<&Current>, settings: &FlagSettings, now: DateTime<Utc>) -> bool {
     match last {
+        Some(c) if c.superseded => false,
         Some(c) if c.state == FlagState::Downgraded => true,
         Some(c) if c.state == FlagState::Kept => c.decided_at.unwrap_or(c.held_since) + days(settings.recheck_after_keep_days) > now,
         _ => false,
@@ -937,7 +948,13 @@ mod tests {
     }
 
     fn flag(state: FlagState, held_days_ago: i64, due_in_days: Option<i64>) -> Current {
-        Current { state, held_since: ago(held_days_ago), due_at: due_in_days.map(|d| now() + Duration::days(d)), decided_at: None }
+        Current {
+            state,
+            held_since: ago(held_days_ago),
+            due_at: due_in_days.map(|d| now() + Duration::days(d)),
+            decided_at: None,
+            superseded: false,
+        }
     }
 
     fn decided(state: FlagState, days_ago: i64) -> Current {
@@ -1020,13 +1037,40 @@ mod tests {
                 Step::Raise { state: Grace, due_at: later(7) },
             ),
             ("kept, in preview: quiet", Some(decided(Kept, 89)), true, Mode::Preview, None, Step::Nothing),
-            ("downgraded: never again", Some(decided(Downgraded, 1000)), true, Mode::On, None, Step::Nothing),
+            ("downgraded: not while its tier stands", Some(decided(Downgraded, 1000)), true, Mode::On, None, Step::Nothing),
+            (
+                "downgraded, then verified again: raised again",
+                Some(Current { superseded: true, ..decided(Downgraded, 400) }),
+                true,
+                Mode::On,
+                None,
+                Step::Raise { state: Grace, due_at: later(7) },
+            ),
             ("cleared: raised again", Some(decided(Cleared, 1)), true, Mode::On, None, Step::Raise { state: Grace, due_at: later(7) }),
             ("closed and not holding", Some(decided(Kept, 200)), false, Mode::On, None, Step::Nothing),
             ("closed and switched off", Some(decided(Cleared, 1)), true, Mode::Off, None, Step::Nothing),
         ];
         for (what, current, holds, mode, exemption, want) in cases {
             assert_eq!(step(current.as_ref(), *holds, *mode, *exemption, &s, now()), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_downgrade_stands_while_its_tier_does() {
+        use FlagState::*;
+        let cases = [
+            (Downgraded, Some(Tier::Community), Tier::Community, false),
+            (Downgraded, Some(Tier::Archived), Tier::Archived, false),
+            (Downgraded, Some(Tier::Community), Tier::Verified, true),
+            (Downgraded, Some(Tier::Community), Tier::Official, true),
+            (Downgraded, Some(Tier::Community), Tier::Archived, true),
+            // Older rows without the tier they gave: they stand.
+            (Downgraded, None, Tier::Verified, false),
+            (Kept, Some(Tier::Verified), Tier::Community, false),
+            (Cleared, None, Tier::Verified, false),
+        ];
+        for (state, after, now_tier, want) in cases {
+            assert_eq!(superseded(state, after, now_tier), want, "{state:?} {after:?} {now_tier:?}");
         }
     }
 

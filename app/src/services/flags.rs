@@ -145,11 +145,15 @@ pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<Evaluation, AppErro
 }
 
 fn current_of(row: &FlagRow) -> Result<Current, sqlx::Error> {
+    let state = FlagState::parse(&row.state).ok_or_else(|| decode_error("flag state", &row.state))?;
+    let tier_now = Tier::parse(&row.tier).ok_or_else(|| decode_error("tier", &row.tier))?;
+    let tier_after = row.tier_after.as_deref().and_then(Tier::parse);
     Ok(Current {
-        state: FlagState::parse(&row.state).ok_or_else(|| decode_error("flag state", &row.state))?,
+        state,
         held_since: row.held_since,
         due_at: row.due_at,
         decided_at: row.closed_at,
+        superseded: flag::superseded(state, tier_after, tier_now),
     })
 }
 

@@ -154,6 +154,15 @@ async fn breach_flag_grace_downgrade(app: TestApp) {
     assert_eq!(decide(json!({"outcome": "keep", "reason": "second thoughts"})).await.unwrap().status(), 422);
     let e = evaluate(&app.db, now + Duration::days(9)).await.unwrap();
     assert_eq!(e.raised, 0, "{e:?}");
+
+    // Verified again later, with the breach still open: the downgrade no longer holds the rule back.
+    let (s, b) = app.send_json(reqwest::Method::PATCH, &format!("/api/v1/integrations/{id}"), &json!({"tier": "verified"})).await;
+    assert_eq!(s, 200, "{b}");
+    let e = evaluate(&app.db, now + Duration::days(10)).await.unwrap();
+    assert_eq!(e.raised, 1, "judged afresh: {e:?}");
+    let open: Vec<Value> = flags_of(&app, id).await.into_iter().filter(|f| f["closed_at"].is_null()).collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["rule"], "critical_breach_open", "{open:?}");
 }
 
 async fn flags_clear_and_wait(app: TestApp) {
