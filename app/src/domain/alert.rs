@@ -596,9 +596,53 @@ pub fn valid_email(s: &str) -> bool {
         && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
 }
 
+/// A recipient address that belongs to a user, as the user stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecipientUser {
+    pub role: super::access::Role,
+    /// A partner member's partner.
+    pub partner_id: Option<i64>,
+    pub deactivated: bool,
+}
+
+/// Whether an alert about `partner` may still go to its recipient, checked
+/// when it is sent (it may have waited for a digest, or a retry): the user
+/// may have been deactivated or made a member of another partner since it
+/// was queued, and a partner member never learns another partner's data,
+/// by email neither (`program.md`). An address that is no user's (a
+/// support contact without an account) gets what it was queued for.
+pub fn may_receive(user: Option<RecipientUser>, partner: Option<i64>) -> bool {
+    match user {
+        None => true,
+        Some(u) if u.deactivated => false,
+        Some(u) if u.role == super::access::Role::Partner => partner.is_none_or(|p| u.partner_id == Some(p)),
+        Some(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn who_may_still_receive() {
+        use crate::domain::access::Role;
+        let user = |role, partner_id, deactivated| Some(RecipientUser { role, partner_id, deactivated });
+        let cases = [
+            ("an address that is no user's", None, Some(1), true),
+            ("a reviewer", user(Role::Reviewer, None, false), Some(1), true),
+            ("an admin, no partner", user(Role::Admin, None, false), None, true),
+            ("a deactivated reviewer", user(Role::Reviewer, None, true), Some(1), false),
+            ("a member of the partner", user(Role::Partner, Some(1), false), Some(1), true),
+            ("a member of another partner", user(Role::Partner, Some(2), false), Some(1), false),
+            ("a deactivated member", user(Role::Partner, Some(1), true), Some(1), false),
+            ("a member, no partner's alert", user(Role::Partner, Some(2), false), None, true),
+            ("a viewer", user(Role::Viewer, None, false), Some(1), true),
+        ];
+        for (what, u, partner, want) in cases {
+            assert_eq!(may_receive(u, partner), want, "{what}");
+        }
+    }
     use chrono_tz::{America::Los_Angeles, Asia::Kolkata, Europe::Berlin, UTC};
 
     /// "2026-03-04 14:00" (seconds optional) as local time in `tz`; a trailing "Z" means UTC.

@@ -4,9 +4,12 @@
 
 use super::audit::record;
 use super::Db;
+use crate::domain::access::Role;
+use crate::domain::alert::RecipientUser;
 use crate::domain::audit::Entry;
 use crate::on_pool;
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 
 /// Who an alert goes to, looked up inside the transaction that emits it.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +218,28 @@ pub async fn preferences_of(db: &Db, emails: &[String]) -> Result<Vec<RecipientP
             q.fetch_all(pool).await
         })?;
         out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The users among `emails` (matched case-insensitively) as they stand
+/// now, keyed by lower-cased address.
+pub async fn recipient_users(db: &Db, emails: &[String]) -> Result<HashMap<String, RecipientUser>, sqlx::Error> {
+    let mut out = HashMap::new();
+    for chunk in emails.chunks(200) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT lower(email), role, partner_id, status FROM users WHERE lower(email) IN ({})", marks.join(", "));
+        let rows: Vec<(String, String, Option<i64>, String)> = on_pool!(db, |pool| {
+            let mut q = sqlx::query_as(&sql);
+            for e in chunk {
+                q = q.bind(e);
+            }
+            q.fetch_all(pool).await
+        })?;
+        for (email, role, partner_id, status) in rows {
+            let role = Role::parse(&role).ok_or_else(|| crate::store::decode_error("role", &role))?;
+            out.insert(email, RecipientUser { role, partner_id, deactivated: status == "deactivated" });
+        }
     }
     Ok(out)
 }

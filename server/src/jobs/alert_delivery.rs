@@ -112,17 +112,26 @@ impl Deliverer {
             .map(|p| (p.email.clone(), service::parse_preferences(&p)))
             .collect();
         let default = Preferences::default();
+        let users = store::recipient_users(&self.db, &recipients).await?;
 
         let mut groups: BTreeMap<Group, Vec<OutboxRow>> = BTreeMap::new();
         let mut skipped = Vec::new();
         let mut deferred: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
         for row in rows {
+            if !alert::may_receive(users.get(&row.recipient).copied(), row.partner_id) {
+                tracing::info!(id = row.id, kind = %row.kind, "alert not sent: its recipient is deactivated or no longer with the partner");
+                skipped.push(row.id);
+                continue;
+            }
             let p = preferences.get(&row.recipient).unwrap_or(&default);
             let kind = AlertKind::parse(&row.kind);
+            let chosen = kind.map(|k| p.delivery(k, row.mandatory)).unwrap_or(Delivery::Immediate);
             let delivery = match row.delivery.as_deref() {
+                // Held for a digest: unless the recipient has turned the kind off since.
+                Some("digest") if chosen == Delivery::Off => Delivery::Off,
                 Some("digest") => Delivery::Digest,
                 Some(_) => Delivery::Immediate,
-                None => kind.map(|k| p.delivery(k, row.mandatory)).unwrap_or(Delivery::Immediate),
+                None => chosen,
             };
             match (delivery, row.delivery.is_some()) {
                 (Delivery::Off, _) => skipped.push(row.id),

@@ -338,6 +338,61 @@ async fn a_day_of_events_is_one_digest_at_the_chosen_hour(app: TestApp) {
     sink.stop().await;
 }
 
+/// Whether a row may still go out is checked when it is sent: a manager
+/// made a member of another partner, or deactivated, gets nothing more of
+/// the first partner; a kind turned off drops the rows held for a digest.
+async fn alerts_follow_their_recipients(app: TestApp) {
+    let sink = SmtpSink::start().await;
+    let (s, a) = app.post_json("/api/v1/partners", &json!({"name": "Alpha Flow", "kind": "workflow"})).await;
+    assert_eq!(s, 201, "{a}");
+    let (s, b) = app.post_json("/api/v1/partners", &json!({"name": "Bravo Flow", "kind": "workflow"})).await;
+    assert_eq!(s, 201, "{b}");
+    let (alpha, bravo) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+    let about_alpha = |n: usize, to: &str| NewAlert { partner_id: Some(alpha), ..test_alert(n, to, AlertKind::VersionPublished) };
+    let (_, client) = app.client_as("sam@tracker.example.com", Role::Reviewer, None).await;
+    app.client_as("kim@tracker.example.com", Role::Reviewer, None).await;
+    let w = worker(&app, sink.smtp_port, "w");
+    let now = Utc::now();
+
+    // Queued while Sam is a reviewer; Sam joins Bravo as a member before it goes out.
+    app::store::alerts::enqueue_all(&app.db, &[about_alpha(1, "sam@tracker.example.com")], now).await.unwrap();
+    app::on_pool!(&app.db, |pool| sqlx::query(
+        "UPDATE users SET role = 'partner', partner_id = $1 WHERE email = 'sam@tracker.example.com'"
+    )
+    .bind(bravo)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .unwrap());
+    // Kim is deactivated.
+    app::store::alerts::enqueue_all(&app.db, &[about_alpha(2, "kim@tracker.example.com")], now).await.unwrap();
+    app::on_pool!(&app.db, |pool| sqlx::query("UPDATE users SET status = 'deactivated' WHERE email = 'kim@tracker.example.com'")
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap());
+    // An address that is no user's still gets what it was queued for.
+    app::store::alerts::enqueue_all(&app.db, &[about_alpha(3, "ops@alpha-flow.example")], now).await.unwrap();
+    let r = w.step(now).await.unwrap();
+    assert_eq!((r.skipped, r.sent), (2, 1), "{r:?}");
+    let messages = sink.wait_for(1, std::time::Duration::from_secs(10)).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(to(&messages, "ops@alpha-flow.example").len(), 1, "{messages:?}");
+
+    // Sam, now Bravo's, chooses a digest for new versions, then turns them off before the digest hour.
+    let prefs = |choice: &str| json!({"time_zone": "UTC", "digest_hour": "9", "choices": {"version_published": choice}});
+    let res = client.put(app.url("/api/v1/alerts/preferences")).json(&prefs("digest")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let about_bravo = NewAlert { partner_id: Some(bravo), ..test_alert(4, "sam@tracker.example.com", AlertKind::VersionPublished) };
+    app::store::alerts::enqueue_all(&app.db, &[about_bravo], now).await.unwrap();
+    assert_eq!(w.step(now).await.unwrap().deferred, 1);
+    let res = client.put(app.url("/api/v1/alerts/preferences")).json(&prefs("off")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let r = w.step(now + Duration::days(1)).await.unwrap();
+    assert_eq!((r.skipped, r.sent), (1, 0), "turned off while held: {r:?}");
+    sink.stop().await;
+}
+
 async fn unacknowledged_breaches_escalate_once(app: TestApp) {
     let sink = SmtpSink::start().await;
     let id = partner_with_contacts(&app, "Gamma Flow").await;
@@ -388,6 +443,7 @@ crate::on_both_backends!(
     permanent_failure_fails_the_row_and_tells_admins,
     a_day_of_events_is_one_digest_at_the_chosen_hour,
     unacknowledged_breaches_escalate_once,
+    alerts_follow_their_recipients,
 );
 
 /// The issue asks for this on PostgreSQL: two instances on one database.
