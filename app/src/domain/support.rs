@@ -165,6 +165,25 @@ pub fn label_list(text: &str) -> Vec<String> {
     out
 }
 
+/// The critical labels in force for an integration: its own when it has
+/// any, else the program's default.
+pub fn critical_set(own: Option<&str>, default: &[String]) -> Vec<String> {
+    let own = own.map(label_list).unwrap_or_default();
+    if own.is_empty() {
+        default.to_vec()
+    } else {
+        own
+    }
+}
+
+/// The severity a GitHub issue's labels give it under `critical`, when it
+/// differs from the `stored` one (a label set changed since it was synced).
+/// Manual issues keep the severity they were recorded with.
+pub fn relabel(source: IssueSource, labels: &[String], stored: Severity, critical: &[String]) -> Option<Severity> {
+    let now = severity_from_labels(labels, critical);
+    (source == IssueSource::GitHub && now != stored).then_some(now)
+}
+
 /// Critical when any label is in the set (compared without case).
 pub fn severity_from_labels(labels: &[String], critical: &[String]) -> Severity {
     if labels.iter().any(|l| critical.iter().any(|c| c.eq_ignore_ascii_case(l.trim()))) {
@@ -609,6 +628,27 @@ mod tests {
             assert_eq!(severity_from_labels(&labels, &default), *want, "{labels:?}");
         }
         assert_eq!(severity_from_labels(&["sev1".into()], &["SEV1".into()]), Severity::Critical);
+    }
+
+    #[test]
+    fn label_sets_and_relabelling() {
+        let default = vec!["critical".to_string(), "P0".to_string()];
+        assert_eq!(critical_set(None, &default), default);
+        assert_eq!(critical_set(Some(""), &default), default);
+        assert_eq!(critical_set(Some(" \n "), &default), default);
+        assert_eq!(critical_set(Some("sev1\nurgent"), &default), vec!["sev1".to_string(), "urgent".to_string()]);
+        let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let sev1 = vec!["sev1".to_string()];
+        let cases = [
+            (IssueSource::GitHub, labels(&["sev1"]), Severity::Normal, &sev1, Some(Severity::Critical)),
+            (IssueSource::GitHub, labels(&["critical"]), Severity::Critical, &sev1, Some(Severity::Normal)),
+            (IssueSource::GitHub, labels(&["sev1"]), Severity::Critical, &sev1, None),
+            (IssueSource::GitHub, labels(&[]), Severity::Normal, &default, None),
+            (IssueSource::Manual, labels(&[]), Severity::Critical, &sev1, None),
+        ];
+        for (source, l, stored, critical, want) in cases {
+            assert_eq!(relabel(source, &l, stored, critical), want, "{source:?} {l:?} {stored:?}");
+        }
     }
 
     #[test]

@@ -11,14 +11,15 @@ use crate::domain::audit::{Entry, FieldChange, TargetKind};
 use crate::domain::github;
 use crate::domain::sla::{self, Calendar, Clock, ClockState, Compliance, Policy, Severity, Span};
 use crate::domain::support::{
-    label_list, parse_ical, severity_from_labels, Health, Holiday, IssueQuery, IssueSource, IssueView, ManualIssueInput, PartnerHealth,
-    SlaSettings, SlaSettingsInput,
+    critical_set, label_list, parse_ical, severity_from_labels, Health, Holiday, IssueQuery, IssueSource, IssueView, ManualIssueInput,
+    PartnerHealth, SlaSettings, SlaSettingsInput,
 };
 use crate::domain::{FieldErrors, Page};
 use crate::error::AppError;
-use crate::store::support::{self as store, ClockColumns, ClockEvent, IssueData, IssueFilter, IssueRow, SyncedIssue};
+use crate::store::support::{self as store, ClockColumns, ClockEvent, ClockUpdate, IssueData, IssueFilter, IssueRow, SyncedIssue};
 use crate::store::{decode_error, Db};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use std::collections::HashMap;
 
 /// The jobs' names in `job_runs` and `job_leases`.
 pub const SYNC_JOB: &str = "github_sync";
@@ -469,33 +470,72 @@ pub async fn override_severity(db: &Db, caller: &Caller, id: i64, severity_key: 
 }
 
 /// Recomputes and stores the clocks of `ids` (or, with an empty list, of
-/// every issue, in chunks), emitting the events that are now due.
+/// every issue, in chunks, classifying GitHub issues again by the critical
+/// labels in force), emitting the events that are now due.
 pub async fn recompute(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<usize, AppError> {
-    let program = program(db).await?;
-    let mut fired = 0;
-    if !ids.is_empty() {
-        let mut rows = Vec::new();
-        for id in ids {
-            rows.extend(store::get(db, *id).await?);
-        }
-        return Ok(store::save_clocks(db, &clock_updates(&rows, &program, now)?, now).await?);
+    if ids.is_empty() {
+        return recompute_all(db, None, now).await;
     }
+    let program = program(db).await?;
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.extend(store::get(db, *id).await?);
+    }
+    Ok(store::save_clocks(db, &clock_updates(&rows, &program, None, now)?, now).await?)
+}
+
+/// Recomputes every issue (or every issue of one integration) after a
+/// change of the calendar or of a critical label set: GitHub issues take
+/// the severity their labels now give them.
+async fn recompute_all(db: &Db, integration_id: Option<i64>, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let program = program(db).await?;
+    let relabel = Relabel::read(db, &program).await?;
+    let mut fired = 0;
     let mut after = 0;
     loop {
-        let rows = store::chunk(db, after, 500).await?;
+        let rows = store::chunk(db, integration_id, after, 500).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
-        fired += store::save_clocks(db, &clock_updates(&rows, &program, now)?, now).await?;
+        fired += store::save_clocks(db, &clock_updates(&rows, &program, Some(&relabel), now)?, now).await?;
     }
     Ok(fired)
 }
 
-type ClockUpdate = (i64, i64, ClockColumns, Vec<ClockEvent>);
+/// The critical labels in force per integration, read once for a recompute.
+struct Relabel {
+    default: Vec<String>,
+    own: HashMap<i64, Vec<String>>,
+}
 
-fn clock_updates(rows: &[IssueRow], program: &Program, now: DateTime<Utc>) -> Result<Vec<ClockUpdate>, sqlx::Error> {
+impl Relabel {
+    async fn read(db: &Db, program: &Program) -> Result<Self, sqlx::Error> {
+        let default = program.settings.critical_labels.clone();
+        let own = store::own_critical_labels(db).await?.into_iter().map(|(id, text)| (id, critical_set(Some(&text), &default))).collect();
+        Ok(Relabel { default, own })
+    }
+
+    fn of(&self, integration_id: i64) -> &[String] {
+        self.own.get(&integration_id).unwrap_or(&self.default)
+    }
+}
+
+fn clock_updates(
+    rows: &[IssueRow],
+    program: &Program,
+    relabel: Option<&Relabel>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClockUpdate>, sqlx::Error> {
     rows.iter()
         .map(|r| {
-            let clock = program.clock(severity(r)?, &parse_periods(&r.open_periods)?, &parse_periods(&r.pause_periods)?, now);
+            let source = if r.source == "github" { IssueSource::GitHub } else { IssueSource::Manual };
+            let stored = Severity::parse(&r.label_severity).ok_or_else(|| decode_error("severity", &r.label_severity))?;
+            let labels: Vec<String> = r.labels.lines().map(str::to_string).collect();
+            let relabelled = relabel.and_then(|rl| crate::domain::support::relabel(source, &labels, stored, rl.of(r.integration_id)));
+            let severity = match (&r.severity_override, relabelled) {
+                (None, Some(new)) => new,
+                _ => severity(r)?,
+            };
+            let clock = program.clock(severity, &parse_periods(&r.open_periods)?, &parse_periods(&r.pause_periods)?, now);
             let owner = Owner {
                 partner_id: r.partner_id,
                 partner_name: &r.partner_name,
@@ -504,7 +544,7 @@ fn clock_updates(rows: &[IssueRow], program: &Program, now: DateTime<Utc>) -> Re
             };
             let events =
                 if r.resolved_at.is_none() { clock_events(&owner, r.number, &r.title, &clock, r.cycle, false) } else { Vec::new() };
-            Ok((r.id, r.integration_id, columns(&clock), events))
+            Ok((r.id, r.integration_id, columns(&clock), events, relabelled.map(Severity::key)))
         })
         .collect()
 }
@@ -519,7 +559,7 @@ pub async fn monitor_step(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError
     // paused ones, whose projected deadline moves with the clock.
     for _ in 0..20 {
         let rows = store::due_for_monitor(db, now, 500).await?;
-        fired += store::save_clocks(db, &clock_updates(&rows, &program, now)?, now).await?;
+        fired += store::save_clocks(db, &clock_updates(&rows, &program, None, now)?, now).await?;
         if rows.len() < 500 {
             break;
         }
@@ -643,19 +683,16 @@ pub fn needs_events(existing: Option<&IssueRow>, issue: &github::Issue, program:
 
 /// The critical label set of an integration: its own, else the program's.
 pub async fn critical_labels_of(db: &Db, integration_id: i64, program: &Program) -> Result<Vec<String>, sqlx::Error> {
-    Ok(match store::critical_labels(db, integration_id).await? {
-        Some(own) if !label_list(&own).is_empty() => label_list(&own),
-        _ => program.settings.critical_labels.clone(),
-    })
+    Ok(critical_set(store::critical_labels(db, integration_id).await?.as_deref(), &program.settings.critical_labels))
 }
 
 /// An integration's own critical labels (empty: it uses the program's
 /// default) and the labels in force, for its form.
 pub async fn critical_labels(db: &Db, caller: &Caller, integration_id: i64) -> Result<(Vec<String>, Vec<String>), AppError> {
     let integration = super::integrations::get(db, caller, integration_id).await?;
-    let own = store::critical_labels(db, integration.id).await?.map(|l| label_list(&l)).unwrap_or_default();
-    let in_force = critical_labels_of(db, integration.id, &program(db).await?).await?;
-    Ok((own, in_force))
+    let text = store::critical_labels(db, integration.id).await?;
+    let in_force = critical_set(text.as_deref(), &program(db).await?.settings.critical_labels);
+    Ok((text.as_deref().map(label_list).unwrap_or_default(), in_force))
 }
 
 /// Sets an integration's own critical labels (empty: the program's default).
@@ -680,8 +717,9 @@ pub async fn set_critical_labels(
         })
         .changes(vec![FieldChange { field: "critical_labels".into(), before, after: after.clone() }]);
     store::set_critical_labels(db, integration.id, after.as_deref(), &audit, now).await?;
-    let program = program(db).await?;
-    Ok(critical_labels_of(db, integration.id, &program).await?)
+    // Its GitHub issues are classified again, their clocks with them.
+    recompute_all(db, Some(integration.id), now).await?;
+    Ok(critical_set(after.as_deref(), &program(db).await?.settings.critical_labels))
 }
 
 /// Queues a GitHub sync of the integration now.

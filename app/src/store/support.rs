@@ -13,6 +13,7 @@ use crate::on_pool;
 use crate::store::audit::record;
 use crate::store::{like_pattern, Db};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use std::collections::HashMap;
 
 /// The program's SLA settings and holidays (a few rows: read per use, so
 /// every instance sees an admin's change at once).
@@ -143,6 +144,10 @@ const SELECT: &str = "SELECT s.id, s.integration_id, i.name AS integration_name,
         s.opened_at, s.open_periods, s.pause_periods, s.resolved_at, s.due_at, s.warn_at, s.clock_state, s.used_seconds, s.cycle, s.gone_at,
         (SELECT e.acknowledged_at FROM sla_events e WHERE e.issue_id = s.id AND e.cycle = s.cycle AND e.kind = 'breached') AS acknowledged_at
     FROM support_issues s JOIN integrations i ON i.id = s.integration_id JOIN partners p ON p.id = i.partner_id";
+
+/// An issue's recomputed clock, the events now due, and the severity its
+/// labels give it when that changed (a critical label set was changed).
+pub type ClockUpdate = (i64, i64, ClockColumns, Vec<ClockEvent>, Option<&'static str>);
 
 /// The clock of an issue as stored: recomputed by the service.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,14 +313,21 @@ pub async fn save(
 
 /// Updates only the stored clock of an issue and records its events (the
 /// monitor, a calendar change).
-pub async fn save_clocks(db: &Db, clocks: &[(i64, i64, ClockColumns, Vec<ClockEvent>)], now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+pub async fn save_clocks(db: &Db, clocks: &[ClockUpdate], now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     if clocks.is_empty() {
         return Ok(0);
     }
     on_pool!(db, |pool| {
         let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let mut fired = 0;
-        for (id, integration_id, c, events) in clocks {
+        for (id, integration_id, c, events, label_severity) in clocks {
+            if let Some(severity) = label_severity {
+                sqlx::query("UPDATE support_issues SET label_severity = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(*severity)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query("UPDATE support_issues SET due_at = $2, warn_at = $3, clock_state = $4, used_seconds = $5 WHERE id = $1")
                 .bind(id)
                 .bind(c.due_at)
@@ -448,10 +460,20 @@ pub async fn due_for_monitor(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<
     on_pool!(db, |pool| sqlx::query_as::<_, IssueRow>(&sql).bind(now).bind(limit).fetch_all(pool).await)
 }
 
-/// Every issue in id order after `after`, for recomputing after a calendar change.
-pub async fn chunk(db: &Db, after: i64, limit: i64) -> Result<Vec<IssueRow>, sqlx::Error> {
-    let sql = format!("{SELECT} WHERE s.id > $1 ORDER BY s.id LIMIT $2");
-    on_pool!(db, |pool| sqlx::query_as::<_, IssueRow>(&sql).bind(after).bind(limit).fetch_all(pool).await)
+/// Every issue (or every issue of one integration) in id order after
+/// `after`, for recomputing after a calendar or label change.
+pub async fn chunk(db: &Db, integration_id: Option<i64>, after: i64, limit: i64) -> Result<Vec<IssueRow>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE s.id > $1 AND ($3 = 0 OR s.integration_id = $3) ORDER BY s.id LIMIT $2");
+    on_pool!(db, |pool| sqlx::query_as::<_, IssueRow>(&sql).bind(after).bind(limit).bind(integration_id.unwrap_or(0)).fetch_all(pool).await)
+}
+
+/// Every integration's own critical labels (those that have any).
+pub async fn own_critical_labels(db: &Db) -> Result<HashMap<i64, String>, sqlx::Error> {
+    let rows: Vec<(i64, String)> =
+        on_pool!(db, |pool| sqlx::query_as("SELECT id, critical_labels FROM integrations WHERE critical_labels IS NOT NULL")
+            .fetch_all(pool)
+            .await)?;
+    Ok(rows.into_iter().collect())
 }
 
 /// What compliance figures need of an issue.

@@ -217,6 +217,53 @@ async fn rate_limits_pause_every_instance(app: TestApp) {
     assert_eq!((s, b["queued"].as_i64()), (202, Some(1)), "{b}");
 }
 
+/// Changing a critical label set classifies synced issues again at once,
+/// not when GitHub next lists them as changed: the integration's own set,
+/// then the program's default.
+async fn label_set_changes_reclassify_synced_issues(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    let opened = Utc::now() - Duration::hours(72);
+    let sev1 = fake.add_issue("acme", "terraform-provider-labels", "Outage", &["sev1"], opened);
+    let p0 = fake.add_issue("acme", "terraform-provider-labels", "Crash", &["P0"], opened);
+    let id = provider(&app, "Acme Cloud", "labels").await;
+    fake.add_repo("acme", "terraform-provider-labels");
+    syncer(&app, &fake, "one").step(Utc::now()).await.unwrap();
+    let state = |list: &[serde_json::Value], n: i64| {
+        let i = by_number(list, n);
+        (i["severity"].as_str().unwrap().to_string(), i["state"].as_str().unwrap().to_string())
+    };
+    let list = issues(&app, id).await;
+    assert_eq!(state(&list, sev1), ("normal".into(), "on_track".into()), "sev1 is not in the default set");
+    assert_eq!(state(&list, p0), ("critical".into(), "breached".into()));
+
+    // The integration's own set: sev1 is critical now, and 72 hours is past its 48.
+    let (s, b) =
+        app.send_json(reqwest::Method::PUT, &format!("/api/v1/integrations/{id}/critical-labels"), &json!({"labels": ["sev1"]})).await;
+    assert_eq!(s, 200, "{b}");
+    let list = issues(&app, id).await;
+    assert_eq!(state(&list, sev1), ("critical".into(), "breached".into()), "{list:?}");
+    assert_eq!(state(&list, p0).0, "normal", "P0 is not in the integration's set");
+    let breached: i64 = app::on_pool!(&app.db, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sla_events e JOIN support_issues s ON s.id = e.issue_id WHERE s.number = $1 AND e.kind = 'breached'"
+    )
+    .bind(sev1)
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(breached, 1, "the breach is an event like any other");
+
+    // Back to the program's default, which an admin then changes to "sev1".
+    let (s, _) = app.send_json(reqwest::Method::PUT, &format!("/api/v1/integrations/{id}/critical-labels"), &json!({"labels": []})).await;
+    assert_eq!(s, 200);
+    assert_eq!(state(&issues(&app, id).await, sev1).0, "normal");
+    let body = json!({"time_zone": "UTC", "critical_warn_hours": "24", "normal_warn_hours": "24", "critical_labels": "sev1",
+        "pause_labels": "", "window_days": "90"});
+    let (s, r) = app.send_json(reqwest::Method::PUT, "/api/v1/sla/settings", &body).await;
+    assert_eq!(s, 200, "{r}");
+    let list = issues(&app, id).await;
+    assert_eq!((state(&list, sev1).0, state(&list, p0).0), ("critical".into(), "normal".into()), "{list:?}");
+}
+
 /// A limit GitHub gives without saying how long (a bare 429) pauses every
 /// instance for a minute, doubling with each one in a row, whichever
 /// instance met it; a sync that gets through starts again at a minute.
@@ -408,6 +455,7 @@ crate::on_both_backends!(
     issues_and_licence_are_synced,
     rate_limits_pause_every_instance,
     silent_limits_back_off_exponentially,
+    label_set_changes_reclassify_synced_issues,
     a_long_sync_keeps_its_claim,
     releases_missing_from_registries_are_registry_lag,
 );
