@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), page_cache::serve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(state.auth.secure_cookies, security::headers))
         .layer(axum::middleware::from_fn_with_state(upload_limit(&state), limit_body))
         .with_state(state)
         .layer(CompressionLayer::new())

@@ -475,7 +475,15 @@ async fn every_response_carries_security_headers() {
         assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"), "{csp}");
         assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
         assert!(h.get("referrer-policy").is_some());
+        assert!(h.get("strict-transport-security").is_none(), "{path}: served over http");
+        if path != "/healthz" {
+            assert_eq!(h.get("cache-control").map(|v| v.to_str().unwrap()), Some("private, no-store"), "{path}");
+        }
     }
+    // Served over https: browsers are told to keep to it.
+    let secure = spawn_app_with(Backend::Sqlite, |c| c.auth.base_url = Some("https://tracker.example.com".into())).await;
+    let res = secure.get("/sign-in").await;
+    assert_eq!(res.headers().get("strict-transport-security").map(|v| v.to_str().unwrap()), Some("max-age=31536000"));
     // The page's inline scripts carry the nonce the header allows.
     let res = app.get("/partners").await;
     let csp = res.headers().get("content-security-policy").unwrap().to_str().unwrap().to_string();
