@@ -326,7 +326,7 @@ pub async fn act_with_file(
         TaskAction::Report => {
             vec![crate::services::alerts::review_waiting(partner, partner_name, integration.id, integration_name, task_id, &row.title, now)]
         }
-        TaskAction::Accept | TaskAction::RequestChanges => vec![crate::services::alerts::review_decision(
+        TaskAction::Accept | TaskAction::RequestChanges | TaskAction::Waive => vec![crate::services::alerts::review_decision(
             partner,
             partner_name,
             integration.id,

@@ -146,9 +146,27 @@ async fn stages_cannot_be_skipped_and_waivers_need_optional_tasks_and_reasons(ap
     assert_eq!(st, 422);
     let (st, _) = act(&app, &s.member, docs, json!({"action": "waive", "comment": "Please"})).await;
     assert_eq!(st, 403, "members cannot waive");
+    // The partner's support contact hears of a waiver as of any review decision.
+    app::on_pool!(&app.db, |pool| sqlx::query(
+        "INSERT INTO support_contacts (partner_id, position, name, email)
+         SELECT partner_id, 0, 'Ops', 'ops@acme-cloud.example' FROM integrations WHERE id = $1"
+    )
+    .bind(s.integration)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .unwrap());
     let (st, p) = act(&app, &s.reviewer, docs, json!({"action": "waive", "comment": "Docs live on the vendor site."})).await;
     assert_eq!(st, 200);
     assert_eq!(task(&p, "prepare.docs")["state"], "waived");
+    let told: Vec<(String, String)> =
+        app::on_pool!(&app.db, |pool| sqlx::query_as("SELECT recipient, content FROM alert_outbox WHERE kind = 'review_decision'")
+            .fetch_all(pool)
+            .await
+            .unwrap());
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "ops@acme-cloud.example");
+    assert!(told[0].1.contains("waived") && told[0].1.contains("Docs live on the vendor site."), "{told:?}");
     // Unknown actions and tasks are clear errors.
     let (st, _) = act(&app, &s.reviewer, docs, json!({"action": "approve"})).await;
     assert_eq!(st, 422);
