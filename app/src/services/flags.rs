@@ -373,6 +373,21 @@ pub async fn decide(db: &Db, caller: &Caller, id: i64, input: &DecisionInput, no
         .integration(row.integration_id)
         .summary(summary.clone())
         .changes(vec![FieldChange { field: "state".into(), before: Some(row.state.clone()), after: Some(state_key.into()) }])];
+    // A downgrade closes the integration's other open flags: each in the trail.
+    let closes = match decision.new_tier {
+        Some(_) => store::open_of(db, row.integration_id).await?.into_iter().filter(|(other, ..)| *other != id).collect(),
+        None => Vec::new(),
+    };
+    for (other, other_rule, other_state) in &closes {
+        let other_label = Rule::parse(other_rule).map(|r| label(&row.integration_name, r)).unwrap_or_else(|| other_rule.clone());
+        audit.push(
+            Entry::by(caller, "flag.clear", TargetKind::Flag, Some(*other), &other_label)
+                .partner(row.partner_id)
+                .integration(row.integration_id)
+                .summary(format!("closed by the downgrade of flag {id}"))
+                .changes(vec![FieldChange { field: "state".into(), before: Some(other_state.clone()), after: Some("cleared".into()) }]),
+        );
+    }
     if let Some(new) = decision.new_tier {
         audit.push(
             Entry::by(caller, "integration.tier", TargetKind::Integration, Some(row.integration_id), &row.integration_name)
@@ -425,6 +440,7 @@ pub async fn decide(db: &Db, caller: &Caller, id: i64, input: &DecisionInput, no
         tier_before: tier.key(),
         tier_after: decision.new_tier.map(|t| t.key()),
         integration_id: row.integration_id,
+        closes: closes.iter().map(|(other, ..)| *other).collect(),
         audit,
         alert,
     };

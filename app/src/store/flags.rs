@@ -495,13 +495,26 @@ pub struct Decided<'a> {
     /// For a downgrade: the integration's new tier.
     pub tier_after: Option<&'static str>,
     pub integration_id: i64,
+    /// For a downgrade: the integration's other open flags, which it closes.
+    pub closes: Vec<i64>,
     pub audit: Vec<Entry>,
     pub alert: NewAlert,
 }
 
+/// The open flags of an integration: (id, rule, state).
+pub async fn open_of(db: &Db, integration_id: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    on_pool!(db, |pool| sqlx::query_as(
+        "SELECT id, rule, state FROM tier_flags WHERE integration_id = $1 AND closed_at IS NULL ORDER BY id"
+    )
+    .bind(integration_id)
+    .fetch_all(pool)
+    .await)
+}
+
 /// Writes a decision, the tier change, the records and the partner's alert
-/// together. A downgrade closes the integration's other open flags too (it
-/// is no longer subject to them). False when the flag was no longer in `from`.
+/// together. A downgrade closes the integration's other open flags too
+/// (`closes`, each in the trail: it is no longer subject to them; one
+/// raised meanwhile is closed by the next evaluation). False when the flag was no longer in `from`.
 pub async fn decide(db: &Db, d: &Decided<'_>, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     on_pool!(db, |pool| {
         let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
@@ -532,15 +545,18 @@ pub async fn decide(db: &Db, d: &Decided<'_>, now: DateTime<Utc>) -> Result<bool
                 .bind(d.integration_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "UPDATE tier_flags SET state = 'cleared', close_note = $1, closed_at = $2, updated_at = $2
-                 WHERE integration_id = $3 AND closed_at IS NULL",
-            )
-            .bind(format!("closed by the downgrade of flag {}", d.flag_id))
-            .bind(now)
-            .bind(d.integration_id)
-            .execute(&mut *tx)
-            .await?;
+            for other in &d.closes {
+                sqlx::query(
+                    "UPDATE tier_flags SET state = 'cleared', close_note = $1, closed_at = $2, updated_at = $2
+                     WHERE id = $3 AND integration_id = $4 AND closed_at IS NULL",
+                )
+                .bind(format!("closed by the downgrade of flag {}", d.flag_id))
+                .bind(now)
+                .bind(other)
+                .bind(d.integration_id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         for entry in &d.audit {
             record!(&mut *tx, entry, now)?;

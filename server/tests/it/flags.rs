@@ -134,6 +134,18 @@ async fn breach_flag_grace_downgrade(app: TestApp) {
     assert_eq!(res.status(), 422, "official is not a downgrade");
     assert_eq!(flags_of(&app, id).await[0]["state"], "due");
 
+    // Another open flag of the integration (the partner declared an end of support), which the downgrade closes.
+    let other: i64 = app::on_pool!(&app.db, |pool| sqlx::query_scalar(
+        "INSERT INTO tier_flags (integration_id, partner_id, rule, state, reason, evidence, clears_when, held_since, evaluated_at,
+            created_at, updated_at)
+         SELECT id, partner_id, 'end_of_support', 'grace', 'end of support declared', '[]', 'withdraw it', $2, $2, $2, $2
+         FROM integrations WHERE id = $1 RETURNING id"
+    )
+    .bind(id)
+    .bind(Utc::now())
+    .fetch_one(pool)
+    .await
+    .unwrap());
     // Downgrade: the tier changes, the partner's contacts hear (they cannot opt out), the trail records it.
     let res = decide(json!({"outcome": "downgrade", "tier": "community", "reason": "breach open for a week"})).await.unwrap();
     assert_eq!(res.status(), 200);
@@ -146,9 +158,15 @@ async fn breach_flag_grace_downgrade(app: TestApp) {
     assert!(decided_alerts.contains(&("am@alliances.example".to_string(), false)), "{decided_alerts:?}");
     let (_, trail) = app.get_json(&format!("/api/v1/integrations/{id}/audit")).await;
     let actions: Vec<&str> = trail["items"].as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
-    for a in ["flag.raise", "flag.due", "flag.decide", "integration.tier"] {
+    for a in ["flag.raise", "flag.due", "flag.decide", "integration.tier", "flag.clear"] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
+    let closed = flags_of(&app, id).await.into_iter().find(|f| f["id"] == other).unwrap();
+    assert_eq!(closed["state"], "cleared", "{closed}");
+    let cleared = trail["items"].as_array().unwrap().iter().find(|r| r["action"] == "flag.clear").unwrap();
+    assert!(cleared["summary"].as_str().unwrap().contains("closed by the downgrade"), "{cleared}");
+    assert_eq!(cleared["actor_name"], "rita@alliances.example", "{cleared}");
+    assert_eq!(cleared["changes"], json!([{"field": "state", "before": "grace", "after": "cleared"}]), "{cleared}");
 
     // Decided once: a second decision is refused, and no new flag is raised for a community integration.
     assert_eq!(decide(json!({"outcome": "keep", "reason": "second thoughts"})).await.unwrap().status(), 422);
