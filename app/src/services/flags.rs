@@ -197,7 +197,9 @@ fn change_for(
                 clears_when: finding.clears_when.clone(),
                 due_at,
                 audit: entry("flag.raise", None, summary),
-                alert: (state == FlagState::Due).then(|| raised_alert(s, rule, finding, now)),
+                // A new flag is news to the alliance manager (program.md), in
+                // its grace period already; not in preview or while exempt.
+                alert: matches!(state, FlagState::Grace | FlagState::Due).then(|| raised_alert(s, rule, finding, state, due_at, now)),
             })
         }
         Step::Move { to, due_at } => {
@@ -212,7 +214,7 @@ fn change_for(
                 evidence: json(&finding.evidence),
                 clears_when: finding.clears_when.clone(),
                 audit: entry(&format!("flag.{}", to.key()), Some(f.id), summary),
-                alert: (to == FlagState::Due).then(|| raised_alert(s, rule, finding, now)),
+                alert: (to == FlagState::Due).then(|| raised_alert(s, rule, finding, to, due_at, now)),
             })
         }
         Step::Clear { note } => {
@@ -222,8 +224,28 @@ fn change_for(
     }
 }
 
-/// A flag became due for decision: the partner's alliance manager hears.
-fn raised_alert(s: &store::Subject, rule: Rule, finding: &flag::Finding, now: DateTime<Utc>) -> NewAlert {
+/// A flag was raised, or became due for decision: the partner's alliance
+/// manager hears of each.
+fn raised_alert(
+    s: &store::Subject,
+    rule: Rule,
+    finding: &flag::Finding,
+    state: FlagState,
+    due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> NewAlert {
+    let (detail, step) = match (state, due_at) {
+        (FlagState::Grace, Some(due)) => (
+            format!(
+                "{} was flagged: {}. It is due for a tier decision from {} unless that clears.",
+                s.integration_name,
+                finding.reason,
+                due.format("%Y-%m-%d")
+            ),
+            "raised",
+        ),
+        _ => (format!("{} is due for a tier decision: {}.", s.integration_name, finding.reason), "due"),
+    };
     let content = AlertContent {
         kind: AlertKind::FlagRaised,
         subject: s.integration_name.clone(),
@@ -232,13 +254,13 @@ fn raised_alert(s: &store::Subject, rule: Rule, finding: &flag::Finding, now: Da
         integration: Some(s.integration_name.clone()),
         link: "/flags/0".into(),
         deadline: None,
-        detail: format!("{} is due for a tier decision: {}.", s.integration_name, finding.reason),
+        detail,
         next_step: "Open the flag, look at its evidence, and downgrade the integration or keep its tier with a reason.".into(),
     };
     NewAlert {
         kind: AlertKind::FlagRaised.key(),
         subject_ref: "flag:0".into(),
-        discriminator: format!("due:{}", now.timestamp()),
+        discriminator: format!("{step}:{}", now.timestamp()),
         partner_id: Some(s.partner_id),
         content: serde_json::to_value(&content).unwrap_or(serde_json::Value::Null),
         audience: vec![(Audience::AllianceManager(s.partner_id), false)],

@@ -67,7 +67,7 @@ async fn breach_flag_grace_downgrade(app: TestApp) {
     breach(&app, id, "Scanner crashes on every run").await;
     let now = Utc::now();
 
-    // Raised in its grace period, due in 7 days; the alliance manager is not told yet.
+    // Raised in its grace period, due in 7 days; the alliance manager hears of the new flag.
     let e = evaluate(&app.db, now).await.unwrap();
     assert_eq!((e.raised, e.moved), (1, 0), "{e:?}");
     let flags = flags_of(&app, id).await;
@@ -76,19 +76,24 @@ async fn breach_flag_grace_downgrade(app: TestApp) {
     let flag_id = flag["id"].as_i64().unwrap();
     assert_eq!((flag["rule"].as_str(), flag["state"].as_str()), (Some("critical_breach_open"), Some("grace")), "{flag}");
     assert!(flag["clears_when"].as_str().unwrap().contains("resolve"), "{flag}");
-    assert!(outbox(&app, "flag_raised").await.is_empty());
+    assert_eq!(outbox(&app, "flag_raised").await, vec![("am@alliances.example".to_string(), false)]);
+    let raised: String = app::on_pool!(&app.db, |pool| sqlx::query_scalar("SELECT content FROM alert_outbox WHERE kind = 'flag_raised'")
+        .fetch_one(pool)
+        .await
+        .unwrap());
+    assert!(raised.contains("was flagged") && raised.contains("due for a tier decision from"), "{raised}");
 
     // Evaluating again changes nothing; halfway through the grace period neither.
     assert_eq!(evaluate(&app.db, now).await.unwrap().raised, 0);
     let e = evaluate(&app.db, now + Duration::days(3)).await.unwrap();
     assert_eq!((e.raised, e.moved, e.cleared), (0, 0, 0), "{e:?}");
 
-    // The grace period passes: due for decision, and the alliance manager hears once.
+    // The grace period passes: due for decision, and the alliance manager hears again, once.
     let e = evaluate(&app.db, now + Duration::days(7) + Duration::minutes(1)).await.unwrap();
     assert_eq!(e.moved, 1, "{e:?}");
     assert_eq!(flags_of(&app, id).await[0]["state"], "due");
     evaluate(&app.db, now + Duration::days(8)).await.unwrap();
-    assert_eq!(outbox(&app, "flag_raised").await, vec![("am@alliances.example".to_string(), false)]);
+    assert_eq!(outbox(&app, "flag_raised").await.len(), 2);
 
     // The partner sees its flag and what clears it, and may not decide it.
     let (_, member) = app.client_as("pat@breach.example", Role::Partner, Some(&slug)).await;
