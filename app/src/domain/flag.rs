@@ -472,10 +472,15 @@ pub struct Current {
 }
 
 /// Whether a decided flag no longer applies: a downgrade stands only while
-/// the integration keeps the tier it gave. Verified again later (through
-/// the pipeline's Verify, or by staff), it is judged afresh by every rule.
-pub fn superseded(state: FlagState, tier_after: Option<Tier>, tier_now: Tier) -> bool {
-    state == FlagState::Downgraded && tier_after.is_some_and(|t| t != tier_now)
+/// the integration keeps the tier it gave (verified again later, through
+/// the pipeline's Verify or by staff, it is judged afresh by every rule);
+/// a keep only while its condition holds (`lapsed`: found cleared since).
+pub fn superseded(state: FlagState, tier_after: Option<Tier>, tier_now: Tier, lapsed: bool) -> bool {
+    match state {
+        FlagState::Downgraded => tier_after.is_some_and(|t| t != tier_now),
+        FlagState::Kept => lapsed,
+        _ => false,
+    }
 }
 
 /// Staff excused an integration from a rule until a moment.
@@ -504,6 +509,9 @@ pub enum Step {
     Clear {
         note: String,
     },
+    /// The condition of a kept flag no longer holds: the keep stops holding
+    /// the rule back.
+    Lapse,
 }
 
 /// The next step for one integration and rule. `current` is its latest flag (closed ones
@@ -552,6 +560,8 @@ pub fn step(
                 Step::Move { to, due_at }
             }
         }
+        // A keep holds while its condition does: once it clears, the next occurrence is a new flag.
+        None if !holds && current.is_some_and(|c| c.state == FlagState::Kept && !c.superseded) => Step::Lapse,
         None if !holds || suppressed(current, settings, now) => Step::Nothing,
         None => {
             let (state, due_at) = if mode == Mode::Preview {
@@ -1047,7 +1057,24 @@ mod tests {
                 Step::Raise { state: Grace, due_at: later(7) },
             ),
             ("cleared: raised again", Some(decided(Cleared, 1)), true, Mode::On, None, Step::Raise { state: Grace, due_at: later(7) }),
-            ("closed and not holding", Some(decided(Kept, 200)), false, Mode::On, None, Step::Nothing),
+            ("kept, and the condition cleared: the keep lapses", Some(decided(Kept, 200)), false, Mode::On, None, Step::Lapse),
+            (
+                "kept, lapsed, holding again: raised again",
+                Some(Current { superseded: true, ..decided(Kept, 10) }),
+                true,
+                Mode::On,
+                None,
+                Step::Raise { state: Grace, due_at: later(7) },
+            ),
+            (
+                "kept, lapsed, not holding: nothing more",
+                Some(Current { superseded: true, ..decided(Kept, 10) }),
+                false,
+                Mode::On,
+                None,
+                Step::Nothing,
+            ),
+            ("downgraded and not holding", Some(decided(Downgraded, 200)), false, Mode::On, None, Step::Nothing),
             ("closed and switched off", Some(decided(Cleared, 1)), true, Mode::Off, None, Step::Nothing),
         ];
         for (what, current, holds, mode, exemption, want) in cases {
@@ -1069,8 +1096,10 @@ mod tests {
             (Kept, Some(Tier::Verified), Tier::Community, false),
             (Cleared, None, Tier::Verified, false),
         ];
+        assert!(superseded(Kept, Some(Tier::Verified), Tier::Verified, true), "a keep whose condition cleared");
+        assert!(!superseded(Downgraded, Some(Tier::Community), Tier::Community, true), "lapsing is for keeps");
         for (state, after, now_tier, want) in cases {
-            assert_eq!(superseded(state, after, now_tier), want, "{state:?} {after:?} {now_tier:?}");
+            assert_eq!(superseded(state, after, now_tier, false), want, "{state:?} {after:?} {now_tier:?}");
         }
     }
 

@@ -33,6 +33,8 @@ pub struct Evaluation {
     pub moved: usize,
     pub cleared: usize,
     pub refreshed: usize,
+    /// Kept flags whose condition cleared (the keep stops holding them back).
+    pub lapsed: usize,
 }
 
 /// The program's flag settings (read per use, so every instance sees an admin's change).
@@ -113,12 +115,13 @@ pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<Evaluation, AppErro
             let finding = findings.get(&rule);
             let exemption = exemptions.get(&(s.integration_id, rule.key().to_string()));
             let step = flag::step(current.as_ref(), finding.is_some(), settings.mode(rule), exemption, &settings, now);
-            if let Some(change) = change_for(s, rule, open, finding, step, now) {
+            if let Some(change) = change_for(s, rule, open, last, finding, step, now) {
                 match &change {
                     Change::Raise { .. } => report.raised += 1,
                     Change::Move { .. } => report.moved += 1,
                     Change::Clear { .. } => report.cleared += 1,
                     Change::Refresh { .. } => report.refreshed += 1,
+                    Change::Lapse { .. } => report.lapsed += 1,
                 }
                 changes.push(change);
             }
@@ -153,15 +156,18 @@ fn current_of(row: &FlagRow) -> Result<Current, sqlx::Error> {
         held_since: row.held_since,
         due_at: row.due_at,
         decided_at: row.closed_at,
-        superseded: flag::superseded(state, tier_after, tier_now),
+        superseded: flag::superseded(state, tier_after, tier_now, row.lapsed_at.is_some()),
     })
 }
 
 /// The store change for one rule's step, with its record and alert.
+#[allow(clippy::too_many_arguments)]
 fn change_for(
     s: &store::Subject,
     rule: Rule,
     open: Option<&FlagRow>,
+    // The latest flag, open or closed (a kept one, for a lapse).
+    last: Option<&FlagRow>,
     finding: Option<&flag::Finding>,
     step: Step,
     now: DateTime<Utc>,
@@ -220,6 +226,13 @@ fn change_for(
         Step::Clear { note } => {
             let f = open?;
             Some(Change::Clear { id: f.id, from: f.state.clone(), audit: entry("flag.clear", Some(f.id), format!("closed: {note}")), note })
+        }
+        Step::Lapse => {
+            let f = last?;
+            Some(Change::Lapse {
+                id: f.id,
+                audit: entry("flag.lapse", Some(f.id), "the kept flag's condition cleared: a new occurrence is flagged again".into()),
+            })
         }
     }
 }

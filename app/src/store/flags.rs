@@ -105,6 +105,8 @@ pub struct FlagRow {
     pub tier_before: Option<String>,
     pub tier_after: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// For a kept flag: when its condition was first found cleared since.
+    pub lapsed_at: Option<DateTime<Utc>>,
 }
 
 /// A flag belongs to its integration's partner as it is now, not as it was
@@ -112,7 +114,7 @@ pub struct FlagRow {
 /// integration since, and the old partner must not see it any more.
 const SELECT: &str = "SELECT f.id, f.integration_id, i.name AS integration_name, i.partner_id, p.name AS partner_name, i.tier,
         f.rule, f.state, f.reason, f.evidence, f.clears_when, f.held_since, f.due_at, f.evaluated_at, f.closed_at, f.close_note,
-        f.decided_by_name, f.tier_before, f.tier_after, f.created_at
+        f.decided_by_name, f.tier_before, f.tier_after, f.created_at, f.lapsed_at
     FROM tier_flags f JOIN integrations i ON i.id = f.integration_id JOIN partners p ON p.id = i.partner_id";
 
 /// Open flags, and the latest decided one of each integration and rule (a
@@ -366,6 +368,8 @@ pub enum Change {
     Refresh { id: i64, state: String, reason: String, evidence: String, clears_when: String },
     /// The condition cleared: the flag closes itself.
     Clear { id: i64, from: String, note: String, audit: Entry },
+    /// The condition of a kept flag cleared: the keep no longer holds it back.
+    Lapse { id: i64, audit: Entry },
 }
 
 /// Points an alert at the flag it is about.
@@ -467,6 +471,18 @@ pub async fn apply(db: &Db, changes: &[Change], now: DateTime<Utc>) -> Result<us
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                    if n > 0 {
+                        record!(&mut *tx, audit, now)?;
+                    }
+                    n > 0
+                }
+                Change::Lapse { id, audit } => {
+                    let n = sqlx::query("UPDATE tier_flags SET lapsed_at = $1 WHERE id = $2 AND state = 'kept' AND lapsed_at IS NULL")
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                     if n > 0 {
                         record!(&mut *tx, audit, now)?;
                     }

@@ -188,6 +188,39 @@ async fn breach_flag_grace_downgrade(app: TestApp) {
     assert_eq!(open[0]["rule"], "critical_breach_open", "{open:?}");
 }
 
+/// A "keep" holds the same flag back while its condition holds; once the
+/// condition clears, a new occurrence is flagged again, within the 90 days.
+async fn a_keep_lapses_when_its_condition_clears(app: TestApp) {
+    let (_, id) = verified(&app, "Keep Co").await;
+    let first = breach(&app, id, "Crash on start").await;
+    let now = Utc::now();
+    evaluate(&app.db, now).await.unwrap();
+    evaluate(&app.db, now + Duration::days(8)).await.unwrap();
+    let flag_id = flags_of(&app, id).await[0]["id"].as_i64().unwrap();
+    let (_, reviewer) = app.client_as("rita@alliances.example", Role::Reviewer, None).await;
+    let res = reviewer
+        .post(app.url(&format!("/api/v1/flags/{flag_id}/decision")))
+        .json(&json!({"outcome": "keep", "reason": "the fix ships tomorrow"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // While the condition holds, nothing new.
+    assert_eq!(evaluate(&app.db, now + Duration::days(9)).await.unwrap().raised, 0);
+    // The breach is resolved: the keep lapses (once), and the trail says so.
+    let (s, r) = app.post_json(&format!("/api/v1/issues/{first}/resolve"), &json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    let e = evaluate(&app.db, now + Duration::days(10)).await.unwrap();
+    assert_eq!((e.lapsed, e.raised), (1, 0), "{e:?}");
+    assert_eq!(evaluate(&app.db, now + Duration::days(11)).await.unwrap().lapsed, 0, "once");
+    // A new critical breach 20 days later: a new flag, well within the 90 days.
+    breach(&app, id, "Data loss").await;
+    let e = evaluate(&app.db, now + Duration::days(30)).await.unwrap();
+    assert_eq!(e.raised, 1, "{e:?}");
+    let (_, trail) = app.get_json(&format!("/api/v1/integrations/{id}/audit")).await;
+    assert!(trail.to_string().contains("flag.lapse"), "{trail}");
+}
+
 async fn flags_clear_and_wait(app: TestApp) {
     let now = Utc::now();
     // Cleared within the grace period: the flag closes itself with a note.
@@ -370,7 +403,13 @@ async fn dashboard_and_flag_pages_render(app: TestApp) {
     assert_eq!(flags_of(&app, id).await[0]["state"], "kept");
 }
 
-crate::on_both_backends!(breach_flag_grace_downgrade, flags_clear_and_wait, dashboards_and_exports, dashboard_and_flag_pages_render);
+crate::on_both_backends!(
+    breach_flag_grace_downgrade,
+    a_keep_lapses_when_its_condition_clears,
+    flags_clear_and_wait,
+    dashboards_and_exports,
+    dashboard_and_flag_pages_render
+);
 
 /// The staff dashboard is shown from a stored snapshot while it is younger
 /// than `DASHBOARD_MAX_AGE_SECONDS`, refreshed once (one claim across
