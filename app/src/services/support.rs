@@ -473,10 +473,10 @@ pub async fn override_severity(db: &Db, caller: &Caller, id: i64, severity_key: 
 /// every issue, in chunks, classifying GitHub issues again by the critical
 /// labels in force), emitting the events that are now due.
 pub async fn recompute(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<usize, AppError> {
-    if ids.is_empty() {
-        return recompute_all(db, None, now).await;
-    }
     let program = program(db).await?;
+    if ids.is_empty() {
+        return recompute_all(db, &program, None, now).await;
+    }
     let mut rows = Vec::new();
     for id in ids {
         rows.extend(store::get(db, *id).await?);
@@ -487,30 +487,34 @@ pub async fn recompute(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<usize
 /// Recomputes every issue (or every issue of one integration) after a
 /// change of the calendar or of a critical label set: GitHub issues take
 /// the severity their labels now give them.
-async fn recompute_all(db: &Db, integration_id: Option<i64>, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let program = program(db).await?;
-    let relabel = Relabel::read(db, &program).await?;
+async fn recompute_all(db: &Db, program: &Program, integration_id: Option<i64>, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let relabel = Relabel::read(db, program, integration_id).await?;
     let mut fired = 0;
     let mut after = 0;
     loop {
         let rows = store::chunk(db, integration_id, after, 500).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
-        fired += store::save_clocks(db, &clock_updates(&rows, &program, Some(&relabel), now)?, now).await?;
+        fired += store::save_clocks(db, &clock_updates(&rows, program, Some(&relabel), now)?, now).await?;
     }
     Ok(fired)
 }
 
-/// The critical labels in force per integration, read once for a recompute.
+/// The critical labels in force per integration (of one, or of all), read
+/// once for a recompute.
 struct Relabel {
     default: Vec<String>,
     own: HashMap<i64, Vec<String>>,
 }
 
 impl Relabel {
-    async fn read(db: &Db, program: &Program) -> Result<Self, sqlx::Error> {
+    async fn read(db: &Db, program: &Program, integration_id: Option<i64>) -> Result<Self, sqlx::Error> {
         let default = program.settings.critical_labels.clone();
-        let own = store::own_critical_labels(db).await?.into_iter().map(|(id, text)| (id, critical_set(Some(&text), &default))).collect();
+        let own = store::own_critical_labels(db, integration_id)
+            .await?
+            .into_iter()
+            .map(|(id, text)| (id, critical_set(Some(&text), &default)))
+            .collect();
         Ok(Relabel { default, own })
     }
 
@@ -527,10 +531,15 @@ fn clock_updates(
 ) -> Result<Vec<ClockUpdate>, sqlx::Error> {
     rows.iter()
         .map(|r| {
-            let source = if r.source == "github" { IssueSource::GitHub } else { IssueSource::Manual };
-            let stored = Severity::parse(&r.label_severity).ok_or_else(|| decode_error("severity", &r.label_severity))?;
-            let labels: Vec<String> = r.labels.lines().map(str::to_string).collect();
-            let relabelled = relabel.and_then(|rl| crate::domain::support::relabel(source, &labels, stored, rl.of(r.integration_id)));
+            let relabelled = match relabel {
+                None => None,
+                Some(rl) => {
+                    let source = IssueSource::parse(&r.source).ok_or_else(|| decode_error("issue source", &r.source))?;
+                    let stored = Severity::parse(&r.label_severity).ok_or_else(|| decode_error("severity", &r.label_severity))?;
+                    let labels: Vec<String> = r.labels.lines().map(str::to_string).collect();
+                    crate::domain::support::relabel(source, &labels, stored, rl.of(r.integration_id))
+                }
+            };
             let severity = match (&r.severity_override, relabelled) {
                 (None, Some(new)) => new,
                 _ => severity(r)?,
@@ -718,8 +727,9 @@ pub async fn set_critical_labels(
         .changes(vec![FieldChange { field: "critical_labels".into(), before, after: after.clone() }]);
     store::set_critical_labels(db, integration.id, after.as_deref(), &audit, now).await?;
     // Its GitHub issues are classified again, their clocks with them.
-    recompute_all(db, Some(integration.id), now).await?;
-    Ok(critical_set(after.as_deref(), &program(db).await?.settings.critical_labels))
+    let program = program(db).await?;
+    recompute_all(db, &program, Some(integration.id), now).await?;
+    Ok(critical_set(after.as_deref(), &program.settings.critical_labels))
 }
 
 /// Queues a GitHub sync of the integration now.

@@ -200,45 +200,43 @@ pub struct RecipientPreferences {
     pub choices: String,
 }
 
-/// The saved preferences of the users among `emails` (matched case-insensitively).
-pub async fn preferences_of(db: &Db, emails: &[String]) -> Result<Vec<RecipientPreferences>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in emails.chunks(200) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT lower(u.email) AS email, p.time_zone, p.digest_hour, p.choices
-             FROM alert_preferences p JOIN users u ON u.id = p.user_id WHERE lower(u.email) IN ({})",
-            marks.join(", ")
-        );
-        let rows = on_pool!(db, |pool| {
-            let mut q = sqlx::query_as::<_, RecipientPreferences>(&sql);
-            for e in chunk {
-                q = q.bind(e);
-            }
-            q.fetch_all(pool).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
+/// A recipient address that belongs to a user: who they are now, and their
+/// preferences if saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipient {
+    pub user: RecipientUser,
+    pub preferences: Option<RecipientPreferences>,
 }
 
-/// The users among `emails` (matched case-insensitively) as they stand
-/// now, keyed by lower-cased address.
-pub async fn recipient_users(db: &Db, emails: &[String]) -> Result<HashMap<String, RecipientUser>, sqlx::Error> {
+/// The users among `emails` (matched case-insensitively), keyed by
+/// lower-cased address, in one query per 200 addresses.
+pub async fn recipients(db: &Db, emails: &[String]) -> Result<HashMap<String, Recipient>, sqlx::Error> {
+    type Row = (String, String, Option<i64>, String, Option<String>, Option<i64>, Option<String>);
     let mut out = HashMap::new();
     for chunk in emails.chunks(200) {
         let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT lower(email), role, partner_id, status FROM users WHERE lower(email) IN ({})", marks.join(", "));
-        let rows: Vec<(String, String, Option<i64>, String)> = on_pool!(db, |pool| {
+        let sql = format!(
+            "SELECT lower(u.email), u.role, u.partner_id, u.status, p.time_zone, p.digest_hour, p.choices
+             FROM users u LEFT JOIN alert_preferences p ON p.user_id = u.id WHERE lower(u.email) IN ({})",
+            marks.join(", ")
+        );
+        let rows: Vec<Row> = on_pool!(db, |pool| {
             let mut q = sqlx::query_as(&sql);
             for e in chunk {
                 q = q.bind(e);
             }
             q.fetch_all(pool).await
         })?;
-        for (email, role, partner_id, status) in rows {
+        for (email, role, partner_id, status, time_zone, digest_hour, choices) in rows {
             let role = Role::parse(&role).ok_or_else(|| crate::store::decode_error("role", &role))?;
-            out.insert(email, RecipientUser { role, partner_id, deactivated: status == "deactivated" });
+            let preferences = match (time_zone, digest_hour, choices) {
+                (Some(time_zone), Some(digest_hour), Some(choices)) => {
+                    Some(RecipientPreferences { email: email.clone(), time_zone, digest_hour, choices })
+                }
+                _ => None,
+            };
+            let user = RecipientUser { role, partner_id, deactivated: status == "deactivated" };
+            out.insert(email, Recipient { user, preferences });
         }
     }
     Ok(out)

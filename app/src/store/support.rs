@@ -467,12 +467,14 @@ pub async fn chunk(db: &Db, integration_id: Option<i64>, after: i64, limit: i64)
     on_pool!(db, |pool| sqlx::query_as::<_, IssueRow>(&sql).bind(after).bind(limit).bind(integration_id.unwrap_or(0)).fetch_all(pool).await)
 }
 
-/// Every integration's own critical labels (those that have any).
-pub async fn own_critical_labels(db: &Db) -> Result<HashMap<i64, String>, sqlx::Error> {
-    let rows: Vec<(i64, String)> =
-        on_pool!(db, |pool| sqlx::query_as("SELECT id, critical_labels FROM integrations WHERE critical_labels IS NOT NULL")
-            .fetch_all(pool)
-            .await)?;
+/// The own critical labels of every integration that has any (or of one).
+pub async fn own_critical_labels(db: &Db, integration_id: Option<i64>) -> Result<HashMap<i64, String>, sqlx::Error> {
+    let rows: Vec<(i64, String)> = on_pool!(db, |pool| sqlx::query_as(
+        "SELECT id, critical_labels FROM integrations WHERE critical_labels IS NOT NULL AND ($1 = 0 OR id = $1)"
+    )
+    .bind(integration_id.unwrap_or(0))
+    .fetch_all(pool)
+    .await)?;
     Ok(rows.into_iter().collect())
 }
 

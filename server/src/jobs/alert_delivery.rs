@@ -106,19 +106,18 @@ impl Deliverer {
         let mut recipients: Vec<String> = rows.iter().map(|r| r.recipient.clone()).collect();
         recipients.sort();
         recipients.dedup();
-        let preferences: HashMap<String, Preferences> = store::preferences_of(&self.db, &recipients)
-            .await?
-            .into_iter()
-            .map(|p| (p.email.clone(), service::parse_preferences(&p)))
+        let recipients = store::recipients(&self.db, &recipients).await?;
+        let preferences: HashMap<String, Preferences> = recipients
+            .iter()
+            .filter_map(|(email, r)| r.preferences.as_ref().map(|p| (email.clone(), service::parse_preferences(p))))
             .collect();
         let default = Preferences::default();
-        let users = store::recipient_users(&self.db, &recipients).await?;
 
         let mut groups: BTreeMap<Group, Vec<OutboxRow>> = BTreeMap::new();
         let mut skipped = Vec::new();
         let mut deferred: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
         for row in rows {
-            if !alert::may_receive(users.get(&row.recipient).copied(), row.partner_id) {
+            if !alert::may_receive(recipients.get(&row.recipient).map(|r| r.user), row.partner_id) {
                 tracing::info!(id = row.id, kind = %row.kind, "alert not sent: its recipient is deactivated or no longer with the partner");
                 skipped.push(row.id);
                 continue;
