@@ -248,6 +248,7 @@ pub async fn seed_with(db: &Db, sample: Option<&SampleEndpoint>) -> Result<Seede
                 alliance_manager_name: manager.into(),
                 alliance_manager_email: manager_email.into(),
             },
+            &partners::GithubOrgs::default(),
         )
         .await?;
         for (kind, product, type_name, host) in products.iter() {

@@ -40,6 +40,8 @@ pub struct AppState {
     pub changes: std::sync::Arc<app::store::changes::Changes>,
     /// Signed-in sessions this instance has looked up.
     pub sessions: std::sync::Arc<auth::sessions::Sessions>,
+    /// Auto-join's organisation lookup (GitHub sign-in's API).
+    pub github_orgs: app::services::partners::GithubOrgs,
 }
 
 /// A bound, ready-to-run server; binding first lets tests learn the port.
@@ -112,10 +114,12 @@ impl Application {
         let mailer = outbound::mailer::Mailer::new(&config.mail.mailer).map_err(|e| StartError::Setting(format!("mail: {e}")))?;
         let mail = app::domain::outbox::MailTransport { description: mailer.description().to_string(), smtp: mailer.is_smtp() };
         let changes = app::store::changes::of(&db);
+        let auth = std::sync::Arc::new(auth);
         let state = AppState {
             leptos_options: config.leptos.clone(),
             db: db.clone(),
-            auth: std::sync::Arc::new(auth),
+            github_orgs: auth::github::org_lookup(&auth),
+            auth,
             blobs: app::store::blobs::Blobs::new(&config.evidence_dir, config.evidence_max_bytes),
             mail,
             checks: config.checks.limits,

@@ -29,6 +29,10 @@ pub struct Partner {
     pub github_org: Option<String>,
     /// Members of `github_org` who sign in with GitHub join as partner members.
     pub github_auto_join: bool,
+    /// GitHub's numeric id of `github_org`, looked up when auto-join is
+    /// switched on: members are matched on it, as a login can be renamed
+    /// and then registered by somebody else.
+    pub github_org_id: Option<i64>,
     pub registry_namespace: Option<String>,
     /// A plain name/email until sign-in lands; then a reviewer account.
     pub alliance_manager_name: Option<String>,
@@ -70,6 +74,8 @@ pub struct ValidPartner {
     pub github_org: Option<String>,
     /// Members of `github_org` who sign in with GitHub join as partner members.
     pub github_auto_join: bool,
+    /// Not from the input: the service looks it up (see [`org_pin`]).
+    pub github_org_id: Option<i64>,
     pub registry_namespace: Option<String>,
     pub alliance_manager_name: Option<String>,
     pub alliance_manager_email: Option<String>,
@@ -87,6 +93,7 @@ fn audit_fields(
     contacts: &[Contact],
     github_org: &Option<String>,
     auto_join: bool,
+    org_id: Option<i64>,
     namespace: &Option<String>,
     manager_name: &Option<String>,
     manager_email: &Option<String>,
@@ -100,6 +107,7 @@ fn audit_fields(
         ("support_contacts", super::audit::list(&contacts)),
         ("github_org", github_org.clone().unwrap_or_default()),
         ("github_auto_join", super::audit::yes_no(auto_join)),
+        ("github_org_id", org_id.map(|id| id.to_string()).unwrap_or_default()),
         ("registry_namespace", namespace.clone().unwrap_or_default()),
         ("alliance_manager_name", manager_name.clone().unwrap_or_default()),
         ("alliance_manager_email", manager_email.clone().unwrap_or_default()),
@@ -116,6 +124,7 @@ impl ValidPartner {
             &self.support_contacts,
             &self.github_org,
             self.github_auto_join,
+            self.github_org_id,
             &self.registry_namespace,
             &self.alliance_manager_name,
             &self.alliance_manager_email,
@@ -133,6 +142,7 @@ impl Partner {
             &self.support_contacts,
             &self.github_org,
             self.github_auto_join,
+            self.github_org_id,
             &self.registry_namespace,
             &self.alliance_manager_name,
             &self.alliance_manager_email,
@@ -313,6 +323,7 @@ impl PartnerInput {
             support_contacts,
             github_org,
             github_auto_join: self.github_auto_join,
+            github_org_id: None,
             registry_namespace,
             alliance_manager_name,
             alliance_manager_email,
@@ -329,6 +340,30 @@ pub struct PartnerQuery {
     pub category: String,
     pub page: Option<i64>,
     pub per_page: Option<i64>,
+}
+
+/// What saving a partner does with its GitHub organisation's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgPin {
+    /// No auto-join: no id is kept, and nobody joins.
+    Clear,
+    /// The organisation is the one already looked up.
+    Keep(i64),
+    /// Auto-join for an organisation not yet looked up (new, renamed in the
+    /// form, or stored before ids were): ask GitHub for its id.
+    LookUp,
+}
+
+/// Whether saving `valid` over `current` (the stored organisation and id)
+/// needs GitHub's answer. Logins compare case-insensitively, as GitHub's do.
+pub fn org_pin(current: Option<(&Option<String>, Option<i64>)>, valid: &ValidPartner) -> OrgPin {
+    let Some(org) = valid.github_org.as_deref().filter(|_| valid.github_auto_join) else {
+        return OrgPin::Clear;
+    };
+    match current {
+        Some((Some(stored), Some(id))) if stored.eq_ignore_ascii_case(org) => OrgPin::Keep(id),
+        _ => OrgPin::LookUp,
+    }
 }
 
 #[cfg(test)]
@@ -370,6 +405,32 @@ mod tests {
         let errors = bad.validate().unwrap_err();
         let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
         assert_eq!(fields, ["alliance_manager_email", "github_org", "kind", "name", "registry_namespace", "slug", "support_contacts"]);
+    }
+
+    #[test]
+    fn the_organisation_id_is_looked_up_only_when_auto_join_needs_a_new_one() {
+        let valid = |org: &str, join: bool| PartnerInput { github_org: org.into(), github_auto_join: join, ..input() }.validate().unwrap();
+        let acme = Some("acme".to_string());
+        let other = Some("acme-labs".to_string());
+        #[rustfmt::skip]
+        let cases: &[(Option<(&Option<String>, Option<i64>)>, ValidPartner, OrgPin)] = &[
+            // No auto-join: nothing to look up, nothing kept.
+            (None, valid("acme", false), OrgPin::Clear),
+            (Some((&acme, Some(7))), valid("acme", false), OrgPin::Clear),
+            (Some((&acme, Some(7))), valid("", false), OrgPin::Clear),
+            // A new partner, or auto-join switched on: look it up.
+            (None, valid("acme", true), OrgPin::LookUp),
+            (Some((&acme, None)), valid("acme", true), OrgPin::LookUp),
+            // The same organisation, in any case: keep the id.
+            (Some((&acme, Some(7))), valid("acme", true), OrgPin::Keep(7)),
+            (Some((&acme, Some(7))), valid("ACME", true), OrgPin::Keep(7)),
+            // Another name in the form: the old id says nothing about it.
+            (Some((&other, Some(7))), valid("acme", true), OrgPin::LookUp),
+            (Some((&None, Some(7))), valid("acme", true), OrgPin::LookUp),
+        ];
+        for (current, v, want) in cases {
+            assert_eq!(org_pin(*current, v), *want, "{current:?} → {:?} {}", v.github_org, v.github_auto_join);
+        }
     }
 
     #[test]

@@ -61,10 +61,11 @@ pub async fn save_partner(
             alliance_manager_name,
             alliance_manager_email,
         };
+        let orgs = leptos::prelude::use_context::<partners::GithubOrgs>().unwrap_or_default();
         if current_slug.is_empty() {
-            partners::create(&db, &caller, &input).await
+            partners::create(&db, &caller, &input, &orgs).await
         } else {
-            partners::update(&db, &caller, &current_slug, &input).await
+            partners::update(&db, &caller, &current_slug, &input, &orgs).await
         }
     }
     .await;
@@ -248,7 +249,12 @@ fn PartnerDetails(partner: Partner, integrations: Page<Integration>) -> impl Int
             <dt>"Support contacts"</dt><dd>{contacts}</dd>
             <dt>"GitHub organisation"</dt>
             <dd>{match p.github_org.clone() { Some(o) => view! { <a href=format!("https://github.com/{o}")>{o.clone()}</a> }.into_any(), None => none() }}
-                {p.github_auto_join.then(|| view! { <span class="hint">" · its members join when they sign in with GitHub"</span> })}</dd>
+                {match (p.github_auto_join, p.github_org_id) {
+                    (true, Some(_)) => Some(view! { <span class="hint">" · its members join when they sign in with GitHub"</span> }.into_any()),
+                    // Set before organisations were matched by id: saving looks the id up.
+                    (true, None) => Some(view! { <span class="hint warning">" · members cannot join yet: edit and save the partner to confirm the organisation on GitHub"</span> }.into_any()),
+                    (false, _) => None,
+                }}</dd>
             <dt>"Registry namespace"</dt>
             <dd>{match p.registry_namespace.clone() { Some(n) => view! { <code>{n}</code> }.into_any(), None => none() }}</dd>
             <dt>"Alliance manager"</dt><dd>{manager}</dd>
@@ -346,6 +352,7 @@ fn PartnerForm(existing: Option<Partner>) -> impl IntoView {
                     <input type="checkbox" name="github_auto_join" value="on" checked=p.github_auto_join/>
                     " Members of this GitHub organisation who sign in with GitHub join as partner members"
                 </label>
+                <p class="hint">"Saving asks GitHub for the organisation's id; members are matched on it, so a renamed organisation keeps its members and its old name gives nobody access."</p>
                 <p class="field-error" aria-live="polite">{let e = field("github_auto_join"); move || e.get()}</p>
             </div>
             <TextField label="Registry namespace" name="registry_namespace" value=p.registry_namespace.clone() error=field("registry_namespace")

@@ -4,12 +4,68 @@
 use super::{category_filter, partner_kind_filter};
 use crate::domain::access::{Action, Caller};
 use crate::domain::audit::{changes, created, field_names, Entry, TargetKind};
-use crate::domain::partner::{Partner, PartnerInput, PartnerQuery};
+use crate::domain::partner::{org_pin, OrgPin, Partner, PartnerInput, PartnerQuery, ValidPartner};
 use crate::domain::{paging, FieldErrors, Page};
 use crate::error::AppError;
 use crate::store::partners::{self as store, PartnerFilter};
 use crate::store::{integrations as integration_store, is_unique_violation, Db};
 use chrono::Utc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// GitHub's answer for one organisation login: its numeric id, `None` when
+/// GitHub has no such organisation, or why it could not be asked.
+pub type OrgAnswer = Pin<Box<dyn Future<Output = Result<Option<i64>, String>> + Send>>;
+
+/// Looks GitHub organisations up by login, for auto-join: members are
+/// matched on the organisation's id, which a rename keeps, where a login
+/// can be given up and registered by somebody else. The server passes the
+/// GitHub sign-in client's lookup; tests and set-ups without GitHub get
+/// [`GithubOrgs::default`], which refuses auto-join with the reason.
+#[derive(Clone)]
+pub struct GithubOrgs(Arc<dyn Fn(String) -> OrgAnswer + Send + Sync>);
+
+impl GithubOrgs {
+    pub fn new(lookup: impl Fn(String) -> OrgAnswer + Send + Sync + 'static) -> Self {
+        GithubOrgs(Arc::new(lookup))
+    }
+}
+
+impl Default for GithubOrgs {
+    fn default() -> Self {
+        GithubOrgs::new(|_| {
+            Box::pin(async { Err("GitHub sign-in is not configured (GITHUB_CLIENT_ID), so nobody could join through it".into()) })
+        })
+    }
+}
+
+/// Fills `valid.github_org_id` as [`org_pin`] says, asking GitHub when the
+/// organisation is new to auto-join; a name GitHub does not know, or a
+/// question it could not answer, is the organisation field's error.
+async fn pin_org(orgs: &GithubOrgs, current: Option<&Partner>, valid: &mut ValidPartner) -> Result<(), AppError> {
+    valid.github_org_id = match org_pin(current.map(|p| (&p.github_org, p.github_org_id)), valid) {
+        OrgPin::Clear => None,
+        OrgPin::Keep(id) => Some(id),
+        OrgPin::LookUp => {
+            let org = valid.github_org.clone().unwrap_or_default();
+            let looked_up = match (orgs.0)(org.clone()).await {
+                Ok(Some(id)) => Ok(id),
+                Ok(None) => Err(format!("GitHub has no organisation \"{org}\"; check the spelling (it may have been renamed)")),
+                Err(e) => Err(format!("could not look \"{org}\" up on GitHub to let its members join ({e}); try again")),
+            };
+            match looked_up {
+                Ok(id) => Some(id),
+                Err(problem) => {
+                    let mut fields = FieldErrors::new();
+                    fields.insert("github_org".into(), vec![problem]);
+                    return Err(AppError::invalid(fields));
+                }
+            }
+        }
+    };
+    Ok(())
+}
 
 #[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, caller: &Caller, query: &PartnerQuery) -> Result<Page<Partner>, AppError> {
@@ -80,10 +136,11 @@ fn slug_taken(slug: &str) -> AppError {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput) -> Result<Partner, AppError> {
+pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput, orgs: &GithubOrgs) -> Result<Partner, AppError> {
     caller.check(Action::ManagePartners, || "partners".into())?;
-    let valid = input.validate().map_err(AppError::invalid)?;
+    let mut valid = input.validate().map_err(AppError::invalid)?;
     check_auto_join(caller, &valid, None)?;
+    pin_org(orgs, None, &mut valid).await?;
     let audit = Entry::by(caller, "partner.create", TargetKind::Partner, None, &valid.name)
         .summary(format!("Added partner {}", valid.name))
         .changes(created(&valid.audit_fields()));
@@ -94,11 +151,11 @@ pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput) -> Result<Pa
     }
 }
 
-#[tracing::instrument(skip(db, caller, input))]
-pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput) -> Result<Partner, AppError> {
+#[tracing::instrument(skip(db, caller, input, orgs))]
+pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput, orgs: &GithubOrgs) -> Result<Partner, AppError> {
     let current = get(db, caller, slug).await?;
     caller.check(Action::EditPartner { partner: current.id }, || format!("partner \"{slug}\""))?;
-    let valid = input.validate().map_err(AppError::invalid)?;
+    let mut valid = input.validate().map_err(AppError::invalid)?;
     check_auto_join(caller, &valid, Some(&current))?;
     if valid.kind != current.kind {
         // A partner must stay allowed to own the integrations it has.
@@ -112,6 +169,7 @@ pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput) 
             return Err(AppError::invalid(fields));
         }
     }
+    pin_org(orgs, Some(&current), &mut valid).await?;
     let changed = changes(&current.audit_fields(), &valid.audit_fields());
     if changed.is_empty() {
         return Ok(current);

@@ -46,8 +46,9 @@ pub struct Identity {
     pub subject: String,
     pub email: Option<String>,
     pub name: Option<String>,
-    /// GitHub organisations the person belongs to (logins).
-    pub github_orgs: Vec<String>,
+    /// GitHub organisations the person belongs to, by numeric id (a
+    /// login can change hands; an id cannot).
+    pub github_orgs: Vec<i64>,
 }
 
 /// The user an identity signs in as, or why not. Binds the identity to the

@@ -29,6 +29,7 @@ struct PartnerRow {
     kind: String,
     github_org: Option<String>,
     github_auto_join: bool,
+    github_org_id: Option<i64>,
     registry_namespace: Option<String>,
     alliance_manager_name: Option<String>,
     alliance_manager_email: Option<String>,
@@ -37,7 +38,7 @@ struct PartnerRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.github_auto_join, p.registry_namespace,
+const SELECT: &str = "SELECT p.id, p.slug, p.name, p.kind, p.github_org, p.github_auto_join, p.github_org_id, p.registry_namespace,
     p.alliance_manager_name, p.alliance_manager_email,
     (SELECT COUNT(*) FROM integrations i WHERE i.partner_id = p.id) AS integration_count,
     p.created_at, p.updated_at
@@ -61,6 +62,7 @@ impl PartnerRow {
             support_contacts,
             github_org: self.github_org,
             github_auto_join: self.github_auto_join,
+            github_org_id: self.github_org_id,
             registry_namespace: self.registry_namespace,
             alliance_manager_name: self.alliance_manager_name,
             alliance_manager_email: self.alliance_manager_email,
@@ -207,8 +209,8 @@ pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>, audit: &Entry
         let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO partners (slug, name, kind, github_org, registry_namespace,
-                alliance_manager_name, alliance_manager_email, created_at, updated_at, github_auto_join)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
+                alliance_manager_name, alliance_manager_email, created_at, updated_at, github_auto_join, github_org_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id",
         )
         .bind(&p.slug)
         .bind(&p.name)
@@ -219,6 +221,7 @@ pub async fn insert(db: &Db, p: &ValidPartner, now: DateTime<Utc>, audit: &Entry
         .bind(&p.alliance_manager_email)
         .bind(now)
         .bind(p.github_auto_join)
+        .bind(p.github_org_id)
         .fetch_one(&mut *tx)
         .await?;
         insert_children!(tx, id, p);
@@ -237,7 +240,7 @@ pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>, audi
         sqlx::query(
             "UPDATE partners SET slug = $1, name = $2, kind = $3, github_org = $4, registry_namespace = $5,
                 alliance_manager_name = $6, alliance_manager_email = $7, updated_at = $8,
-                github_auto_join = $10
+                github_auto_join = $10, github_org_id = $11
              WHERE id = $9",
         )
         .bind(&p.slug)
@@ -250,6 +253,7 @@ pub async fn update(db: &Db, id: i64, p: &ValidPartner, now: DateTime<Utc>, audi
         .bind(now)
         .bind(id)
         .bind(p.github_auto_join)
+        .bind(p.github_org_id)
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM partner_categories WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;

@@ -243,24 +243,28 @@ pub async fn demo_users(db: &Db) -> Result<Vec<Caller>, sqlx::Error> {
     rows.into_iter().map(CallerRow::into_caller).collect()
 }
 
-/// The partners whose GitHub organisation (case-insensitive) is one of
-/// `orgs` and which let its members join, as (id, slug).
-pub async fn auto_join_partners(db: &Db, orgs: &[String]) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    if orgs.is_empty() {
-        return Ok(Vec::new());
+/// The partners that let members of their GitHub organisation join and
+/// whose organisation, by GitHub's numeric id, is one of `org_ids`, as
+/// (id, slug). By id, not login: a renamed organisation's old login can be
+/// registered by anyone.
+pub async fn auto_join_partners(db: &Db, org_ids: &[i64]) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let mut found = Vec::new();
+    for chunk in org_ids.chunks(500) {
+        let sql = format!(
+            "SELECT id, slug FROM partners WHERE github_auto_join = $1 AND github_org_id IN ({}) ORDER BY slug",
+            (2..chunk.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+        );
+        let rows = on_pool!(db, |pool| {
+            let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(true);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await?
+        });
+        found.extend(rows);
     }
-    let lowered: Vec<String> = orgs.iter().map(|o| o.to_lowercase()).collect();
-    let sql = format!(
-        "SELECT id, slug FROM partners WHERE github_auto_join = $1 AND LOWER(github_org) IN ({}) ORDER BY slug",
-        (2..lowered.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-    );
-    on_pool!(db, |pool| {
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(true);
-        for o in &lowered {
-            q = q.bind(o);
-        }
-        q.fetch_all(pool).await
-    })
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(found)
 }
 
 // ---- sessions ----

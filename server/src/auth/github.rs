@@ -30,6 +30,8 @@ pub enum GithubError {
     Scopes(String),
     #[error("GitHub API {0}: {1}")]
     Api(String, String),
+    #[error("GitHub API {0}: answered 404 Not Found")]
+    NotFound(String),
     #[error("the GitHub account has no verified primary email")]
     NoVerifiedEmail,
 }
@@ -50,8 +52,11 @@ struct GithubEmail {
 
 #[derive(Deserialize)]
 struct GithubOrg {
-    login: String,
+    id: i64,
 }
+
+/// The most pages of `/user/orgs` read (100 organisations each).
+const MAX_ORG_PAGES: usize = 10;
 
 impl GithubClient {
     pub fn new(config: GithubConfig, base_url: &str, http: reqwest::Client) -> Self {
@@ -108,34 +113,99 @@ impl GithubClient {
         let access = token.access_token().secret();
         let user: GithubUser = self.get(access, "/user").await?;
         let emails: Vec<GithubEmail> = self.get(access, "/user/emails").await?;
-        let orgs: Vec<GithubOrg> = self.get(access, "/user/orgs").await?;
+        let orgs = self.orgs(access).await?;
         let email = emails.into_iter().find(|e| e.primary && e.verified).map(|e| e.email).ok_or(GithubError::NoVerifiedEmail)?;
         Ok(Identity {
             provider: "github".into(),
             subject: user.id.to_string(),
             email: Some(email),
             name: user.name.filter(|n| !n.trim().is_empty()).or(Some(user.login)),
-            github_orgs: orgs.into_iter().map(|o| o.login).collect(),
+            github_orgs: orgs,
         })
+    }
+
+    /// The ids of every organisation the person belongs to, page by page
+    /// (GitHub lists 30 unless asked for up to 100), following `link` only
+    /// within the API's own address: the token goes with each request.
+    async fn orgs(&self, access_token: &str) -> Result<Vec<i64>, GithubError> {
+        let mut ids = Vec::new();
+        let mut url = format!("{}/user/orgs?per_page=100", self.config.api_url);
+        for _ in 0..MAX_ORG_PAGES {
+            let (page, next): (Vec<GithubOrg>, _) = self.get_page(Some(access_token), "/user/orgs", &url).await?;
+            ids.extend(page.into_iter().map(|o| o.id));
+            match next.filter(|n| n.starts_with(&format!("{}/", self.config.api_url))) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        Ok(ids)
+    }
+
+    /// GitHub's numeric id of the organisation `login`, or `None` when it
+    /// has none by that name (asked without a token: organisations are
+    /// public). Staff type the login; it passed `validate_github_org`, so it
+    /// is letters, digits and dashes only.
+    pub async fn org_id(&self, login: &str) -> Result<Option<i64>, GithubError> {
+        if login.is_empty() || !login.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Ok(None);
+        }
+        let path = format!("/orgs/{login}");
+        let url = format!("{}{path}", self.config.api_url);
+        match self.get_page::<GithubOrg>(None, &path, &url).await {
+            Ok((org, _)) => Ok(Some(org.id)),
+            Err(GithubError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, access_token: &str, path: &str) -> Result<T, GithubError> {
         let url = format!("{}{path}", self.config.api_url);
-        let res = self
-            .http
-            .get(&url)
-            .bearer_auth(access_token)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .send()
-            .await
-            .map_err(|e| GithubError::Api(path.into(), e.to_string()))?;
+        Ok(self.get_page(Some(access_token), path, &url).await?.0)
+    }
+
+    /// One answer and its `rel="next"` link; `path` names it in errors.
+    async fn get_page<T: serde::de::DeserializeOwned>(
+        &self,
+        access_token: Option<&str>,
+        path: &str,
+        url: &str,
+    ) -> Result<(T, Option<String>), GithubError> {
+        let mut request = self.http.get(url).header("Accept", "application/vnd.github+json").header("X-GitHub-Api-Version", "2022-11-28");
+        if let Some(token) = access_token {
+            request = request.bearer_auth(token);
+        }
+        let res = request.send().await.map_err(|e| GithubError::Api(path.into(), e.to_string()))?;
         let status = res.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(GithubError::NotFound(path.into()));
+        }
         if !status.is_success() {
             return Err(GithubError::Api(path.into(), format!("answered {status}")));
         }
-        res.json().await.map_err(|e| GithubError::Api(path.into(), format!("unexpected body: {e}")))
+        let next = app::domain::github::next_link(res.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok()));
+        let body = res.json().await.map_err(|e| GithubError::Api(path.into(), format!("unexpected body: {e}")))?;
+        Ok((body, next))
     }
+}
+
+/// Auto-join's organisation lookup for the partner service: through the
+/// GitHub sign-in client, or refused with the reason when GitHub sign-in is
+/// off (then nobody could join through an organisation).
+pub fn org_lookup(auth: &super::SharedAuth) -> app::services::partners::GithubOrgs {
+    if auth.github.is_none() {
+        return app::services::partners::GithubOrgs::default();
+    }
+    let auth = auth.clone();
+    app::services::partners::GithubOrgs::new(move |login| {
+        let auth = auth.clone();
+        Box::pin(async move {
+            let github = auth.github.as_ref().ok_or_else(|| "GitHub sign-in is not configured".to_string())?;
+            github.org_id(&login).await.map_err(|e| {
+                tracing::warn!(error = %e, org = login, "could not look a GitHub organisation up");
+                e.to_string()
+            })
+        })
+    })
 }
 
 /// The server's error code and description when there is one.

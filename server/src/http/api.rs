@@ -222,10 +222,11 @@ async fn get_partner(State(db): State<Db>, SignedIn(caller): SignedIn, Path(slug
     responses((status = 201, body = Partner), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_partner(
     State(db): State<Db>,
+    State(orgs): State<partners::GithubOrgs>,
     SignedIn(caller): SignedIn,
     ApiJson(input): ApiJson<PartnerInput>,
 ) -> ApiResult<impl IntoResponse> {
-    let partner = partners::create(&db, &caller, &input).await?;
+    let partner = partners::create(&db, &caller, &input, &orgs).await?;
     Ok(created(format!("/api/v1/partners/{}", partner.slug), partner))
 }
 
@@ -234,11 +235,12 @@ async fn create_partner(
     responses((status = 200, body = Partner), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn replace_partner(
     State(db): State<Db>,
+    State(orgs): State<partners::GithubOrgs>,
     SignedIn(caller): SignedIn,
     Path(slug): Path<String>,
     ApiJson(input): ApiJson<PartnerInput>,
 ) -> ApiResult<Json<Partner>> {
-    Ok(Json(partners::update(&db, &caller, &slug, &input).await?))
+    Ok(Json(partners::update(&db, &caller, &slug, &input, &orgs).await?))
 }
 
 /// Changes only the fields given.
@@ -247,13 +249,14 @@ async fn replace_partner(
     responses((status = 200, body = Partner), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn patch_partner(
     State(db): State<Db>,
+    State(orgs): State<partners::GithubOrgs>,
     SignedIn(caller): SignedIn,
     Path(slug): Path<String>,
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<Partner>> {
     let current = partners::get(&db, &caller, &slug).await?;
     let input: PartnerInput = merge(&current.to_input(), patch)?;
-    Ok(Json(partners::update(&db, &caller, &slug, &input).await?))
+    Ok(Json(partners::update(&db, &caller, &slug, &input, &orgs).await?))
 }
 
 #[utoipa::path(get, path = "/integrations", tag = "integrations",

@@ -117,6 +117,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let checks = state.checks;
     let plain_http = state.plain_http.clone();
     let max_age = state.dashboard_max_age;
+    let github_orgs = state.github_orgs.clone();
     let options = app::pages::sign_in::SignInOptions {
         github: state.auth.github.is_some(),
         oidc: state.auth.oidc.as_ref().map(|o| o.label().to_string()),
@@ -131,6 +132,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
         provide_context(checks);
         provide_context(plain_http.clone());
         provide_context(max_age);
+        provide_context(github_orgs.clone());
         let nonce = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<security::CspNonce>().cloned());
         if let Some(nonce) = nonce {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0));

@@ -1,7 +1,11 @@
 //! A small stand-in for github.com and api.github.com that speaks their
-//! OAuth web flow and the three REST calls sign-in makes, with GitHub's
-//! payload shapes (`shared/spec/github.md`). It checks what GitHub checks:
-//! client credentials, the code (once, 10 minutes in real life), PKCE.
+//! OAuth web flow, the three REST calls sign-in makes, and the public
+//! organisation lookup auto-join makes, with GitHub's payload shapes
+//! (`shared/spec/github.md`). It checks what GitHub checks: client
+//! credentials, the code (once, 10 minutes in real life), PKCE. It pages
+//! `/user/orgs` as GitHub does (30 unless `per_page` says up to 100, a
+//! `link` header to the next page), and organisations keep their numeric
+//! id through a rename.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -27,6 +31,8 @@ pub struct Account {
     pub name: Option<String>,
     /// (email, primary, verified)
     pub emails: Vec<(String, bool, bool)>,
+    /// Logins of the organisations the person belongs to, as they are
+    /// named when the person signs in.
     pub orgs: Vec<String>,
     /// What the person granted, as GitHub writes it.
     pub scope: String,
@@ -52,6 +58,16 @@ struct Inner {
     codes: HashMap<String, (Account, String, String)>,
     tokens: HashMap<String, Account>,
     counter: u64,
+    /// lowercased login → (id, login as written)
+    organisations: HashMap<String, (i64, String)>,
+}
+
+impl Inner {
+    /// The organisation's id, registering it when GitHub has none by that login.
+    fn organisation(&mut self, login: &str) -> i64 {
+        let next = 9000 + self.organisations.len() as i64;
+        self.organisations.entry(login.to_lowercase()).or_insert_with(|| (next, login.to_string())).0
+    }
 }
 
 #[derive(Clone)]
@@ -69,6 +85,7 @@ impl FakeGithub {
             .route("/user", get(user))
             .route("/user/emails", get(emails))
             .route("/user/orgs", get(orgs))
+            .route("/orgs/{org}", get(organisation))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake GitHub");
         let addr: SocketAddr = listener.local_addr().expect("addr");
@@ -81,6 +98,18 @@ impl FakeGithub {
     /// The account the next authorization signs in as.
     pub fn sign_in_as(&self, account: Account) {
         self.inner.lock().expect("lock").next = Some(account);
+    }
+
+    /// Registers an organisation (if nobody has that login yet); its id.
+    pub fn organisation(&self, login: &str) -> i64 {
+        self.inner.lock().expect("lock").organisation(login)
+    }
+
+    /// Renames an organisation: it keeps its id, and the old login is free.
+    pub fn rename_organisation(&self, from: &str, to: &str) {
+        let mut inner = self.inner.lock().expect("lock");
+        let (id, _) = inner.organisations.remove(&from.to_lowercase()).expect("a registered organisation");
+        inner.organisations.insert(to.to_lowercase(), (id, to.to_string()));
     }
 }
 
@@ -184,15 +213,55 @@ async fn emails(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> R
     Json(json!(list)).into_response()
 }
 
-async fn orgs(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+struct PageQuery {
+    per_page: Option<usize>,
+    page: Option<usize>,
+}
+
+async fn orgs(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let Some(a) = account_of(&inner, &headers) else {
         return unauthorized();
     };
+    let mut state = inner.lock().expect("lock");
     let list: Vec<_> = a
         .orgs
         .iter()
-        .enumerate()
-        .map(|(i, login)| json!({"login": login, "id": 1000 + i, "url": format!("https://api.github.com/orgs/{login}"), "description": null}))
+        .map(|login| {
+            let id = state.organisation(login);
+            json!({"login": login, "id": id, "node_id": format!("O_{id}"), "url": format!("https://api.github.com/orgs/{login}"),
+                "description": null})
+        })
         .collect();
-    Json(json!(list)).into_response()
+    let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
+    let page = q.page.unwrap_or(1).max(1);
+    let items: Vec<_> = list.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
+    let mut res = Json(json!(items)).into_response();
+    if page * per_page < list.len() {
+        let link = format!(
+            "<http://{host}/user/orgs?per_page={per_page}&page={}>; rel=\"next\", <http://{host}/user/orgs?per_page={per_page}&page={}>; rel=\"last\"",
+            page + 1,
+            list.len().div_ceil(per_page)
+        );
+        res.headers_mut().insert("link", link.parse().expect("header"));
+    }
+    res
+}
+
+/// `GET /orgs/{org}`: public, any case; 404 in GitHub's words when unknown.
+async fn organisation(State(inner): State<Arc<Mutex<Inner>>>, axum::extract::Path(org): axum::extract::Path<String>) -> Response {
+    let found = inner.lock().expect("lock").organisations.get(&org.to_lowercase()).cloned();
+    match found {
+        Some((id, login)) => Json(json!({
+            "login": login, "id": id, "node_id": format!("O_{id}"), "url": format!("https://api.github.com/orgs/{login}"),
+            "description": "", "name": login, "type": "Organization", "public_repos": 12, "created_at": "2016-05-02T17:00:00Z"
+        }))
+        .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/orgs/orgs#get-an-organization", "status": "404"})),
+        )
+            .into_response(),
+    }
 }

@@ -122,6 +122,7 @@ async fn an_invited_user_signs_in_with_github_and_out_again() {
 #[tokio::test]
 async fn the_github_org_rule_lets_members_join_their_partner() {
     let (app, github) = app_with_github(Backend::Postgres).await;
+    let org_id = github.organisation("orbit-labs");
     let (status, body) = app
         .post_json(
             "/api/v1/partners",
@@ -129,6 +130,7 @@ async fn the_github_org_rule_lets_members_join_their_partner() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    assert_eq!(body["github_org_id"], org_id, "looked up on GitHub when auto-join was switched on");
     app.partner("Quiet", "infrastructure").await; // has no rule
 
     let mut member = Account::new(202, "ola", "ola@orbit.example");
@@ -156,6 +158,69 @@ async fn the_github_org_rule_lets_members_join_their_partner() {
     assert!(page.text().await.unwrap().contains("Ask your alliance manager"));
     assert!(!is_signed_in(&app, &b2).await);
     assert!(app::store::users::get_by_email(&app.db, "stray@elsewhere.example").await.unwrap().is_none(), "no account was made");
+}
+
+/// Members are matched on the organisation's numeric id, looked up when
+/// auto-join is switched on: a renamed organisation keeps its members
+/// coming, and its old login, registered by somebody else, lets nobody in.
+#[tokio::test]
+async fn auto_join_follows_the_organisation_not_its_login() {
+    let (app, github) = app_with_github(Backend::Sqlite).await;
+    let nimbus = json!({"name": "Nimbus", "kind": "infrastructure", "github_org": "nimbus-labs", "github_auto_join": true});
+    // A login GitHub does not know is the field's error, and nothing is saved.
+    let (status, err) = app.post_json("/api/v1/partners", &nimbus).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["fields"]["github_org"][0].as_str().unwrap().contains("GitHub has no organisation \"nimbus-labs\""), "{err}");
+    assert_eq!(app.get_json("/api/v1/partners/nimbus").await.0, 404);
+
+    let org_id = github.organisation("Nimbus-Labs");
+    let (status, partner) = app.post_json("/api/v1/partners", &nimbus).await;
+    assert_eq!(status, 201, "{partner}");
+    assert_eq!(partner["github_org_id"], org_id);
+    let partner_id = partner["id"].as_i64().unwrap();
+
+    // The organisation renames itself, and somebody registers the old login.
+    github.rename_organisation("nimbus-labs", "nimbus-cloud");
+    assert_ne!(github.organisation("nimbus-labs"), org_id);
+    let mut squatter = Account::new(801, "mallory", "mallory@elsewhere.example");
+    squatter.orgs = vec!["nimbus-labs".into()];
+    github.sign_in_as(squatter);
+    let refused = github_round_trip(&app, &browser(), "").await;
+    assert_eq!(location(&refused), "/sign-in/refused?reason=not-invited");
+    assert!(app::store::users::get_by_email(&app.db, "mallory@elsewhere.example").await.unwrap().is_none());
+
+    // A member of the renamed organisation joins, though it is on the
+    // second page of the 120 organisations they belong to.
+    let mut member = Account::new(802, "nia", "nia@nimbus.example");
+    member.orgs =
+        (0..110).map(|i| format!("oss-{i}")).chain(["nimbus-cloud".to_string()]).chain((0..9).map(|i| format!("more-{i}"))).collect();
+    github.sign_in_as(member);
+    assert_eq!(location(&github_round_trip(&app, &browser(), "").await), "/");
+    let nia = app::store::users::get_by_email(&app.db, "nia@nimbus.example").await.unwrap().unwrap();
+    assert_eq!(nia.partner_slug.as_deref(), Some("nimbus"));
+
+    // Switching auto-join off forgets the id; a partner saved before ids
+    // were kept (auto-join on, no id) lets nobody in until it is saved again.
+    let (status, off) = app.send_json(reqwest::Method::PATCH, "/api/v1/partners/nimbus", &json!({"github_auto_join": false})).await;
+    assert_eq!((status, &off["github_org_id"]), (200, &serde_json::Value::Null), "{off}");
+    app::on_pool!(&app.db, |pool| {
+        sqlx::query("UPDATE partners SET github_org = 'nimbus-cloud', github_auto_join = $1 WHERE id = $2")
+            .bind(true)
+            .bind(partner_id)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let page = app.get("/partners/nimbus").await.text().await.unwrap();
+    assert!(page.contains("members cannot join yet"), "the page says what to do");
+    let mut late = Account::new(803, "noor", "noor@nimbus.example");
+    late.orgs = vec!["nimbus-cloud".into()];
+    github.sign_in_as(late.clone());
+    assert_eq!(location(&github_round_trip(&app, &browser(), "").await), "/sign-in/refused?reason=not-invited");
+    let (status, saved) = app.send_json(reqwest::Method::PATCH, "/api/v1/partners/nimbus", &json!({})).await;
+    assert_eq!((status, &saved["github_org_id"]), (200, &json!(org_id)), "{saved}");
+    github.sign_in_as(late);
+    assert_eq!(location(&github_round_trip(&app, &browser(), "").await), "/");
 }
 
 #[tokio::test]
@@ -307,9 +372,16 @@ async fn accepted_or_replaced_invitation_links_stop_working() {
 
 #[tokio::test]
 async fn only_admins_let_an_organisation_join() {
-    let app = spawn_app(Backend::Sqlite).await;
-    let (_, reviewer) = app.client_as("rev@staff.example", Role::Reviewer, None).await;
+    // Without GitHub sign-in nobody could join through an organisation.
+    let bare = spawn_app(Backend::Sqlite).await;
     let body = json!({"name": "Joiner", "kind": "infrastructure", "github_org": "joiner", "github_auto_join": true});
+    let (status, err) = bare.post_json("/api/v1/partners", &body).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["fields"]["github_org"][0].as_str().unwrap().contains("GitHub sign-in is not configured"), "{err}");
+
+    let (app, github) = app_with_github(Backend::Sqlite).await;
+    github.organisation("joiner");
+    let (_, reviewer) = app.client_as("rev@staff.example", Role::Reviewer, None).await;
     let (status, err) = crate::helpers::json_of(reviewer.post(app.url("/api/v1/partners")).json(&body).send().await.unwrap()).await;
     assert_eq!(status, 422, "{err}");
     assert!(err["fields"]["github_auto_join"][0].as_str().unwrap().contains("only an admin"));
