@@ -25,6 +25,19 @@ pub const SESSION_COOKIE: &str = "tracker_session";
 /// callback only completes in the browser that started it.
 pub const OAUTH_COOKIE: &str = "tracker_oauth";
 
+/// A cookie's name as sent: over https with the `__Host-` prefix, which
+/// browsers accept only from this host, `Secure`, on `Path=/` and without
+/// `Domain`, so a sibling subdomain cannot plant a session of its choosing
+/// (login CSRF) or the OAuth state. Plain http (a local server) cannot
+/// carry the prefix.
+pub fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
 /// What the sign-in code needs at run time.
 pub struct Auth {
     pub config: AuthConfig,
@@ -54,8 +67,11 @@ impl Auth {
     }
 
     /// A `Set-Cookie` value; `max_age` None ends the cookie with the browser session.
-    pub fn cookie(&self, name: &str, value: &str, path: &str, max_age: Option<i64>) -> HeaderValue {
-        let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
+    /// A `Set-Cookie` value for one of our cookies (`SESSION_COOKIE`,
+    /// `OAUTH_COOKIE`), named by [`cookie_name`], on the whole site.
+    pub fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+        let name = cookie_name(name, self.secure_cookies);
+        let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
         if let Some(age) = max_age {
             c.push_str(&format!("; Max-Age={age}"));
         }
@@ -65,8 +81,13 @@ impl Auth {
         HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
-    pub fn clear_cookie(&self, name: &str, path: &str) -> HeaderValue {
-        self.cookie(name, "", path, Some(0))
+    pub fn clear_cookie(&self, name: &str) -> HeaderValue {
+        self.cookie(name, "", Some(0))
+    }
+
+    /// One of our cookies in the request, by its name as sent.
+    pub fn read_cookie(&self, headers: &HeaderMap, name: &str) -> Option<String> {
+        cookie(headers, &cookie_name(name, self.secure_cookies))
     }
 }
 
@@ -121,6 +142,10 @@ fn is_safe(method: &Method) -> bool {
 }
 
 /// The `host[:port]` of an absolute URL.
+fn scheme(url: &str) -> Option<&str> {
+    Some(url.split_once("://")?.0)
+}
+
 fn authority(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
@@ -131,11 +156,14 @@ fn authority(url: &str) -> Option<&str> {
 /// loopback host it was sent to (so `localhost` and `127.0.0.1` both work on
 /// a local server; any other `Host` could be a DNS-rebound attacker's name).
 /// Requests with neither come from scripts, not from another site's page.
+/// Scheme counts too: with an https `BASE_URL`, a page served over plain
+/// http under our name (a network attacker's) is not ours.
 fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_loopback_authority(h));
     let ours = |url: &str| {
         let a = authority(url);
-        a.is_some() && (a == authority(base_url) || (host.is_some() && a == host))
+        let same_scheme = scheme(url).is_some_and(|s| scheme(base_url).is_some_and(|b| s.eq_ignore_ascii_case(b)));
+        a.is_some() && ((same_scheme && a == authority(base_url)) || (host.is_some() && a == host))
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
         return origin.to_str().map(ours).unwrap_or(false);
@@ -186,7 +214,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             Err(e) => return e.into_response(),
         },
         Some(Err(())) => return unauthorized("the Authorization header must be \"Bearer <token>\""),
-        None => match cookie(req.headers(), SESSION_COOKIE) {
+        None => match state.auth.read_cookie(req.headers(), SESSION_COOKIE) {
             Some(secret) => match state.sessions.caller(&state.db, &state.auth.config.policy, &secret, now).await {
                 Ok(caller) => caller,
                 Err(e) => return e.into_response(),
@@ -296,9 +324,12 @@ mod tests {
             h
         };
         let base = "https://tracker.example.com";
-        let cases: [(&[(&'static str, &str)], bool); 9] = [
+        let cases: [(&[(&'static str, &str)], bool); 11] = [
             (&[("origin", "http://127.0.0.1:3000")], true),
             (&[("origin", "https://tracker.example.com")], true),
+            // Our name over plain http is not our https site.
+            (&[("origin", "http://tracker.example.com")], false),
+            (&[("referer", "http://tracker.example.com/partners")], false),
             (&[("origin", "https://evil.example")], false),
             (&[("origin", "null")], false),
             (&[("sec-fetch-site", "cross-site")], false),

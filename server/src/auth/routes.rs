@@ -121,7 +121,7 @@ async fn start(
         return app::error::AppError::from(e).into_response();
     }
     let mut res = Redirect::to(&url).into_response();
-    res.headers_mut().append(header::SET_COOKIE, auth.cookie(OAUTH_COOKIE, &oauth_state, "/auth", Some(STATE_TTL_MINUTES * 60)));
+    res.headers_mut().append(header::SET_COOKIE, auth.cookie(OAUTH_COOKIE, &oauth_state, Some(STATE_TTL_MINUTES * 60)));
     res
 }
 
@@ -136,7 +136,7 @@ async fn callback(
         return res;
     }
     let auth = &state.auth;
-    let clear = auth.clear_cookie(OAUTH_COOKIE, "/auth");
+    let clear = auth.clear_cookie(OAUTH_COOKIE);
     let fail = |title: &str, message: &str| {
         let mut res = message_page(StatusCode::BAD_REQUEST, title, message);
         res.headers_mut().append(header::SET_COOKIE, clear.clone());
@@ -150,7 +150,7 @@ async fn callback(
         return fail("Sign-in failed", "The provider's answer was incomplete. Please start again.");
     };
     // The state must be the one this browser started with, and still pending.
-    if super::cookie(&headers, OAUTH_COOKIE).as_deref() != Some(returned_state.as_str()) {
+    if auth.read_cookie(&headers, OAUTH_COOKIE).as_deref() != Some(returned_state.as_str()) {
         tracing::warn!(provider, "callback state does not match the browser's cookie");
         return fail("Sign-in failed", "This sign-in was not started in this browser, or it took too long. Please start again.");
     }
@@ -196,7 +196,7 @@ async fn callback(
 /// Starts a session and sends the browser on. The browser's previous
 /// session, if any, is ended: the session id always changes at sign-in.
 async fn signed_in(state: &AppState, headers: &HeaderMap, user_id: i64, next: &str) -> Response {
-    if let Some(old) = super::cookie(headers, SESSION_COOKIE) {
+    if let Some(old) = state.auth.read_cookie(headers, SESSION_COOKIE) {
         if let Err(e) = sign_in::end_session(&state.db, &old).await {
             return e.into_response();
         }
@@ -205,7 +205,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, user_id: i64, next: &s
         Ok(secret) => {
             let mut res = Redirect::to(next).into_response();
             let max_age = state.auth.config.policy.session_absolute.num_seconds();
-            res.headers_mut().append(header::SET_COOKIE, state.auth.cookie(SESSION_COOKIE, &secret, "/", Some(max_age)));
+            res.headers_mut().append(header::SET_COOKIE, state.auth.cookie(SESSION_COOKIE, &secret, Some(max_age)));
             res
         }
         Err(e) => e.into_response(),
@@ -268,12 +268,12 @@ async fn demo_sign_in(State(state): State<AppState>, headers: HeaderMap, Form(fo
 }
 
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(secret) = super::cookie(&headers, SESSION_COOKIE) {
+    if let Some(secret) = state.auth.read_cookie(&headers, SESSION_COOKIE) {
         if let Err(e) = sign_in::end_session(&state.db, &secret).await {
             return e.into_response();
         }
     }
     let mut res = Redirect::to(&format!("/sign-in?signed_out={}", encode("1"))).into_response();
-    res.headers_mut().append(header::SET_COOKIE, state.auth.clear_cookie(SESSION_COOKIE, "/"));
+    res.headers_mut().append(header::SET_COOKIE, state.auth.clear_cookie(SESSION_COOKIE));
     res
 }

@@ -566,6 +566,35 @@ async fn every_response_carries_security_headers() {
     assert!(scripts > 0 && scripts == nonced, "{scripts} scripts, {nonced} with the nonce");
 }
 
+/// Over https our cookies carry the `__Host-` prefix, which browsers take
+/// only from this host, on the whole site and `Secure`: a sibling subdomain
+/// cannot plant a session (login CSRF). The unprefixed name is not read.
+#[tokio::test]
+async fn cookies_over_https_carry_the_host_prefix() {
+    let secure = spawn_app_with(Backend::Sqlite, |c| c.auth.base_url = Some("https://tracker.example.com".into())).await;
+    let uid = secure.user("hana@staff.example", Role::Reviewer, None, UserStatus::Active).await;
+    let session = secure.session_for(uid).await;
+    let url = secure.url("/partners");
+    let page = |cookie: String| browser().get(&url).header("cookie", cookie).send();
+    assert_eq!(page(format!("__Host-tracker_session={session}")).await.unwrap().status(), 200);
+    let planted = page(format!("tracker_session={session}")).await.unwrap();
+    assert_eq!(planted.status(), 303, "an unprefixed cookie is somebody else's");
+    assert!(location(&planted).starts_with("/sign-in"));
+
+    let out = browser()
+        .post(secure.url("/auth/sign-out"))
+        .header("origin", secure.url(""))
+        .header("cookie", format!("__Host-tracker_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let cleared = out.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cleared.starts_with("__Host-tracker_session=;") && cleared.contains("Path=/;") && cleared.contains("Secure"), "{cleared}");
+    assert!(!cleared.contains("Domain"), "{cleared}");
+    assert_eq!(page(format!("__Host-tracker_session={session}")).await.unwrap().status(), 303, "the session ended");
+}
+
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_client() {
     let app = spawn_app_with(Backend::Sqlite, |c| c.auth.rate_limit_per_minute = 3).await;
