@@ -83,11 +83,37 @@ pub enum OidcError {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// One audience or several (a string or a list).
+    #[serde(default)]
+    aud: Audience,
+    /// The client the token was issued to: ours, when there is one.
+    azp: Option<String>,
     pub nonce: Option<String>,
     pub email: Option<String>,
     pub email_verified: Option<bool>,
     pub name: Option<String>,
     pub preferred_username: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    #[default]
+    None,
+    One(String),
+    Several(Vec<String>),
+}
+
+/// OpenID Connect Core 3.1.3.7: with several audiences the token must say
+/// which client it was issued to (`azp`), and an `azp` must be ours; else a
+/// token issued to another client that lists us too would sign people in.
+fn check_authorized_party(claims: &Claims, client_id: &str) -> Result<(), OidcError> {
+    let several = matches!(&claims.aud, Audience::Several(list) if list.len() > 1);
+    match claims.azp.as_deref() {
+        Some(azp) if azp != client_id => Err(OidcError::IdToken(format!("issued to another client (azp {azp:?})"))),
+        None if several => Err(OidcError::IdToken("several audiences but no azp naming this client".into())),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +157,7 @@ pub fn validate_id_token(token: &str, keys: &JwkSet, issuer: &str, client_id: &s
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 60;
     let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| OidcError::IdToken(e.to_string()))?;
+    check_authorized_party(&data.claims, client_id)?;
     if data.claims.nonce.as_deref() != Some(nonce) {
         return Err(OidcError::Nonce);
     }
@@ -291,7 +318,25 @@ mod tests {
         // (case, token, expected: Ok(sub) or a part of the error)
         let cases: Vec<(&str, String, Result<&str, &str>)> = vec![
             ("valid", good(claims(|_| {})), Ok("u1")),
-            ("aud as a list", good(claims(|c| c["aud"] = serde_json::json!(["other", "tracker"]))), Ok("u1")),
+            ("aud as a list of one", good(claims(|c| c["aud"] = serde_json::json!(["tracker"]))), Ok("u1")),
+            (
+                "several audiences, azp ours",
+                good(claims(|c| {
+                    c["aud"] = serde_json::json!(["other", "tracker"]);
+                    c["azp"] = "tracker".into();
+                })),
+                Ok("u1"),
+            ),
+            ("several audiences, no azp", good(claims(|c| c["aud"] = serde_json::json!(["other", "tracker"]))), Err("no azp")),
+            (
+                "issued to another client",
+                good(claims(|c| {
+                    c["aud"] = serde_json::json!(["other", "tracker"]);
+                    c["azp"] = "other".into();
+                })),
+                Err("another client"),
+            ),
+            ("azp ours, one audience", good(claims(|c| c["azp"] = "tracker".into())), Ok("u1")),
             ("no kid, one key", token(claims(|_| {}), None, Algorithm::RS256), Ok("u1")),
             ("wrong issuer", good(claims(|c| c["iss"] = "https://evil.example".into())), Err("Issuer")),
             ("wrong audience", good(claims(|c| c["aud"] = "someone-else".into())), Err("Audience")),
