@@ -537,15 +537,16 @@ pub async fn partner_work(db: &Db, caller: &Caller, now: DateTime<Utc>) -> Resul
 }
 
 /// The facts this build can observe without asking anyone outside: the
-/// repository's name, the registry namespace and the alliance manager.
-/// (The licence comes from the GitHub sync, published versions from the
-/// registry poller.)
+/// registry namespace and the alliance manager. (The licence and whether
+/// the repository is public come from the GitHub sync, published versions
+/// from the registry poller.)
 fn observed_facts(
     integration: &Integration,
     partner: &crate::domain::partner::Partner,
     registration: Option<&crate::domain::run_task::Registration>,
     published: Option<&(String, DateTime<Utc>)>,
     licence: Option<&(String, String)>,
+    public_repository: bool,
 ) -> Vec<(Fact, String)> {
     let mut facts = Vec::new();
     if let Some((repository, spdx)) = licence {
@@ -565,9 +566,11 @@ fn observed_facts(
         }
     }
     let address = integration.source_address.as_deref().and_then(|a| crate::domain::source_address::SourceAddress::parse(a).ok());
-    if let (Some(url), Some(address)) = (&integration.repository_url, &address) {
+    // Prepare asks for a *public* repository so named: the name alone does
+    // not say so; GitHub's answer to the sync does.
+    if let (Some(url), Some(address), true) = (&integration.repository_url, &address, public_repository) {
         if repository_matches_type(url, address.type_name()).is_ok() {
-            facts.push((Fact::RepositoryNamed, format!("{url} is named terraform-provider-{}", address.type_name())));
+            facts.push((Fact::RepositoryNamed, format!("{url} is public on GitHub and named terraform-provider-{}", address.type_name())));
         }
     }
     if let (Some(ns), Some(address)) = (&partner.registry_namespace, &address) {
@@ -598,9 +601,10 @@ pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result
     let registration = crate::store::run_tasks::registration(db, integration.id).await?;
     let host = integration.source_address.as_deref().and_then(|a| a.split('/').next()).unwrap_or_default();
     let published = crate::store::registry::latest_published(db, integration.id, host).await?;
-    let licence =
-        crate::store::support::sync_row(db, integration.id).await?.and_then(|r| r.licence.map(|l| (format!("{}/{}", r.owner, r.repo), l)));
-    let facts = observed_facts(&integration, &partner, registration.as_ref(), published.as_ref(), licence.as_ref());
+    let sync = crate::store::support::sync_row(db, integration.id).await?;
+    let public_repository = sync.as_ref().is_some_and(|r| r.repo_private == Some(false));
+    let licence = sync.and_then(|r| r.licence.map(|l| (format!("{}/{}", r.owner, r.repo), l)));
+    let facts = observed_facts(&integration, &partner, registration.as_ref(), published.as_ref(), licence.as_ref(), public_repository);
     if facts.is_empty() {
         return Ok(());
     }

@@ -565,7 +565,7 @@ pub async fn sync_repositories(db: &Db, repos: &[(i64, String, String)], now: Da
                 Some(_) => {
                     changed += sqlx::query(
                         "UPDATE github_syncs SET owner = $2, repo = $3, etag = NULL, since = NULL, next_sync_at = $4, licence = NULL,
-                            licence_checked_at = NULL, failures = 0 WHERE integration_id = $1",
+                            licence_checked_at = NULL, repo_private = NULL, failures = 0 WHERE integration_id = $1",
                     )
                     .bind(id)
                     .bind(owner)
@@ -662,6 +662,8 @@ pub struct SyncResult {
     pub licence: Option<Option<String>>,
     /// `Some` when the latest release was checked (`None` inside: there is none).
     pub release: Option<Option<crate::domain::github::Release>>,
+    /// `Some` when this sync asked GitHub whether the repository is private.
+    pub private: Option<bool>,
 }
 
 /// One issue to write with a sync: `id` of the stored row when known.
@@ -701,7 +703,8 @@ pub async fn record_sync(
                 release_tag = CASE WHEN $13 THEN $14 ELSE release_tag END,
                 release_version = CASE WHEN $13 THEN $15 ELSE release_version END,
                 release_published_at = CASE WHEN $13 THEN $16 ELSE release_published_at END,
-                release_checked_at = CASE WHEN $13 THEN $2 ELSE release_checked_at END
+                release_checked_at = CASE WHEN $13 THEN $2 ELSE release_checked_at END,
+                repo_private = COALESCE($17, repo_private)
              WHERE integration_id = $1 AND claimed_by = $12",
         )
         .bind(result.integration_id)
@@ -720,6 +723,7 @@ pub async fn record_sync(
         .bind(release.as_ref().map(|r| r.tag.clone()))
         .bind(release_version)
         .bind(release.as_ref().and_then(|r| r.published_at))
+        .bind(result.private)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -832,10 +836,13 @@ pub struct SyncRow {
     pub failures: i64,
     pub licence: Option<String>,
     pub licence_checked_at: Option<DateTime<Utc>>,
+    /// What GitHub last said: private (or internal), or public; `None`
+    /// until a sync has asked.
+    pub repo_private: Option<bool>,
 }
 
 const SYNC_SELECT: &str = "SELECT integration_id, owner, repo, next_sync_at, last_synced_at, last_outcome, last_error, failures, licence,
-    licence_checked_at FROM github_syncs";
+    licence_checked_at, repo_private FROM github_syncs";
 
 pub async fn sync_row(db: &Db, integration_id: i64) -> Result<Option<SyncRow>, sqlx::Error> {
     let sql = format!("{SYNC_SELECT} WHERE integration_id = $1");

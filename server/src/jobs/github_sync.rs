@@ -222,6 +222,7 @@ impl Syncer {
                         listing: None,
                         licence: None,
                         release: None,
+                        private: None,
                     };
                     store::record_sync(&self.db, &self.instance, &result, &[], now).await?;
                 }
@@ -269,6 +270,7 @@ impl Syncer {
             listing: None,
             licence: None,
             release: None,
+            private: None,
         };
         store::record_sync(&self.db, &self.instance, &result, &[], now).await.map(|_| ())
     }
@@ -278,7 +280,8 @@ impl Syncer {
         let (owner, repo) = (&due.owner, &due.repo);
         let page = self.client.list_issues(owner, repo, due.since, due.etag.as_deref()).await?;
         let mut issues = Vec::new();
-        let mut access_checked = false;
+        // Whether the repository is private, once GitHub was asked.
+        let mut access_checked = None;
         // Read at most once per sync, by whichever step needs it first.
         let mut integration_row = None;
         let (outcome, listing) = match page {
@@ -366,6 +369,7 @@ impl Syncer {
             listing,
             licence,
             release,
+            private: access_checked,
         };
         Ok((result, issues))
     }
@@ -387,15 +391,17 @@ impl Syncer {
     /// repository that is not the partner's own (`may_import`): asked once
     /// per sync (`checked`), and only when there is something to copy, so
     /// an unchanged repository still costs one free 304.
-    async fn check_access(&self, due: &SyncDue, checked: &mut bool) -> Result<(), Failure> {
-        if *checked {
+    /// The answer is kept (`checked`, whether private) for the Prepare
+    /// task that wants a public repository.
+    async fn check_access(&self, due: &SyncDue, checked: &mut Option<bool>) -> Result<(), Failure> {
+        if checked.is_some() {
             return Ok(());
         }
         let visibility = self.client.repository(&due.owner, &due.repo).await?;
         let org = app::store::partners::github_org_of_integration(&self.db, due.integration_id).await?;
         app::domain::github::may_import(&visibility, org.as_deref())
             .map_err(|reason| GitHubError::Refused { repo: format!("{}/{}", due.owner, due.repo), reason })?;
-        *checked = true;
+        *checked = Some(visibility.private);
         Ok(())
     }
 

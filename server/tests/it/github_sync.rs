@@ -95,6 +95,10 @@ async fn issues_and_licence_are_synced(app: TestApp) {
     let task = task.expect("a licence task");
     assert_eq!(task["state"], "accepted", "{task}");
     assert!(task["events"].to_string().contains("MPL-2.0"), "{task}");
+    // GitHub said the repository is public, and it is named after the type.
+    let task = pipeline["stages"][0]["tasks"].as_array().unwrap().iter().find(|t| t["key"] == "prepare.repository").unwrap();
+    assert_eq!(task["state"], "accepted", "{task}");
+    assert!(task["events"][0]["note"].as_str().unwrap().contains("is public on GitHub"), "{task}");
 
     // The next listing asks `since` the newest change (inclusive, so that
     // issue comes again); after that nothing changed: a conditional
@@ -435,6 +439,9 @@ async fn private_repositories_are_copied_only_for_their_own_partner(app: TestApp
     assert_eq!(tag, None, "nor its release");
     let acme_row = app::store::support::sync_row(&app.db, acme).await.unwrap().unwrap();
     assert_eq!((acme_row.last_outcome.as_deref(), acme_row.licence.as_deref()), (Some("ok"), Some("MPL-2.0")), "{acme_row:?}");
+    // Named after the type but private: Prepare's "public repository" stays open.
+    assert_eq!(acme_row.repo_private, Some(true));
+    assert_eq!(repository_task(&app, acme).await, "open");
     // The member sees why on their integration's page.
     let page = member.get(app.url(&format!("/integrations/{other}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("not the partner") || page.contains("no GitHub organisation set"), "the refusal is on the page");
@@ -448,6 +455,14 @@ async fn private_repositories_are_copied_only_for_their_own_partner(app: TestApp
     assert_eq!(issues(&app, other).await.len(), 1);
     let row = app::store::support::sync_row(&app.db, other).await.unwrap().unwrap();
     assert_eq!((row.last_outcome.as_deref(), row.licence.as_deref()), (Some("ok"), Some("MPL-2.0")), "{row:?}");
+    assert_eq!(repository_task(&app, other).await, "accepted", "public now, and named terraform-provider-vault-x");
+}
+
+/// The state of Prepare's "public repository" task.
+async fn repository_task(app: &TestApp, id: i64) -> String {
+    let (_, p) = app.get_json(&format!("/api/v1/integrations/{id}/pipeline")).await;
+    let tasks = p["stages"][0]["tasks"].as_array().unwrap().clone();
+    tasks.iter().find(|t| t["key"] == "prepare.repository").unwrap()["state"].as_str().unwrap().to_string()
 }
 
 crate::on_both_backends!(

@@ -385,13 +385,15 @@ async fn observed_facts_complete_automatic_tasks(app: TestApp) {
     assert_eq!(st, 201, "{i}");
     let id = i["id"].as_i64().unwrap();
     let (_, p) = pipeline(&app, &app.client, id).await;
-    let repo = task(&p, "prepare.repository");
-    assert_eq!(repo["state"], "accepted", "{repo}");
-    let event = &repo["events"][0];
+    let namespace = task(&p, "publish.namespace");
+    assert_eq!(namespace["state"], "accepted", "a later stage's fact is recorded too: {namespace}");
+    let event = &namespace["events"][0];
     assert_eq!(event["action"], "observe");
     assert_eq!(event["actor"], "Integration Tracker");
-    assert!(event["note"].as_str().unwrap().contains("terraform-provider-fact"), "{event}");
-    assert_eq!(task(&p, "publish.namespace")["state"], "accepted", "a later stage's fact is recorded too");
+    assert!(event["note"].as_str().unwrap().contains("factco/fact"), "{event}");
+    // The name alone does not say the repository is public: that waits for
+    // the GitHub sync (github_sync::issues_and_licence_are_synced).
+    assert_eq!(task(&p, "prepare.repository")["state"], "open");
     assert_eq!(task(&p, "apply.manager")["state"], "open", "no alliance manager yet");
     assert_eq!(p["current"], "prepare", "no stage is skipped: Prepare still has open tasks");
 
@@ -402,7 +404,7 @@ async fn observed_facts_complete_automatic_tasks(app: TestApp) {
     let (_, p) = pipeline(&app, &app.client, id).await;
     assert_eq!(task(&p, "apply.manager")["state"], "accepted");
     let (_, records) = app.get_json("/api/v1/audit?q=completed%20automatically").await;
-    assert_eq!(records["total"], 3, "{records}");
+    assert_eq!(records["total"], 2, "{records}");
     assert!(records["items"].as_array().unwrap().iter().all(|r| r["actor_name"] == "Integration Tracker"));
 
     // A repository that does not match stays for a person to report.
