@@ -225,6 +225,19 @@ pub async fn seed_with(db: &Db, sample: Option<&SampleEndpoint>) -> Result<Seede
     if existing.total > 0 {
         return Ok(Seeded::AlreadyHasData);
     }
+    // Staff first: an alliance manager is a reviewer's account.
+    for person in PEOPLE.iter().filter(|p| p.3.is_empty()) {
+        if user_store::get_by_email(db, person.1).await?.is_none() {
+            add_person(db, person).await?;
+        }
+    }
+    for (name, email) in MANAGERS.iter().filter(|(_, e)| !e.is_empty()) {
+        if user_store::get_by_email(db, email).await?.is_none() {
+            let new = NewUser { email, name, role: Role::Reviewer, partner_id: None, status: UserStatus::Active, demo: false };
+            let audit = Entry::system("user.create", TargetKind::User, None, email).summary(format!("Demo reviewer {email} added"));
+            user_store::insert(db, &new, Utc::now(), &audit).await?;
+        }
+    }
     let mut integration_count = 0;
     for (i, (name, kind, categories, namespace, products)) in PARTNERS.iter().enumerate() {
         let slug = app::domain::slug::slugify(name);

@@ -342,6 +342,20 @@ pub struct PartnerQuery {
     pub per_page: Option<i64>,
 }
 
+/// Why the account behind an alliance manager's email cannot be the
+/// manager, if it cannot: the program names a reviewer (admins review too),
+/// and alerts to the manager need an account that can receive them.
+pub fn manager_problem(account: Option<(super::access::Role, super::user::UserStatus)>, email: &str) -> Option<String> {
+    use super::access::Role;
+    use super::user::UserStatus;
+    match account {
+        None => Some(format!("no account has the email {email}: the alliance manager is a reviewer; invite them first (Admin → Users)")),
+        Some((_, UserStatus::Deactivated)) => Some(format!("the account of {email} is deactivated")),
+        Some((Role::Reviewer | Role::Admin, _)) => None,
+        Some((role, _)) => Some(format!("{email} is a {} account; the alliance manager is a reviewer", role.label().to_lowercase())),
+    }
+}
+
 /// What saving a partner does with its GitHub organisation's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgPin {
@@ -430,6 +444,29 @@ mod tests {
         ];
         for (current, v, want) in cases {
             assert_eq!(org_pin(*current, v), *want, "{current:?} → {:?} {}", v.github_org, v.github_auto_join);
+        }
+    }
+
+    #[test]
+    fn the_alliance_manager_is_a_reviewer() {
+        use crate::domain::access::Role;
+        use crate::domain::user::UserStatus;
+        let cases = [
+            (Some((Role::Reviewer, UserStatus::Active)), None),
+            (Some((Role::Admin, UserStatus::Active)), None),
+            // Invited staff receive alerts once they accept.
+            (Some((Role::Reviewer, UserStatus::Invited)), None),
+            (Some((Role::Reviewer, UserStatus::Deactivated)), Some("deactivated")),
+            (Some((Role::Partner, UserStatus::Active)), Some("a partner member account")),
+            (Some((Role::Viewer, UserStatus::Active)), Some("a viewer account")),
+            (None, Some("invite them first")),
+        ];
+        for (account, want) in cases {
+            let got = manager_problem(account, "am@alliances.example");
+            match want {
+                None => assert_eq!(got, None, "{account:?}"),
+                Some(part) => assert!(got.as_deref().is_some_and(|g| g.contains(part)), "{account:?}: {got:?}"),
+            }
         }
     }
 

@@ -357,8 +357,10 @@ fn PartnerForm(existing: Option<Partner>) -> impl IntoView {
             </div>
             <TextField label="Registry namespace" name="registry_namespace" value=p.registry_namespace.clone() error=field("registry_namespace")
                 hint="The namespace its providers are published under, e.g. acme for acme/cloud."/>
-            <TextField label="Alliance manager" name="alliance_manager_name" value=p.alliance_manager_name.clone() error=field("alliance_manager_name")/>
-            <TextField label="Alliance manager's email" name="alliance_manager_email" input_type="email" value=p.alliance_manager_email.clone() error=field("alliance_manager_email")/>
+            <TextField label="Alliance manager's email" name="alliance_manager_email" input_type="email" value=p.alliance_manager_email.clone() error=field("alliance_manager_email")
+                hint="The email of a reviewer's account (Admin → Users): alerts about this partner go there."/>
+            <TextField label="Alliance manager" name="alliance_manager_name" value=p.alliance_manager_name.clone() error=field("alliance_manager_name")
+                hint="Leave empty to use the account's name."/>
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || action.pending().get()>
                     {move || if action.pending().get() { "Saving…" } else { "Save partner" }}

@@ -4,7 +4,8 @@
 use super::{category_filter, partner_kind_filter};
 use crate::domain::access::{Action, Caller};
 use crate::domain::audit::{changes, created, field_names, Entry, TargetKind};
-use crate::domain::partner::{org_pin, OrgPin, Partner, PartnerInput, PartnerQuery, ValidPartner};
+use crate::domain::partner::{manager_problem, org_pin, OrgPin, Partner, PartnerInput, PartnerQuery, ValidPartner};
+use crate::domain::user::normalise_email;
 use crate::domain::{paging, FieldErrors, Page};
 use crate::error::AppError;
 use crate::store::partners::{self as store, PartnerFilter};
@@ -64,6 +65,37 @@ async fn pin_org(orgs: &GithubOrgs, current: Option<&Partner>, valid: &mut Valid
             }
         }
     };
+    Ok(())
+}
+
+/// The alliance manager is a reviewer (program.md): a new or changed
+/// manager email must be a reviewer's or an admin's account, and a name
+/// alone, which no alert can reach, is refused. An empty name is the
+/// account's. (A manager stored before this rule stays until changed.)
+async fn check_manager(db: &Db, current: Option<&Partner>, valid: &mut ValidPartner) -> Result<(), AppError> {
+    let refuse = |problem: String| {
+        let mut fields = FieldErrors::new();
+        fields.insert("alliance_manager_email".into(), vec![problem]);
+        Err(AppError::invalid(fields))
+    };
+    let Some(email) = valid.alliance_manager_email.as_deref().map(normalise_email) else {
+        let name_changed = current.is_none_or(|c| c.alliance_manager_name != valid.alliance_manager_name);
+        if valid.alliance_manager_name.is_some() && name_changed {
+            return refuse("give the email of the alliance manager's reviewer account: a name alone reaches nobody".into());
+        }
+        return Ok(());
+    };
+    let account = crate::store::users::get_by_email(db, &email).await?;
+    let changed = current.and_then(|c| c.alliance_manager_email.as_deref()).map(normalise_email).as_deref() != Some(email.as_str());
+    if changed {
+        if let Some(problem) = manager_problem(account.as_ref().map(|u| (u.role, u.status)), &email) {
+            return refuse(problem);
+        }
+    }
+    if valid.alliance_manager_name.is_none() {
+        valid.alliance_manager_name = account.map(|u| u.name);
+    }
+    valid.alliance_manager_email = Some(email);
     Ok(())
 }
 
@@ -140,6 +172,7 @@ pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput, orgs: &Githu
     caller.check(Action::ManagePartners, || "partners".into())?;
     let mut valid = input.validate().map_err(AppError::invalid)?;
     check_auto_join(caller, &valid, None)?;
+    check_manager(db, None, &mut valid).await?;
     pin_org(orgs, None, &mut valid).await?;
     let audit = Entry::by(caller, "partner.create", TargetKind::Partner, None, &valid.name)
         .summary(format!("Added partner {}", valid.name))
@@ -169,6 +202,7 @@ pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput, 
             return Err(AppError::invalid(fields));
         }
     }
+    check_manager(db, Some(&current), &mut valid).await?;
     pin_org(orgs, Some(&current), &mut valid).await?;
     let changed = changes(&current.audit_fields(), &valid.audit_fields());
     if changed.is_empty() {

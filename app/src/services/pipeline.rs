@@ -547,6 +547,7 @@ fn observed_facts(
     published: Option<&(String, DateTime<Utc>)>,
     licence: Option<&(String, String)>,
     public_repository: bool,
+    manager: Option<&str>,
 ) -> Vec<(Fact, String)> {
     let mut facts = Vec::new();
     if let Some((repository, spdx)) = licence {
@@ -585,11 +586,22 @@ fn observed_facts(
             format!("version {version} is on {}{page}, first seen {}", address.host_display(), seen.format("%Y-%m-%d %H:%M UTC")),
         ));
     }
-    let manager = partner.alliance_manager_name.as_ref().or(partner.alliance_manager_email.as_ref());
     if let Some(m) = manager {
         facts.push((Fact::ManagerAssigned, format!("{} has {m} as alliance manager", partner.name)));
     }
     facts
+}
+
+/// The partner's alliance manager as "Name <email>", when the email is a
+/// reviewer's (or admin's) account: a manager who cannot be reached is not
+/// one (program.md: the alliance manager is a reviewer).
+async fn alliance_manager(db: &Db, partner: &crate::domain::partner::Partner) -> Result<Option<String>, AppError> {
+    let Some(email) = partner.alliance_manager_email.as_deref() else { return Ok(None) };
+    let account = crate::store::users::get_by_email(db, &crate::domain::user::normalise_email(email)).await?;
+    Ok(match crate::domain::partner::manager_problem(account.as_ref().map(|u| (u.role, u.status)), email) {
+        None => Some(format!("{} <{email}>", partner.alliance_manager_name.as_deref().unwrap_or(email))),
+        Some(_) => None,
+    })
 }
 
 /// Completes the integration's automatic tasks whose facts now hold, as the
@@ -604,7 +616,16 @@ pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result
     let sync = crate::store::support::sync_row(db, integration.id).await?;
     let public_repository = sync.as_ref().is_some_and(|r| r.repo_private == Some(false));
     let licence = sync.and_then(|r| r.licence.map(|l| (format!("{}/{}", r.owner, r.repo), l)));
-    let facts = observed_facts(&integration, &partner, registration.as_ref(), published.as_ref(), licence.as_ref(), public_repository);
+    let manager = alliance_manager(db, &partner).await?;
+    let facts = observed_facts(
+        &integration,
+        &partner,
+        registration.as_ref(),
+        published.as_ref(),
+        licence.as_ref(),
+        public_repository,
+        manager.as_deref(),
+    );
     if facts.is_empty() {
         return Ok(());
     }

@@ -41,9 +41,17 @@ fn worker(app: &TestApp, port: u16, name: &str) -> Deliverer {
     Deliverer::new(app.db.clone(), Mailer::new(&smtp(port)).expect("mailer"), settings, name.into())
 }
 
+/// The alliance manager's reviewer account, made once per app.
+async fn manager(app: &TestApp) {
+    if app::store::users::get_by_email(&app.db, "am@tracker.example.com").await.unwrap().is_none() {
+        app.user("am@tracker.example.com", Role::Reviewer, None, app::domain::user::UserStatus::Active).await;
+    }
+}
+
 /// A partner with a support contact and an alliance manager, and one run task; returns the run task's id.
 async fn partner_with_contacts(app: &TestApp, name: &str) -> i64 {
     let slug = name.to_lowercase().replace(' ', "-");
+    manager(app).await;
     let (s, b) = app
         .post_json(
             "/api/v1/partners",

@@ -14,6 +14,7 @@ on_both_backends!(
 );
 
 async fn partners_can_be_created_read_listed_and_updated(app: TestApp) {
+    app.user("priya@alliances.example", app::domain::access::Role::Reviewer, None, app::domain::user::UserStatus::Active).await;
     let (status, created) = app
         .post_json(
             "/api/v1/partners",

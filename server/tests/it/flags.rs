@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 /// A verified run task of a fresh partner with an alliance manager and a support contact.
 async fn verified(app: &TestApp, partner: &str) -> (String, i64) {
     let slug = partner.to_lowercase().replace(' ', "-");
+    if app::store::users::get_by_email(&app.db, "am@alliances.example").await.unwrap().is_none() {
+        app.user("am@alliances.example", app::domain::access::Role::Reviewer, None, app::domain::user::UserStatus::Active).await;
+    }
     let (s, b) = app
         .post_json(
             "/api/v1/partners",

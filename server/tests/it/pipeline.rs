@@ -245,6 +245,7 @@ async fn form(app: &TestApp, client: &reqwest::Client, path: &str, fields: &[(&s
 async fn the_review_queue_and_the_partner_home(app: TestApp) {
     let s = setup(&app).await;
     // A second partner, managed by someone else, with work waiting too.
+    app.user("other@staff.example", app::domain::access::Role::Reviewer, None, app::domain::user::UserStatus::Active).await;
     let (st, b) = app
         .post_json(
             "/api/v1/partners",
@@ -397,12 +398,36 @@ async fn observed_facts_complete_automatic_tasks(app: TestApp) {
     assert_eq!(task(&p, "apply.manager")["state"], "open", "no alliance manager yet");
     assert_eq!(p["current"], "prepare", "no stage is skipped: Prepare still has open tasks");
 
-    // Naming an alliance manager on the partner completes its integrations' tasks.
-    let (st, b) =
-        app.send_json(reqwest::Method::PATCH, "/api/v1/partners/fact-co", &json!({"alliance_manager_name": "Ann Alliance"})).await;
-    assert_eq!(st, 200, "{b}");
+    // The alliance manager is a reviewer: a name alone, or someone without
+    // a reviewer's account, is refused and changes nothing.
+    let app_ref = &app;
+    let patch =
+        move |body: serde_json::Value| async move { app_ref.send_json(reqwest::Method::PATCH, "/api/v1/partners/fact-co", &body).await };
+    let (st, b) = patch(json!({"alliance_manager_name": "Ann Alliance"})).await;
+    assert_eq!(st, 422, "{b}");
+    assert!(b["fields"]["alliance_manager_email"][0].as_str().unwrap().contains("a name alone reaches nobody"), "{b}");
+    let (st, b) = patch(json!({"alliance_manager_email": "ann@alliances.example"})).await;
+    assert_eq!(st, 422, "{b}");
+    assert!(b["fields"]["alliance_manager_email"][0].as_str().unwrap().contains("invite them first"), "{b}");
+    app.user("dev@factco.example", app::domain::access::Role::Partner, Some("fact-co"), app::domain::user::UserStatus::Active).await;
+    let (st, b) = patch(json!({"alliance_manager_email": "dev@factco.example"})).await;
+    assert_eq!(st, 422, "{b}");
+    assert!(b["fields"]["alliance_manager_email"][0].as_str().unwrap().contains("partner member account"), "{b}");
     let (_, p) = pipeline(&app, &app.client, id).await;
-    assert_eq!(task(&p, "apply.manager")["state"], "accepted");
+    assert_eq!(task(&p, "apply.manager")["state"], "open");
+
+    // Naming a reviewer completes its integrations' tasks; the name is the account's.
+    app.user("ann@alliances.example", app::domain::access::Role::Reviewer, None, app::domain::user::UserStatus::Active).await;
+    let (st, b) = patch(json!({"alliance_manager_email": "Ann@Alliances.example"})).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        (b["alliance_manager_email"].as_str(), b["alliance_manager_name"].as_str()),
+        (Some("ann@alliances.example"), Some("ann@alliances.example"))
+    );
+    let (_, p) = pipeline(&app, &app.client, id).await;
+    let manager = task(&p, "apply.manager");
+    assert_eq!(manager["state"], "accepted");
+    assert!(manager["events"][0]["note"].as_str().unwrap().contains("<ann@alliances.example>"), "{manager}");
     let (_, records) = app.get_json("/api/v1/audit?q=completed%20automatically").await;
     assert_eq!(records["total"], 2, "{records}");
     assert!(records["items"].as_array().unwrap().iter().all(|r| r["actor_name"] == "Integration Tracker"));

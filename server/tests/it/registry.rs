@@ -395,6 +395,7 @@ async fn a_first_release_after_listing_is_checked_and_completes_publish(app: Tes
 /// the tracker knew it.
 async fn a_first_release_reaches_the_manager(app: TestApp) {
     let fake = FakeRegistry::start(Discovery::Relative).await;
+    app.user("am@tracker.example.com", app::domain::access::Role::Reviewer, None, app::domain::user::UserStatus::Active).await;
     let (s, b) = app
         .post_json(
             "/api/v1/partners",
