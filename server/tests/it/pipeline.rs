@@ -413,6 +413,15 @@ async fn observed_facts_complete_automatic_tasks(app: TestApp) {
     let (st, b) = patch(json!({"alliance_manager_email": "dev@factco.example"})).await;
     assert_eq!(st, 422, "{b}");
     assert!(b["fields"]["alliance_manager_email"][0].as_str().unwrap().contains("partner member account"), "{b}");
+    // A manager stored before the rule, with no account behind it, is kept
+    // but completes nothing.
+    app::on_pool!(&app.db, |pool| {
+        sqlx::query("UPDATE partners SET alliance_manager_email = 'legacy@alliances.example' WHERE slug = 'fact-co'")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    app::services::pipeline::observe(&app.db, id, chrono::Utc::now()).await.unwrap();
     let (_, p) = pipeline(&app, &app.client, id).await;
     assert_eq!(task(&p, "apply.manager")["state"], "open");
 
