@@ -363,19 +363,25 @@ pub enum OrgPin {
     Clear,
     /// The organisation is the one already looked up.
     Keep(i64),
-    /// Auto-join for an organisation not yet looked up (new, renamed in the
-    /// form, or stored before ids were): ask GitHub for its id.
+    /// Auto-join newly ticked, or for another organisation than before:
+    /// ask GitHub for its id.
     LookUp,
+    /// Ticked before ids were kept, and left as it was: nobody joins until
+    /// an admin confirms it (a reviewer's unrelated edit must not switch
+    /// joining back on for whoever holds the login now).
+    Unconfirmed,
 }
 
-/// Whether saving `valid` over `current` (the stored organisation and id)
-/// needs GitHub's answer. Logins compare case-insensitively, as GitHub's do.
-pub fn org_pin(current: Option<(&Option<String>, Option<i64>)>, valid: &ValidPartner) -> OrgPin {
+/// Whether saving `valid` over `current` (the stored organisation, its id,
+/// and whether auto-join was ticked) needs GitHub's answer. Logins compare
+/// case-insensitively, as GitHub's do.
+pub fn org_pin(current: Option<(&Option<String>, Option<i64>, bool)>, valid: &ValidPartner) -> OrgPin {
     let Some(org) = valid.github_org.as_deref().filter(|_| valid.github_auto_join) else {
         return OrgPin::Clear;
     };
     match current {
-        Some((Some(stored), Some(id))) if stored.eq_ignore_ascii_case(org) => OrgPin::Keep(id),
+        Some((Some(stored), Some(id), _)) if stored.eq_ignore_ascii_case(org) => OrgPin::Keep(id),
+        Some((Some(stored), None, true)) if stored.eq_ignore_ascii_case(org) => OrgPin::Unconfirmed,
         _ => OrgPin::LookUp,
     }
 }
@@ -427,20 +433,24 @@ mod tests {
         let acme = Some("acme".to_string());
         let other = Some("acme-labs".to_string());
         #[rustfmt::skip]
-        let cases: &[(Option<(&Option<String>, Option<i64>)>, ValidPartner, OrgPin)] = &[
+        let cases: &[(Option<(&Option<String>, Option<i64>, bool)>, ValidPartner, OrgPin)] = &[
             // No auto-join: nothing to look up, nothing kept.
             (None, valid("acme", false), OrgPin::Clear),
-            (Some((&acme, Some(7))), valid("acme", false), OrgPin::Clear),
-            (Some((&acme, Some(7))), valid("", false), OrgPin::Clear),
+            (Some((&acme, Some(7), true)), valid("acme", false), OrgPin::Clear),
+            (Some((&acme, Some(7), true)), valid("", false), OrgPin::Clear),
             // A new partner, or auto-join switched on: look it up.
             (None, valid("acme", true), OrgPin::LookUp),
-            (Some((&acme, None)), valid("acme", true), OrgPin::LookUp),
+            (Some((&acme, None, false)), valid("acme", true), OrgPin::LookUp),
             // The same organisation, in any case: keep the id.
-            (Some((&acme, Some(7))), valid("acme", true), OrgPin::Keep(7)),
-            (Some((&acme, Some(7))), valid("ACME", true), OrgPin::Keep(7)),
+            (Some((&acme, Some(7), true)), valid("acme", true), OrgPin::Keep(7)),
+            (Some((&acme, Some(7), true)), valid("ACME", true), OrgPin::Keep(7)),
+            // Ticked before ids were kept, unchanged: an admin must confirm.
+            (Some((&acme, None, true)), valid("acme", true), OrgPin::Unconfirmed),
+            (Some((&acme, None, true)), valid("Acme", true), OrgPin::Unconfirmed),
             // Another name in the form: the old id says nothing about it.
-            (Some((&other, Some(7))), valid("acme", true), OrgPin::LookUp),
-            (Some((&None, Some(7))), valid("acme", true), OrgPin::LookUp),
+            (Some((&other, Some(7), true)), valid("acme", true), OrgPin::LookUp),
+            (Some((&other, None, true)), valid("acme", true), OrgPin::LookUp),
+            (Some((&None, Some(7), true)), valid("acme", true), OrgPin::LookUp),
         ];
         for (current, v, want) in cases {
             assert_eq!(org_pin(*current, v), *want, "{current:?} → {:?} {}", v.github_org, v.github_auto_join);

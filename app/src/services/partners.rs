@@ -43,11 +43,24 @@ impl Default for GithubOrgs {
 
 /// Fills `valid.github_org_id` as [`org_pin`] says, asking GitHub when the
 /// organisation is new to auto-join; a name GitHub does not know, or a
-/// question it could not answer, is the organisation field's error.
-async fn pin_org(orgs: &GithubOrgs, current: Option<&Partner>, valid: &mut ValidPartner) -> Result<(), AppError> {
-    valid.github_org_id = match org_pin(current.map(|p| (&p.github_org, p.github_org_id)), valid) {
+/// question it could not answer, is the organisation field's error. (Only
+/// admins get this far with a new organisation: `check_auto_join`.)
+async fn pin_org(orgs: &GithubOrgs, caller: &Caller, current: Option<&Partner>, valid: &mut ValidPartner) -> Result<(), AppError> {
+    valid.github_org_id = match org_pin(current.map(|p| (&p.github_org, p.github_org_id, p.github_auto_join)), valid) {
         OrgPin::Clear => None,
         OrgPin::Keep(id) => Some(id),
+        // An admin's save confirms it if GitHub answers; nobody's save fails for it.
+        OrgPin::Unconfirmed if caller.may(Action::ManageUsers) => {
+            let org = valid.github_org.clone().unwrap_or_default();
+            match (orgs.0)(org.clone()).await {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::warn!(org, error = e, "could not confirm a GitHub organisation; its members still cannot join");
+                    None
+                }
+            }
+        }
+        OrgPin::Unconfirmed => None,
         OrgPin::LookUp => {
             let org = valid.github_org.clone().unwrap_or_default();
             let looked_up = match (orgs.0)(org.clone()).await {
@@ -79,8 +92,9 @@ async fn check_manager(db: &Db, current: Option<&Partner>, valid: &mut ValidPart
         Err(AppError::invalid(fields))
     };
     let Some(email) = valid.alliance_manager_email.as_deref().map(normalise_email) else {
-        let name_changed = current.is_none_or(|c| c.alliance_manager_name != valid.alliance_manager_name);
-        if valid.alliance_manager_name.is_some() && name_changed {
+        // Only a name-only manager stored before this rule, left as it was, stays.
+        let legacy = current.is_some_and(|c| c.alliance_manager_email.is_none() && c.alliance_manager_name == valid.alliance_manager_name);
+        if valid.alliance_manager_name.is_some() && !legacy {
             return refuse("give the email of the alliance manager's reviewer account: a name alone reaches nobody".into());
         }
         return Ok(());
@@ -92,7 +106,10 @@ async fn check_manager(db: &Db, current: Option<&Partner>, valid: &mut ValidPart
             return refuse(problem);
         }
     }
-    if valid.alliance_manager_name.is_none() {
+    // A new manager with the old one's name (the form keeps it) takes the account's.
+    let kept_old_name =
+        changed && current.is_some_and(|c| c.alliance_manager_name.is_some() && c.alliance_manager_name == valid.alliance_manager_name);
+    if valid.alliance_manager_name.is_none() || kept_old_name {
         valid.alliance_manager_name = account.map(|u| u.name);
     }
     valid.alliance_manager_email = Some(email);
@@ -173,7 +190,7 @@ pub async fn create(db: &Db, caller: &Caller, input: &PartnerInput, orgs: &Githu
     let mut valid = input.validate().map_err(AppError::invalid)?;
     check_auto_join(caller, &valid, None)?;
     check_manager(db, None, &mut valid).await?;
-    pin_org(orgs, None, &mut valid).await?;
+    pin_org(orgs, caller, None, &mut valid).await?;
     let audit = Entry::by(caller, "partner.create", TargetKind::Partner, None, &valid.name)
         .summary(format!("Added partner {}", valid.name))
         .changes(created(&valid.audit_fields()));
@@ -203,7 +220,7 @@ pub async fn update(db: &Db, caller: &Caller, slug: &str, input: &PartnerInput, 
         }
     }
     check_manager(db, Some(&current), &mut valid).await?;
-    pin_org(orgs, Some(&current), &mut valid).await?;
+    pin_org(orgs, caller, Some(&current), &mut valid).await?;
     let changed = changes(&current.audit_fields(), &valid.audit_fields());
     if changed.is_empty() {
         return Ok(current);

@@ -613,7 +613,12 @@ pub async fn observe(db: &Db, integration_id: i64, now: DateTime<Utc>) -> Result
     let registration = crate::store::run_tasks::registration(db, integration.id).await?;
     let host = integration.source_address.as_deref().and_then(|a| a.split('/').next()).unwrap_or_default();
     let published = crate::store::registry::latest_published(db, integration.id, host).await?;
-    let sync = crate::store::support::sync_row(db, integration.id).await?;
+    // The sync's answers hold for the repository it asked about: right after
+    // the URL changes, the row still names the old one until the next sync.
+    let current = integration.repository_url.as_deref().and_then(crate::domain::github::repo_from_url);
+    let sync = crate::store::support::sync_row(db, integration.id).await?.filter(|r| {
+        current.as_ref().is_some_and(|(owner, repo)| owner.eq_ignore_ascii_case(&r.owner) && repo.eq_ignore_ascii_case(&r.repo))
+    });
     let public_repository = sync.as_ref().is_some_and(|r| r.repo_private == Some(false));
     let licence = sync.and_then(|r| r.licence.map(|l| (format!("{}/{}", r.owner, r.repo), l)));
     let manager = alliance_manager(db, &partner).await?;

@@ -130,13 +130,18 @@ impl GithubClient {
     async fn orgs(&self, access_token: &str) -> Result<Vec<i64>, GithubError> {
         let mut ids = Vec::new();
         let mut url = format!("{}/user/orgs?per_page=100", self.config.api_url);
-        for _ in 0..MAX_ORG_PAGES {
-            let (page, next): (Vec<GithubOrg>, _) = self.get_page(Some(access_token), "/user/orgs", &url).await?;
+        for page_number in 1..=MAX_ORG_PAGES {
+            let (page, next): (Vec<GithubOrg>, Option<String>) = self.get_page(Some(access_token), "/user/orgs", &url).await?;
             ids.extend(page.into_iter().map(|o| o.id));
-            match next.filter(|n| n.starts_with(&format!("{}/", self.config.api_url))) {
-                Some(next) => url = next,
-                None => break,
+            let Some(next) = next else { break };
+            if !next.starts_with(&format!("{}/", self.config.api_url)) {
+                tracing::warn!(next, "GitHub's next page of /user/orgs is off the API's address; not followed");
+                break;
             }
+            if page_number == MAX_ORG_PAGES {
+                tracing::warn!(read = ids.len(), "stopped reading /user/orgs after {MAX_ORG_PAGES} pages");
+            }
+            url = next;
         }
         Ok(ids)
     }

@@ -57,7 +57,7 @@ impl Auth {
         let github = config.github.clone().map(|c| github::GithubClient::new(c, &base_url, http.clone()));
         let oidc = config.oidc.clone().map(|c| oidc::OidcClient::new(c, &base_url, http.clone()));
         Auth {
-            secure_cookies: base_url.starts_with("https://"),
+            secure_cookies: scheme(&base_url).is_some_and(|s| s.eq_ignore_ascii_case("https")),
             demo_allowed: loopback && config.demo_sign_in,
             base_url,
             config,
@@ -141,11 +141,12 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The `host[:port]` of an absolute URL.
+/// The scheme of an absolute URL.
 fn scheme(url: &str) -> Option<&str> {
     Some(url.split_once("://")?.0)
 }
 
+/// The `host[:port]` of an absolute URL.
 fn authority(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))

@@ -178,10 +178,11 @@ impl Syncer {
                     }
                     report.synced += 1;
                     report.issues += issues.len();
-                    let licence_checked = result.licence.is_some();
+                    // A new licence or visibility may complete Prepare's tasks.
+                    let facts_checked = result.licence.is_some() || result.private.is_some();
                     let release = result.release.clone().flatten();
                     store::record_sync(&self.db, &self.instance, &result, &issues, now).await?;
-                    if licence_checked {
+                    if facts_checked {
                         app::services::pipeline::observe(&self.db, due.integration_id, now).await?;
                     }
                     if let Some(release) = release {

@@ -465,7 +465,50 @@ async fn repository_task(app: &TestApp, id: i64) -> String {
     tasks.iter().find(|t| t["key"] == "prepare.repository").unwrap()["state"].as_str().unwrap().to_string()
 }
 
+/// What the sync learnt of one repository says nothing of the next: right
+/// after the URL changes (the row still names the old one), Prepare's
+/// "public repository" task waits for the new repository's own answer.
+async fn a_changed_repository_waits_for_its_own_sync(app: TestApp) {
+    let fake = FakeGitHubApi::start().await;
+    fake.add_repo("acme", "widget-tools");
+    fake.add_repo("acme", "terraform-provider-widget");
+    fake.set_private("acme", "terraform-provider-widget", true);
+    let (s, b) = app
+        .post_json(
+            "/api/v1/partners",
+            &json!({"name": "Acme", "kind": "infrastructure", "registry_namespace": "acme", "github_org": "acme"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let body = json!({"kind": "provider", "name": "Widget", "partner": "acme", "source_address": "acme/widget",
+        "repository_url": "https://127.0.0.1/acme/widget-tools", "stage": "prepare", "categories": ["Networking"]});
+    let (s, b) = app.post_json("/api/v1/integrations", &body).await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["id"].as_i64().unwrap();
+    let now = round(Utc::now());
+    let report = syncer(&app, &fake, "one").step(now).await.unwrap();
+    assert_eq!((report.synced, report.failed), (1, 0), "{report:?}");
+    assert_eq!(app::store::support::sync_row(&app.db, id).await.unwrap().unwrap().repo_private, Some(false));
+    assert_eq!(repository_task(&app, id).await, "open", "public, but not named terraform-provider-widget");
+
+    // Pointed at the (private) repository with the right name: the edit
+    // itself must not take the old repository's "public" for it.
+    let (s, b) = app
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/integrations/{id}"),
+            &json!({"repository_url": "https://127.0.0.1/acme/terraform-provider-widget"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(repository_task(&app, id).await, "open");
+    syncer(&app, &fake, "one").step(now + Duration::minutes(1)).await.unwrap();
+    assert_eq!(app::store::support::sync_row(&app.db, id).await.unwrap().unwrap().repo_private, Some(true));
+    assert_eq!(repository_task(&app, id).await, "open", "private");
+}
+
 crate::on_both_backends!(
+    a_changed_repository_waits_for_its_own_sync,
     private_repositories_are_copied_only_for_their_own_partner,
     issues_and_licence_are_synced,
     rate_limits_pause_every_instance,

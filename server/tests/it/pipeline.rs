@@ -437,6 +437,15 @@ async fn observed_facts_complete_automatic_tasks(app: TestApp) {
     let manager = task(&p, "apply.manager");
     assert_eq!(manager["state"], "accepted");
     assert!(manager["events"][0]["note"].as_str().unwrap().contains("<ann@alliances.example>"), "{manager}");
+    // Another manager, with the old one's name still in the form, takes
+    // their own; taking the email away and keeping a name is refused.
+    let bo = app::domain::user::UserStatus::Active;
+    app.user("bo@alliances.example", app::domain::access::Role::Admin, None, bo).await;
+    let (st, b) = patch(json!({"alliance_manager_email": "bo@alliances.example", "alliance_manager_name": "ann@alliances.example"})).await;
+    assert_eq!((st, b["alliance_manager_name"].as_str()), (200, Some("bo@alliances.example")), "{b}");
+    let (st, b) = patch(json!({"alliance_manager_email": ""})).await;
+    assert_eq!(st, 422, "{b}");
+    assert!(b["fields"]["alliance_manager_email"][0].as_str().unwrap().contains("a name alone"), "{b}");
     let (_, records) = app.get_json("/api/v1/audit?q=completed%20automatically").await;
     assert_eq!(records["total"], 2, "{records}");
     assert!(records["items"].as_array().unwrap().iter().all(|r| r["actor_name"] == "Integration Tracker"));

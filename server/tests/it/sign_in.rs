@@ -217,6 +217,14 @@ async fn auto_join_follows_the_organisation_not_its_login() {
     late.orgs = vec!["nimbus-cloud".into()];
     github.sign_in_as(late.clone());
     assert_eq!(location(&github_round_trip(&app, &browser(), "").await), "/sign-in/refused?reason=not-invited");
+    // A reviewer's unrelated edit neither fails for it nor confirms it:
+    // only admins let an organisation's members in.
+    let (_, reviewer) = app.client_as("rev@staff.example", Role::Reviewer, None).await;
+    let (status, edited) = crate::helpers::json_of(
+        reviewer.patch(app.url("/api/v1/partners/nimbus")).json(&json!({"name": "Nimbus Cloud"})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!((status, &edited["github_org_id"]), (200, &serde_json::Value::Null), "{edited}");
     let (status, saved) = app.send_json(reqwest::Method::PATCH, "/api/v1/partners/nimbus", &json!({})).await;
     assert_eq!((status, &saved["github_org_id"]), (200, &json!(org_id)), "{saved}");
     github.sign_in_as(late);
