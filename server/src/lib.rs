@@ -118,7 +118,7 @@ impl Application {
         let state = AppState {
             leptos_options: config.leptos.clone(),
             db: db.clone(),
-            github_orgs: auth::github::org_lookup(&auth),
+            github_orgs: auth::github::org_lookup(&auth, config.support.client.token.clone()),
             auth,
             blobs: app::store::blobs::Blobs::new(&config.evidence_dir, config.evidence_max_bytes),
             mail,

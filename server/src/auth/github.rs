@@ -147,16 +147,17 @@ impl GithubClient {
     }
 
     /// GitHub's numeric id of the organisation `login`, or `None` when it
-    /// has none by that name (asked without a token: organisations are
-    /// public). Staff type the login; it passed `validate_github_org`, so it
-    /// is letters, digits and dashes only.
-    pub async fn org_id(&self, login: &str) -> Result<Option<i64>, GithubError> {
+    /// has none by that name. Organisations are public on github.com; the
+    /// sync's token (`GITHUB_TOKEN`), when set, goes along for an Enterprise
+    /// server that shows nothing to anonymous callers. Staff type the login;
+    /// it passed `validate_github_org`, so it is letters, digits and dashes.
+    pub async fn org_id(&self, login: &str, token: Option<&str>) -> Result<Option<i64>, GithubError> {
         if login.is_empty() || !login.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Ok(None);
         }
         let path = format!("/orgs/{login}");
         let url = format!("{}{path}", self.config.api_url);
-        match self.get_page::<GithubOrg>(None, &path, &url).await {
+        match self.get_page::<GithubOrg>(token, &path, &url).await {
             Ok((org, _)) => Ok(Some(org.id)),
             Err(GithubError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -196,16 +197,16 @@ impl GithubClient {
 /// Auto-join's organisation lookup for the partner service: through the
 /// GitHub sign-in client, or refused with the reason when GitHub sign-in is
 /// off (then nobody could join through an organisation).
-pub fn org_lookup(auth: &super::SharedAuth) -> app::services::partners::GithubOrgs {
+pub fn org_lookup(auth: &super::SharedAuth, token: Option<String>) -> app::services::partners::GithubOrgs {
     if auth.github.is_none() {
         return app::services::partners::GithubOrgs::default();
     }
     let auth = auth.clone();
     app::services::partners::GithubOrgs::new(move |login| {
-        let auth = auth.clone();
+        let (auth, token) = (auth.clone(), token.clone());
         Box::pin(async move {
             let github = auth.github.as_ref().ok_or_else(|| "GitHub sign-in is not configured".to_string())?;
-            github.org_id(&login).await.map_err(|e| {
+            github.org_id(&login, token.as_deref()).await.map_err(|e| {
                 tracing::warn!(error = %e, org = login, "could not look a GitHub organisation up");
                 e.to_string()
             })

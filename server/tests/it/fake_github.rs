@@ -60,6 +60,8 @@ struct Inner {
     counter: u64,
     /// lowercased login → (id, login as written)
     organisations: HashMap<String, (i64, String)>,
+    /// The `authorization` header of each organisation lookup.
+    lookups: Vec<Option<String>>,
 }
 
 impl Inner {
@@ -103,6 +105,11 @@ impl FakeGithub {
     /// Registers an organisation (if nobody has that login yet); its id.
     pub fn organisation(&self, login: &str) -> i64 {
         self.inner.lock().expect("lock").organisation(login)
+    }
+
+    /// The `authorization` header each `GET /orgs/{org}` came with.
+    pub fn lookups(&self) -> Vec<Option<String>> {
+        self.inner.lock().expect("lock").lookups.clone()
     }
 
     /// Renames an organisation: it keeps its id, and the old login is free.
@@ -250,8 +257,15 @@ async fn orgs(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, Query(
 }
 
 /// `GET /orgs/{org}`: public, any case; 404 in GitHub's words when unknown.
-async fn organisation(State(inner): State<Arc<Mutex<Inner>>>, axum::extract::Path(org): axum::extract::Path<String>) -> Response {
-    let found = inner.lock().expect("lock").organisations.get(&org.to_lowercase()).cloned();
+async fn organisation(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    axum::extract::Path(org): axum::extract::Path<String>,
+) -> Response {
+    let mut state = inner.lock().expect("lock");
+    state.lookups.push(headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string));
+    let found = state.organisations.get(&org.to_lowercase()).cloned();
+    drop(state);
     match found {
         Some((id, login)) => Json(json!({
             "login": login, "id": id, "node_id": format!("O_{id}"), "url": format!("https://api.github.com/orgs/{login}"),

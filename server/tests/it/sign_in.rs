@@ -19,7 +19,9 @@ async fn app_with_github(backend: Backend) -> (TestApp, FakeGithub) {
             client_secret: CLIENT_SECRET.into(),
             web_url: url.clone(),
             api_url: url,
-        })
+        });
+        // The sync's token goes along with organisation lookups.
+        c.support.client.token = Some("ghp_lookup".into());
     })
     .await;
     (app, github)
@@ -131,6 +133,7 @@ async fn the_github_org_rule_lets_members_join_their_partner() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["github_org_id"], org_id, "looked up on GitHub when auto-join was switched on");
+    assert_eq!(github.lookups(), vec![Some("Bearer ghp_lookup".to_string())]);
     app.partner("Quiet", "infrastructure").await; // has no rule
 
     let mut member = Account::new(202, "ola", "ola@orbit.example");
