@@ -46,39 +46,35 @@ impl Default for GithubOrgs {
 /// question it could not answer, is the organisation field's error. (Only
 /// admins get this far with a new organisation: `check_auto_join`.)
 async fn pin_org(orgs: &GithubOrgs, caller: &Caller, current: Option<&Partner>, valid: &mut ValidPartner) -> Result<(), AppError> {
-    valid.github_org_id = match org_pin(current.map(|p| (&p.github_org, p.github_org_id, p.github_auto_join)), valid) {
+    let pin = org_pin(current.map(|p| (&p.github_org, p.github_org_id, p.github_auto_join)), valid);
+    let org = valid.github_org.clone().unwrap_or_default();
+    let refuse = |problem: String| Err(AppError::invalid([("github_org".to_string(), vec![problem])].into()));
+    valid.github_org_id = match pin {
         OrgPin::Clear => None,
         OrgPin::Keep(id) => Some(id),
+        OrgPin::Unconfirmed if !caller.may(Action::ManageUsers) => None,
         // An admin's save confirms it if GitHub answers; nobody's save fails for it.
-        OrgPin::Unconfirmed if caller.may(Action::ManageUsers) => {
-            let org = valid.github_org.clone().unwrap_or_default();
-            match (orgs.0)(org.clone()).await {
-                Ok(id) => id,
-                Err(e) => {
-                    tracing::warn!(org, error = e, "could not confirm a GitHub organisation; its members still cannot join");
-                    None
-                }
-            }
-        }
-        OrgPin::Unconfirmed => None,
-        OrgPin::LookUp => {
-            let org = valid.github_org.clone().unwrap_or_default();
-            let looked_up = match (orgs.0)(org.clone()).await {
-                Ok(Some(id)) => Ok(id),
-                Ok(None) => Err(format!("GitHub has no organisation \"{org}\"; check the spelling (it may have been renamed)")),
-                Err(e) => Err(format!("could not look \"{org}\" up on GitHub to let its members join ({e}); try again")),
-            };
-            match looked_up {
-                Ok(id) => Some(id),
-                Err(problem) => {
-                    let mut fields = FieldErrors::new();
-                    fields.insert("github_org".into(), vec![problem]);
-                    return Err(AppError::invalid(fields));
-                }
-            }
-        }
+        OrgPin::Unconfirmed => (orgs.0)(org.clone()).await.unwrap_or_else(|e| {
+            tracing::warn!(org, error = e, "could not confirm a GitHub organisation; its members still cannot join");
+            None
+        }),
+        OrgPin::LookUp => match (orgs.0)(org.clone()).await {
+            Ok(Some(id)) => Some(id),
+            Ok(None) => return refuse(format!("GitHub has no organisation \"{org}\"; check the spelling (it may have been renamed)")),
+            Err(e) => return refuse(format!("could not look \"{org}\" up on GitHub to let its members join ({e}); try again")),
+        },
     };
     Ok(())
+}
+
+/// The account behind an alliance manager's email, and why it cannot be
+/// the manager if it cannot ([`manager_problem`]): the partner form and the
+/// pipeline's "alliance manager assigned" judge it alike.
+pub(crate) async fn manager_account(db: &Db, email: &str) -> Result<(Option<crate::domain::user::User>, Option<String>), AppError> {
+    let email = normalise_email(email);
+    let account = crate::store::users::get_by_email(db, &email).await?;
+    let problem = manager_problem(account.as_ref().map(|u| (u.role, u.status)), &email);
+    Ok((account, problem))
 }
 
 /// The alliance manager is a reviewer (program.md): a new or changed
@@ -86,11 +82,7 @@ async fn pin_org(orgs: &GithubOrgs, caller: &Caller, current: Option<&Partner>, 
 /// alone, which no alert can reach, is refused. An empty name is the
 /// account's. (A manager stored before this rule stays until changed.)
 async fn check_manager(db: &Db, current: Option<&Partner>, valid: &mut ValidPartner) -> Result<(), AppError> {
-    let refuse = |problem: String| {
-        let mut fields = FieldErrors::new();
-        fields.insert("alliance_manager_email".into(), vec![problem]);
-        Err(AppError::invalid(fields))
-    };
+    let refuse = |problem: String| Err(AppError::invalid([("alliance_manager_email".to_string(), vec![problem])].into()));
     let Some(email) = valid.alliance_manager_email.as_deref().map(normalise_email) else {
         // Only a name-only manager stored before this rule, left as it was, stays.
         let legacy = current.is_some_and(|c| c.alliance_manager_email.is_none() && c.alliance_manager_name == valid.alliance_manager_name);
@@ -99,12 +91,10 @@ async fn check_manager(db: &Db, current: Option<&Partner>, valid: &mut ValidPart
         }
         return Ok(());
     };
-    let account = crate::store::users::get_by_email(db, &email).await?;
+    let (account, problem) = manager_account(db, &email).await?;
     let changed = current.and_then(|c| c.alliance_manager_email.as_deref()).map(normalise_email).as_deref() != Some(email.as_str());
-    if changed {
-        if let Some(problem) = manager_problem(account.as_ref().map(|u| (u.role, u.status)), &email) {
-            return refuse(problem);
-        }
+    if let Some(problem) = problem.filter(|_| changed) {
+        return refuse(problem);
     }
     // A new manager with the old one's name (the form keeps it) takes the account's.
     let kept_old_name =

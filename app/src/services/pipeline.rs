@@ -597,11 +597,8 @@ fn observed_facts(
 /// one (program.md: the alliance manager is a reviewer).
 async fn alliance_manager(db: &Db, partner: &crate::domain::partner::Partner) -> Result<Option<String>, AppError> {
     let Some(email) = partner.alliance_manager_email.as_deref() else { return Ok(None) };
-    let account = crate::store::users::get_by_email(db, &crate::domain::user::normalise_email(email)).await?;
-    Ok(match crate::domain::partner::manager_problem(account.as_ref().map(|u| (u.role, u.status)), email) {
-        None => Some(format!("{} <{email}>", partner.alliance_manager_name.as_deref().unwrap_or(email))),
-        Some(_) => None,
-    })
+    let (_, problem) = crate::services::partners::manager_account(db, email).await?;
+    Ok(problem.is_none().then(|| format!("{} <{email}>", partner.alliance_manager_name.as_deref().unwrap_or(email))))
 }
 
 /// Completes the integration's automatic tasks whose facts now hold, as the
